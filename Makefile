@@ -1,0 +1,33 @@
+# churnml: every target bootstraps .venv on first use, so a fresh clone needs only Python >= 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= data/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "churnml needs Python >= 3.11; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install churnml with its dev tools
+
+demo: $(STAMP) ## Generate a dataset, validate it and run every pipeline stage on it
+	$(BIN)/churnml demo --workdir $(DEMO)
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## Measure wall time and peak memory of the pipeline stages (see BENCHMARKS.md)
+	$(BIN)/python benchmarks/run.py
+
+clean: ## Remove generated data, models, tracking files and the virtual environment
+	rm -rf $(VENV) data/demo models/*/ mlruns mlflow.db mlartifacts reports .pytest_cache

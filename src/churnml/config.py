@@ -1,0 +1,275 @@
+"""Typed configuration for the whole pipeline.
+
+The CLI loads one :class:`ChurnConfig` from YAML and passes it down; nothing deeper reads files, globals or
+environment variables. Unknown keys and wrong types are refused with the key path and the expected type.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from churnml.errors import ConfigError
+
+
+class Family(StrEnum):
+    """Cause family of a feature: what kind of remedy its risk calls for."""
+
+    PRICE = "price"
+    SERVICE = "service"
+    OTHER = "other"
+
+
+class Action(StrEnum):
+    """Remedy codes the scores file may carry (contract section 2)."""
+
+    RETENTION_OFFER = "retention_offer"
+    PLAN_REVIEW = "plan_review"
+    SENIOR_MANAGER_CALL = "senior_manager_call"
+    ONBOARDING_CARE = "onboarding_care"
+    DEDICATED_CONTACT = "dedicated_contact"
+    INCIDENT_UPDATE = "incident_update"
+    NONE = "none"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class LabelConfig(_Model):
+    """How churn is defined (contract section 1)."""
+
+    horizon_days: int = Field(60, gt=0, description="H: a label is 1 if the churn date falls in (T, T + H].")
+    grace_days: int = Field(30, ge=0, description="G: a return within G days of an end date is not churn.")
+    new_customer_days: int = Field(90, gt=0, description="A current run younger than this is lifecycle stage `new`.")
+
+
+class FeatureConfig(_Model):
+    """Windows and thresholds of the feature builders."""
+
+    windows_days: list[int] = Field([30, 90, 180], min_length=1, description="Look-back windows for event counts.")
+    long_wait_minutes: float = Field(20.0, gt=0, description="A wait longer than this counts as a long wait.")
+    repeat_contact_days: int = Field(7, gt=0, description="A contact within this many days of the previous one is a repeat.")
+    trend_recent_days: int = Field(30, gt=0, description="Recent window of the contact trend.")
+    trend_baseline_days: int = Field(60, gt=0, description="Baseline window (just before the recent one) of the trend.")
+    short_notice_days: int = Field(30, ge=0, description="A price rise announced fewer days ahead counts as short notice.")
+    usage_months: int = Field(3, gt=0, description="Completed months that utilisation features average over.")
+    incident_min_customers: int = Field(
+        20, gt=1, description="A fault whose incident_id is shared by at least this many customers is a shared incident."
+    )
+    survey_window_days: int = Field(365, gt=0, description="Surveys older than this are ignored.")
+    new_price_reference_days: int = Field(
+        365, gt=0, description="What new customers pay: median price of periods on the plan started this recently."
+    )
+
+    @field_validator("windows_days")
+    @classmethod
+    def _positive_sorted(cls, v: list[int]) -> list[int]:
+        if any(w <= 0 for w in v):
+            raise ValueError("every window must be a positive number of days")
+        return sorted(set(v))
+
+
+class SnapshotConfig(_Model):
+    """Which as-of dates become training snapshots."""
+
+    frequency: str = Field("MS", description="pandas offset alias of the snapshot dates (MS = first of each month).")
+    max_snapshots: int = Field(12, gt=0, description="Most recent fully labelled snapshots to keep.")
+    validation_snapshots: int = Field(1, gt=0, description="Latest snapshots held out for out-of-time validation.")
+
+
+class ModelConfig(_Model):
+    """LightGBM hyperparameters and training controls."""
+
+    seed: int = 42
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_rounds: int = Field(2000, gt=0)
+    early_stopping_rounds: int = Field(100, gt=0)
+    class_weight: str | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
+    num_threads: int = Field(0, ge=0, description="0 = all cores.")
+    calibration: str = Field("isotonic", pattern="^(isotonic|sigmoid)$")
+    holdout_fraction: float = Field(
+        0.25, gt=0, lt=1, description="Single-snapshot data only: share of customers held out (stratified)."
+    )
+
+
+class TierConfig(_Model):
+    """Probability thresholds of the risk tiers."""
+
+    high: float = Field(0.30, gt=0, le=1)
+    medium: float = Field(0.10, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierConfig:
+        if self.medium > self.high:
+            raise ValueError(f"tiers.medium ({self.medium}) must not exceed tiers.high ({self.high})")
+        return self
+
+
+class FlaggingConfig(_Model):
+    """Who is selected for action: the top fraction by risk, or everyone above a probability."""
+
+    top_fraction: float | None = Field(0.10, gt=0, le=1)
+    probability_threshold: float | None = Field(None, gt=0, le=1)
+    tiers: TierConfig = TierConfig()
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> FlaggingConfig:
+        if (self.top_fraction is None) == (self.probability_threshold is None):
+            raise ValueError("set exactly one of flagging.top_fraction and flagging.probability_threshold")
+        return self
+
+
+class CauseConfig(_Model):
+    """How SHAP contributions become a primary cause."""
+
+    min_share: float = Field(
+        0.35, ge=0, le=1, description="Price or service becomes the cause only if it carries this share of positive risk."
+    )
+    plan_mismatch_share: float = Field(
+        0.5, ge=0, le=1, description="Price cause becomes `plan_review` when plan-mismatch features carry this share of it."
+    )
+    incident_share: float = Field(
+        0.5, ge=0, le=1, description="Service cause becomes `incident_update` when shared-incident features carry this share."
+    )
+
+
+class ValueRuleConfig(_Model):
+    """Optional check that an action is worth its cost: p x monthly price x months x success rate - cost."""
+
+    enabled: bool = False
+    expected_months: float = Field(12.0, gt=0)
+    success_rate: dict[Action, float] = Field(default_factory=dict)
+    cost: dict[Action, float] = Field(default_factory=dict)
+    fallback: Action = Action.NONE
+
+
+class PlaybookConfig(_Model):
+    """Remedy for each cause and lifecycle stage (domain: different causes need different treatments)."""
+
+    price: Action = Action.RETENTION_OFFER
+    price_plan_mismatch: Action = Action.PLAN_REVIEW
+    service: Action = Action.SENIOR_MANAGER_CALL
+    service_incident: Action = Action.INCIDENT_UPDATE
+    other: Action = Action.SENIOR_MANAGER_CALL
+    new: Action = Action.ONBOARDING_CARE
+    won_back: Action = Action.DEDICATED_CONTACT
+    value_rule: ValueRuleConfig = ValueRuleConfig()
+
+
+class TrackingConfig(_Model):
+    """MLflow tracking: a local SQLite store inside the project unless a URI is given."""
+
+    tracking_uri: str | None = Field(None, description="None = sqlite:///mlflow.db in the working directory.")
+    artifact_location: str | None = Field(None, description="None = ./mlartifacts.")
+    experiment: str = "churnml"
+    registered_model: str = "churnml-churn"
+    enabled: bool = True
+
+
+class ScoringConfig(_Model):
+    """The nightly job."""
+
+    chunk_customers: int = Field(200_000, gt=0, description="Customers scored per chunk: memory follows this, not the population.")
+    reasons: int = Field(3, ge=0, le=3)
+
+
+class ChurnConfig(_Model):
+    """Everything the pipeline needs, in one typed object."""
+
+    labels: LabelConfig = LabelConfig()
+    features: FeatureConfig = FeatureConfig()
+    snapshots: SnapshotConfig = SnapshotConfig()
+    model: ModelConfig = ModelConfig()
+    flagging: FlaggingConfig = FlaggingConfig()
+    cause: CauseConfig = CauseConfig()
+    playbook: PlaybookConfig = PlaybookConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    static_attribute_families: dict[str, Family] = Field(
+        default_factory=dict, description="Cause family of `customers` columns; unlisted attributes are `other`."
+    )
+    ignore_static_attributes: list[str] = Field(
+        default_factory=list, description="`customers` columns never used as features (identifiers, free text)."
+    )
+
+    def fingerprint(self) -> str:
+        """Stable hash of the resolved configuration, stored with models and runs."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key; check the spelling against configs/default.yaml"
+    return f"{path}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse_config(data: dict[str, Any] | None, source: str = "<config>") -> ChurnConfig:
+    """Build a :class:`ChurnConfig` from plain data, naming every bad key path in the error."""
+    try:
+        return ChurnConfig.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: invalid configuration: {problems}") from None
+
+
+def load_config(path: Path | str | None = None) -> ChurnConfig:
+    """Load a YAML config file; with no path, the defaults (``configs/default.yaml`` holds the same values)."""
+    if path is None:
+        return ChurnConfig()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass --config with an existing YAML file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return parse_config(data, str(path))
+
+
+def _yaml_scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def _document(model: type[BaseModel], values: dict[str, Any], indent: int) -> list[str]:
+    lines = []
+    pad = "  " * indent
+    for name, info in model.model_fields.items():
+        value = values[name]
+        annotation = info.annotation
+        if info.description:
+            lines.append(f"{pad}# {info.description}")
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.extend(_document(annotation, value, indent + 1))
+        else:
+            lines.append(f"{pad}{name}: {_yaml_scalar(value)}")
+    return lines
+
+
+def default_config_yaml() -> str:
+    """The defaults as commented YAML: the content of ``configs/default.yaml``."""
+    header = [
+        "# churnml configuration: every key with its default. Copy this file, change what you need and pass it",
+        "# with --config. Unknown keys and wrong types are refused with the key path.",
+    ]
+    return "\n".join(header + _document(ChurnConfig, ChurnConfig().model_dump(mode="json"), 0)) + "\n"

@@ -1,0 +1,90 @@
+"""A dataset: the canonical frames of one input directory, with point-in-time and partition views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from churnml.schemas import EVENT_TABLES, TABLES, empty_frame
+
+
+def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
+    """Normalise an as-of date to a midnight ``Timestamp`` (timezone-naive, UTC)."""
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.normalize()
+
+
+def month_end(months: pd.Series) -> pd.Series:
+    """The instant a usage month is over: the first day of the next month."""
+    return months + pd.offsets.MonthBegin(1)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Canonical frames of every table (see :mod:`churnml.schemas`); absent tables are empty frames."""
+
+    subscriptions: pd.DataFrame
+    customers: pd.DataFrame
+    support_contacts: pd.DataFrame
+    complaints: pd.DataFrame
+    price_changes: pd.DataFrame
+    usage: pd.DataFrame
+    tech_faults: pd.DataFrame
+    surveys: pd.DataFrame
+
+    @classmethod
+    def from_frames(cls, frames: dict[str, pd.DataFrame]) -> Dataset:
+        """Build from a mapping of table name to canonical frame; missing optional tables become empty."""
+        unknown = set(frames) - set(TABLES)
+        if unknown:
+            raise KeyError(f"unknown tables {sorted(unknown)}; expected some of {sorted(TABLES)}")
+        if "subscriptions" not in frames:
+            raise KeyError("the subscriptions table is required")
+        return cls(**{name: frames.get(name, empty_frame(name)) for name in TABLES})
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+    def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        for f in fields(self):
+            yield f.name, getattr(self, f.name)
+
+    @property
+    def customer_ids(self) -> pd.Index:
+        """Every customer with a subscription, sorted."""
+        return pd.Index(self.subscriptions["customer_id"].unique()).sort_values()
+
+    def for_customers(self, ids: pd.Index | list[str] | np.ndarray) -> Dataset:
+        """All rows of these customers and nothing else: one partition, as Dask or a chunked job sees it."""
+        ids = pd.Index(ids)
+        return replace(self, **{name: frame[frame["customer_id"].isin(ids)] for name, frame in self.items()})
+
+    def known_at(self, as_of: str | pd.Timestamp) -> Dataset:
+        """What could be known just before ``as_of``: the contract's point-in-time rule, applied to every table.
+
+        Events dated at or after ``as_of`` are dropped, usage months count only once ended on or before ``as_of``,
+        periods starting after ``as_of`` are dropped and end dates after ``as_of`` become unknown (still open).
+        A period starting on ``as_of`` is kept: its customer is active at ``as_of``.
+        """
+        t = as_timestamp(as_of)
+        subs = self.subscriptions
+        subs = subs[subs["start_date"] <= t]
+        if (subs["end_date"] > t).any():
+            subs = subs.assign(end_date=subs["end_date"].where(~(subs["end_date"] > t)))
+        changes: dict[str, pd.DataFrame] = {"subscriptions": subs}
+        for name in EVENT_TABLES:
+            frame = self.table(name)
+            col = TABLES[name].time_column
+            if name == "usage":
+                changes[name] = frame[month_end(frame[col]) <= t]
+            else:
+                changes[name] = frame[frame[col] < t]
+        return replace(self, **changes)
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.items()}

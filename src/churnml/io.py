@@ -1,0 +1,221 @@
+"""File input and output: the only module besides the CLI that touches disk.
+
+Reads a dataset directory (each table ``NAME.csv`` or ``NAME.parquet``), writes tables, rejects and outputs
+atomically (temporary file, then rename), and neutralises spreadsheet formulas in CSV text fields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from churnml.dataset import Dataset
+from churnml.errors import InputError
+from churnml.schemas import TABLES
+from churnml.validation import RawTable, ValidationResult, validate_dataset
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def neutralise_formulas(values: pd.Series) -> pd.Series:
+    """Prefix text that a spreadsheet would run as a formula with a quote, so it is shown, never executed."""
+    s = values.astype("str")
+    risky = s.str.startswith(FORMULA_PREFIXES).fillna(False)
+    return s.where(~risky, "'" + s).where(values.notna())
+
+
+def write_csv(frame: pd.DataFrame, path: Path | str, *, protect: list[str] | None = None, float_format: str | None = None) -> None:
+    """Write a UTF-8 CSV atomically; text columns (or ``protect``) are neutralised against formula injection."""
+    out = frame.copy()
+    columns = protect if protect is not None else [c for c in out.columns if pd.api.types.is_string_dtype(out[c].dtype)]
+    for c in columns:
+        out[c] = neutralise_formulas(out[c])
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8", float_format=float_format)
+
+
+def _format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ISO dates, timestamps as ISO timestamps, so a written dataset reads back identically."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            valid = col.dropna()
+            if len(valid) and (valid == valid.dt.normalize()).all() and c != "timestamp":
+                out[c] = col.dt.strftime("%Y-%m-%d")
+            else:
+                out[c] = col.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        elif pd.api.types.is_bool_dtype(col.dtype):
+            out[c] = np.where(col, "true", "false")
+    return out
+
+
+def write_table(frame: pd.DataFrame, directory: Path | str, name: str, fmt: str = "csv") -> Path:
+    """Write one table in the input contract's format (``csv`` or ``parquet``), atomically."""
+    directory = Path(directory)
+    path = directory / f"{name}.{fmt}"
+    if fmt == "parquet":
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+    elif fmt == "csv":
+        # Input tables are written as data, not for spreadsheets: formulas are not rewritten here.
+        with atomic_path(path) as tmp:
+            _format_for_csv(frame).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+    else:
+        raise ValueError(f"unknown table format {fmt!r}; use csv or parquet")
+    return path
+
+
+def write_dataset(dataset: Dataset, directory: Path | str, fmt: str = "csv", *, skip_empty: bool = True) -> list[Path]:
+    """Write every table of a dataset; empty optional tables are skipped unless asked."""
+    paths = []
+    for name, frame in dataset.items():
+        if skip_empty and name != "subscriptions" and frame.empty:
+            continue
+        paths.append(write_table(frame, directory, name, fmt))
+    return paths
+
+
+def write_rejects(result: ValidationResult, directory: Path | str) -> list[Path]:
+    """Write ``<directory>/<table>.csv`` for each table with rejects; remove stale files of clean tables."""
+    directory = Path(directory)
+    written = []
+    for name, rejects in result.rejects.items():
+        path = directory / f"{name}.csv"
+        if len(rejects):
+            write_csv(rejects, path, protect=[c for c in rejects.columns if c != "line"])
+            written.append(path)
+        else:
+            path.unlink(missing_ok=True)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def _csv_line_numbers(path: Path, n_rows: int, bad_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Source lines of parsed rows and of malformed rows. Only called when malformed rows exist."""
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    lines = np.array(text.split("\n")[1:], dtype=object)  # header is line 1
+    is_bad = np.isin(lines, np.array(bad_texts, dtype=object))
+    numbers = np.arange(2, len(lines) + 2)
+    bad_lines = numbers[is_bad]
+    good_lines = numbers[~is_bad][:n_rows]
+    return good_lines, bad_lines
+
+
+def _read_csv(path: Path, name: str) -> RawTable:
+    malformed: list[tuple[str, int, int]] = []
+
+    def _on_bad_row(row: pacsv.InvalidRow) -> str:
+        malformed.append((row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"]) from None
+    if not header:
+        raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
+    names = [h.replace("\ufeff", "").strip() for h in header]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=_on_bad_row, ignore_empty_lines=False),
+            # Every value stays text until validation: ids keep leading zeros, bad values reach the rejects file.
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError([f"{path}: cannot read as CSV ({exc}); check quoting and that values hold no line breaks"]) from None
+    frame = table.to_pandas()
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError([f"{path}: column names appear twice: {', '.join(dupes)}; rename or remove them"])
+    if malformed:
+        good, bad = _csv_line_numbers(path, len(frame), [m[0] for m in malformed])
+        bad_frame = pd.DataFrame(
+            {
+                "line": bad[: len(malformed)],
+                "reason": [f"row has {m[2]} fields, the header has {m[1]}" for m in malformed],
+                "raw": [m[0] for m in malformed],
+            }
+        )
+    else:
+        good = np.arange(2, len(frame) + 2)
+        bad_frame = pd.DataFrame({"line": [], "reason": [], "raw": []})
+    return RawTable(name, frame, str(path), good, bad_frame)
+
+
+def _read_parquet(path: Path, name: str) -> RawTable:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError([f"{path}: cannot read as Parquet ({exc}); rewrite the file"]) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(name, frame.reset_index(drop=True), str(path), np.arange(1, len(frame) + 1))
+
+
+def find_tables(directory: Path | str) -> dict[str, Path]:
+    """The contract tables present in a directory; a table given both as CSV and Parquet is an error."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError([f"{directory}: not a directory; pass --data with the folder that holds subscriptions.csv"])
+    found: dict[str, Path] = {}
+    problems = []
+    for name in TABLES:
+        candidates = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.is_file()]
+        if len(candidates) > 1:
+            problems.append(f"{directory}: both {name}.csv and {name}.parquet exist; keep one")
+        elif candidates:
+            found[name] = candidates[0]
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:
+    """Read every contract table of a directory as raw text (CSV) or as stored (Parquet)."""
+    out = {}
+    for name, path in find_tables(directory).items():
+        out[name] = _read_parquet(path, name) if path.suffix == ".parquet" else _read_csv(path, name)
+    return out
+
+
+def load_dataset(directory: Path | str, as_of: str | pd.Timestamp | None = None) -> ValidationResult:
+    """Read and validate a dataset directory: canonical frames, per-table counts and rejected rows."""
+    return validate_dataset(read_raw_tables(directory), as_of=as_of)

@@ -1,0 +1,206 @@
+"""The input contract as data: every table, its columns, their kinds and rules.
+
+Validation, loading, the generator and the feature builders all read these specs, so the contract is written
+down once. After loading, every table is a *canonical frame*:
+
+* ``customer_id`` and text columns: pandas string dtype ``str`` (never numbers: ``00123`` != ``123``);
+* dates and timestamps: ``datetime64[ns]``, timezone-naive UTC, ``NaT`` for empty;
+* numbers: ``float64`` (``NaN`` for empty where allowed); ``severity``: ``int64``; booleans: ``bool``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pandas as pd
+
+ID_DTYPE = "str"
+DATETIME_DTYPE = "datetime64[ns]"
+
+
+class Kind(StrEnum):
+    ID = "id"
+    DATE = "date"  # a calendar date, no time of day
+    MONTH = "month"  # first day of a month
+    TIMESTAMP = "timestamp"  # date with optional time and offset; no offset = UTC
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+    ENUM = "enum"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: Kind
+    required: bool = True  # the column must exist
+    nullable: bool = False  # an empty value is allowed
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    allowed: tuple[str, ...] | None = None
+    empty_means: str = ""  # what an empty value stands for, for messages and docs
+
+    @property
+    def dtype(self) -> str:
+        return {
+            Kind.ID: ID_DTYPE,
+            Kind.DATE: DATETIME_DTYPE,
+            Kind.MONTH: DATETIME_DTYPE,
+            Kind.TIMESTAMP: DATETIME_DTYPE,
+            Kind.FLOAT: "float64",
+            Kind.INT: "int64",
+            Kind.BOOL: "bool",
+            Kind.ENUM: ID_DTYPE,
+            Kind.TEXT: ID_DTYPE,
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    required: bool = False
+    time_column: str | None = None  # the column that dates a row for point-in-time rules
+    open_extra_columns: bool = False  # `customers`: every extra column is an attribute
+    doc: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+_ID = ColumnSpec("customer_id", Kind.ID)
+
+COMPLAINT_CATEGORIES = ("billing", "service", "technical", "product", "other")
+FAULT_TYPES = ("outage", "degradation", "device", "app", "other")
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "subscriptions",
+            (
+                _ID,
+                ColumnSpec("start_date", Kind.DATE),
+                ColumnSpec("end_date", Kind.DATE, nullable=True, empty_means="still active"),
+                ColumnSpec("plan", Kind.TEXT),
+                ColumnSpec("monthly_price", Kind.FLOAT, ge=0),
+            ),
+            required=True,
+            time_column="start_date",
+            doc="One row per contiguous period of service; a customer may have several.",
+        ),
+        TableSpec(
+            "customers",
+            (_ID,),
+            open_extra_columns=True,
+            doc="Static attributes, one row per customer; numeric or categorical columns.",
+        ),
+        TableSpec(
+            "support_contacts",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("channel", Kind.TEXT),
+                ColumnSpec("wait_minutes", Kind.FLOAT, ge=0),
+                ColumnSpec("resolved", Kind.BOOL),
+                ColumnSpec("topic", Kind.TEXT, required=False, nullable=True),
+            ),
+            time_column="timestamp",
+        ),
+        TableSpec(
+            "complaints",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("category", Kind.ENUM, allowed=COMPLAINT_CATEGORIES),
+                ColumnSpec("severity", Kind.INT, ge=1, le=5),
+            ),
+            time_column="timestamp",
+        ),
+        TableSpec(
+            "price_changes",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("old_price", Kind.FLOAT, ge=0),
+                ColumnSpec("new_price", Kind.FLOAT, ge=0),
+                ColumnSpec("notice_days", Kind.FLOAT, ge=0, nullable=True, empty_means="unknown"),
+            ),
+            time_column="timestamp",
+            doc="`timestamp` is when the new price takes effect.",
+        ),
+        TableSpec(
+            "usage",
+            (
+                _ID,
+                ColumnSpec("month", Kind.MONTH),
+                ColumnSpec("used", Kind.FLOAT, ge=0),
+                ColumnSpec("allowance", Kind.FLOAT, gt=0, nullable=True, empty_means="unlimited"),
+            ),
+            time_column="month",
+            doc="One row per customer and month; a month counts once it has ended.",
+        ),
+        TableSpec(
+            "tech_faults",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("fault_type", Kind.ENUM, allowed=FAULT_TYPES),
+                ColumnSpec("duration_minutes", Kind.FLOAT, ge=0),
+                ColumnSpec("incident_id", Kind.TEXT, required=False, nullable=True, empty_means="no shared incident"),
+            ),
+            time_column="timestamp",
+        ),
+        TableSpec(
+            "surveys",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("score", Kind.FLOAT, ge=0, le=10),
+            ),
+            time_column="timestamp",
+        ),
+    )
+}
+
+EVENT_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n not in ("subscriptions", "customers"))
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A canonical frame with no rows, for tables a dataset does not have."""
+    spec = TABLES[table]
+    return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in spec.columns})
+
+
+def check_canonical(frame: pd.DataFrame, table: str) -> None:
+    """Raise ``TypeError`` naming the column if a frame handed to the API is not canonical."""
+    spec = TABLES[table]
+    for c in spec.columns:
+        if c.name not in frame.columns:
+            if c.required:
+                raise TypeError(f"{table}: column {c.name!r} is missing")
+            continue
+        actual = frame[c.name].dtype
+        if c.dtype == ID_DTYPE:
+            ok = pd.api.types.is_string_dtype(actual)
+        elif c.dtype == DATETIME_DTYPE:
+            ok = pd.api.types.is_datetime64_dtype(actual)
+        else:
+            ok = str(actual) == c.dtype
+        if not ok:
+            raise TypeError(f"{table}.{c.name}: dtype {actual} is not canonical ({c.dtype}); load tables with churnml.io")

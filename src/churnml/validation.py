@@ -1,0 +1,295 @@
+"""Row and table rules of the input contract, vectorised over whole columns.
+
+Pure functions: raw frames in, canonical frames plus rejects out. Reading files is :mod:`churnml.io`'s job.
+Every rejected row keeps its source line and every reason it failed, so accepted + rejected always equals read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from churnml.dataset import Dataset, as_timestamp, month_end
+from churnml.errors import InputError
+from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES, ColumnSpec, Kind, TableSpec
+
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+# datetime64[ns] spans 1677..2262; anything outside is a typo, not a customer event.
+_MIN_DATE = pd.Timestamp("1900-01-01")
+_MAX_DATE = pd.Timestamp("2200-01-01")
+
+
+@dataclass
+class RawTable:
+    """A table as read from disk: every value as found, plus the source line (or row) of each record."""
+
+    name: str
+    frame: pd.DataFrame
+    source: str
+    lines: np.ndarray  # 1-based source position of each row (CSV: line, header = 1; Parquet: row)
+    malformed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"line": [], "raw": [], "reason": []}))
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.malformed)
+
+
+@dataclass
+class TableReport:
+    table: str
+    source: str
+    read: int
+    accepted: int
+    rejected: int
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        assert self.accepted + self.rejected == self.read, f"{self.table}: rows lost in validation"
+
+
+@dataclass
+class ValidationResult:
+    dataset: Dataset
+    reports: dict[str, TableReport]
+    rejects: dict[str, pd.DataFrame]  # per table: line, reason, then the raw columns
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(r.rejected for r in self.reports.values())
+
+
+class _Reasons:
+    """Accumulates rejection reasons per row without a Python loop over rows."""
+
+    def __init__(self, n: int):
+        self.bad = np.zeros(n, dtype=bool)
+        self.text = np.full(n, "", dtype=object)
+
+    def add(self, mask: np.ndarray | pd.Series, message: pd.Series | str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        msg = message[mask].to_numpy(dtype=object) if isinstance(message, pd.Series) else message
+        sep = np.where(self.bad[mask], "; ", "")
+        self.text[mask] = self.text[mask] + sep + msg
+        self.bad |= mask
+
+
+def _show(raw: pd.Series) -> pd.Series:
+    """Raw values quoted for a message; long values are cut so a reject line stays readable."""
+    s = raw.astype(str)
+    return "'" + s.str.slice(0, 40) + "'"
+
+
+def _empty_mask(raw: pd.Series) -> np.ndarray:
+    if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+        return (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
+    return raw.isna().to_numpy()
+
+
+def _parse_datetime(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        out = raw
+        if getattr(raw.dt, "tz", None) is not None:
+            out = raw.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        out = pd.to_datetime(raw.astype(str).str.strip(), format="ISO8601", utc=True, errors="coerce")
+        out = out.dt.tz_localize(None)
+    out = out.where((out >= _MIN_DATE) & (out < _MAX_DATE))
+    return out.astype(DATETIME_DTYPE)
+
+
+def _parse_number(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("float64")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.astype("float64")
+    return pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").astype("float64")
+
+
+def _parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.fillna(False).astype(bool), raw.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        ok = raw.isin([0, 1]).to_numpy()
+        return (raw == 1).astype(bool), ~ok
+    s = raw.astype(str).str.strip().str.lower()
+    truthy, falsy = s.isin(_TRUE).to_numpy(), s.isin(_FALSE).to_numpy()
+    return pd.Series(truthy, index=raw.index), ~(truthy | falsy)
+
+
+def _check_column(raw: pd.Series, col: ColumnSpec, reasons: _Reasons) -> pd.Series:
+    """Parse one column to its canonical dtype, recording every rule it breaks."""
+    name = col.name
+    empty = _empty_mask(raw)
+    if not col.nullable:
+        reasons.add(empty, f"{name} is empty (required)")
+    present = ~empty
+
+    if col.kind in (Kind.ID, Kind.TEXT, Kind.ENUM):
+        # Ids keep every character as given: '00123' and '123' are different customers.
+        values = raw.astype(ID_DTYPE)
+        if col.kind == Kind.ID:
+            values = values.where(present, "")
+        else:
+            values = values.where(present)
+        if col.kind == Kind.ENUM:
+            values = values.str.strip().str.lower()
+            unknown = present & ~values.isin(col.allowed).to_numpy()
+            reasons.add(unknown, name + " " + _show(raw) + f" is not one of {', '.join(col.allowed)}")
+        return values
+
+    if col.kind in (Kind.DATE, Kind.MONTH, Kind.TIMESTAMP):
+        values = _parse_datetime(raw)
+        unparsed = present & values.isna().to_numpy()
+        what = "an ISO-8601 timestamp" if col.kind == Kind.TIMESTAMP else "an ISO-8601 date (YYYY-MM-DD)"
+        reasons.add(unparsed, name + " " + _show(raw) + f" is not {what} between 1900 and 2200")
+        parsed = present & ~unparsed
+        if col.kind in (Kind.DATE, Kind.MONTH):
+            timed = parsed & (values != values.dt.normalize()).to_numpy()
+            reasons.add(timed, name + " " + _show(raw) + " has a time of day; give a date (YYYY-MM-DD)")
+        if col.kind == Kind.MONTH:
+            not_first = parsed & (values.dt.day != 1).to_numpy()
+            reasons.add(not_first, name + " " + _show(raw) + " is not the first day of a month")
+        return values
+
+    if col.kind == Kind.BOOL:
+        values, unknown = _parse_bool(raw)
+        reasons.add(present & unknown, name + " " + _show(raw) + " is not a boolean (true/false, 1/0, yes/no)")
+        return values
+
+    values = _parse_number(raw)
+    unparsed = present & ~np.isfinite(values.to_numpy())
+    reasons.add(unparsed, name + " " + _show(raw) + " is not a number")
+    ok = present & ~unparsed
+    v = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        if col.ge is not None:
+            reasons.add(ok & (v < col.ge), name + " " + _show(raw) + f" is below {col.ge:g} (must be >= {col.ge:g})")
+        if col.gt is not None:
+            reasons.add(ok & (v <= col.gt), name + " " + _show(raw) + f" must be > {col.gt:g}")
+        if col.le is not None:
+            reasons.add(ok & (v > col.le), name + " " + _show(raw) + f" is above {col.le:g} (must be <= {col.le:g})")
+        if col.kind == Kind.INT:
+            reasons.add(ok & (v != np.round(v)), name + " " + _show(raw) + " is not a whole number")
+    return values
+
+
+def _overlapping_periods(subs: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
+    """Periods that start before an earlier period of the same customer has ended."""
+    pos = np.flatnonzero(usable)
+    if len(pos) == 0:
+        return np.zeros(len(subs), dtype=bool)
+    part = subs.iloc[pos][["customer_id", "start_date", "end_date"]].copy()
+    part["_pos"] = pos
+    part = part.sort_values(["customer_id", "start_date", "_pos"], kind="stable")
+    ends = part["end_date"].fillna(pd.Timestamp.max).astype(DATETIME_DTYPE)
+    # The latest end seen so far within the customer; an open period reaches forever.
+    prev_end = ends.groupby(part["customer_id"], sort=False).cummax().groupby(part["customer_id"], sort=False).shift(1)
+    overlap = (part["start_date"] < prev_end).to_numpy()
+    out = np.zeros(len(subs), dtype=bool)
+    out[part["_pos"].to_numpy()[overlap]] = True
+    return out
+
+
+def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame, _Reasons]:
+    """Parse and check one table's own rules; returns (canonical frame of all rows, raw frame, reasons)."""
+    frame = raw.frame
+    reasons = _Reasons(len(frame))
+    out: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        if col.name in frame.columns:
+            out[col.name] = _check_column(frame[col.name], col, reasons)
+        else:  # optional column absent: all empty
+            out[col.name] = pd.Series(np.nan, index=frame.index, dtype=col.dtype if col.dtype != "bool" else "float64")
+    if spec.open_extra_columns:
+        for name in frame.columns:
+            if name not in out:
+                out[name] = _attribute_column(frame[name])
+    canonical = pd.DataFrame(out, index=frame.index)
+    if spec.name == "subscriptions":
+        s, e = canonical["start_date"], canonical["end_date"]
+        backwards = (e.notna() & s.notna() & (e <= s)).to_numpy()
+        reasons.add(backwards, "end_date " + _show(frame["end_date"]) + " is not after start_date " + _show(frame["start_date"]))
+        usable = ~reasons.bad
+        reasons.add(
+            _overlapping_periods(canonical, usable),
+            "period starting " + _show(frame["start_date"]) + " overlaps an earlier period of this customer",
+        )
+    if spec.name == "customers":
+        ids = canonical["customer_id"]
+        reasons.add((ids.duplicated(keep="first") & (ids != "")).to_numpy(), "customer_id appears again (one row per customer)")
+    return canonical, frame, reasons
+
+
+def _attribute_column(raw: pd.Series) -> pd.Series:
+    """A static attribute: numeric when every present value is a number, else text (a category later)."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype("float64")
+    empty = _empty_mask(raw)
+    as_num = _parse_number(raw)
+    if (as_num.notna().to_numpy() | empty).all() and (~empty).any():
+        return as_num
+    return raw.astype(ID_DTYPE).where(~empty)
+
+
+def _date_of_rows(canonical: pd.DataFrame, spec: TableSpec) -> pd.Series | None:
+    if spec.time_column is None:
+        return None
+    when = canonical[spec.time_column]
+    # A usage month is dated by its last day: it is only known once it has ended.
+    return month_end(when) - pd.Timedelta(days=1) if spec.name == "usage" else when
+
+
+def _fatal_problems(raw: dict[str, RawTable]) -> list[str]:
+    problems = []
+    if "subscriptions" not in raw:
+        problems.append("subscriptions: required table is missing; add subscriptions.csv or subscriptions.parquet")
+    for name, table in raw.items():
+        spec = TABLES[name]
+        missing = [c for c in spec.required_columns if c not in table.frame.columns]
+        for c in missing:
+            problems.append(
+                f"{table.source}: required column '{c}' is missing (table {name}; expected columns: "
+                f"{', '.join(spec.required_columns)})"
+            )
+    return problems
+
+
+def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None = None) -> ValidationResult:
+    """Check every table and the rules across tables; raise :class:`InputError` for problems no row fix can cure."""
+    problems = _fatal_problems(raw)
+    if problems:
+        raise InputError(problems)
+    t = as_timestamp(as_of) if as_of is not None else None
+
+    parsed = {name: validate_table(table, TABLES[name]) for name, table in raw.items()}
+    subs, _, subs_reasons = parsed["subscriptions"]
+    known_customers = pd.Index(subs.loc[~subs_reasons.bad, "customer_id"].unique())
+
+    frames: dict[str, pd.DataFrame] = {}
+    reports: dict[str, TableReport] = {}
+    rejects: dict[str, pd.DataFrame] = {}
+    for name, (canonical, frame, reasons) in parsed.items():
+        spec = TABLES[name]
+        if name != "subscriptions":
+            orphan = ~canonical["customer_id"].isin(known_customers).to_numpy() & (canonical["customer_id"] != "").to_numpy()
+            reasons.add(orphan, "customer_id " + _show(frame["customer_id"]) + " has no valid subscription")
+        dated = _date_of_rows(canonical, spec)
+        if t is not None and dated is not None:
+            reasons.add((dated > t).to_numpy(), f"{spec.time_column} " + _show(frame[spec.time_column]) + f" is after as-of {t.date()}")
+        table = raw[name]
+        bad = reasons.bad
+        frames[name] = canonical.loc[~bad].reset_index(drop=True)
+        rejected = frame.loc[bad].astype(str)
+        rejected.insert(0, "reason", reasons.text[bad])
+        rejected.insert(0, "line", table.lines[bad])
+        if len(table.malformed):
+            rejected = pd.concat([table.malformed, rejected], ignore_index=True).sort_values("line", kind="stable")
+        rejects[name] = rejected.reset_index(drop=True)
+        extra = [] if spec.open_extra_columns else [c for c in frame.columns if c not in spec.column_names]
+        reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra)
+    return ValidationResult(Dataset.from_frames(frames), reports, rejects)
