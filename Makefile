@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= data/demo
+BENCH_ARGS ?= --customers 1000000 --stages generate,validate
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test bench clean
@@ -27,7 +28,7 @@ test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) ## Measure wall time and peak memory of the pipeline stages (see BENCHMARKS.md)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean: ## Remove generated data, models, tracking files and the virtual environment
 	rm -rf $(VENV) data/demo models/*/ mlruns mlflow.db mlartifacts reports .pytest_cache

@@ -11,7 +11,7 @@ import csv
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from churnml.dataset import Dataset
 from churnml.errors import InputError
 from churnml.schemas import TABLES
 from churnml.validation import RawTable, ValidationResult, validate_dataset
+
+if TYPE_CHECKING:
+    from churnml.modeling.bundle import ModelBundle
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -219,3 +222,57 @@ def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:
 def load_dataset(directory: Path | str, as_of: str | pd.Timestamp | None = None) -> ValidationResult:
     """Read and validate a dataset directory: canonical frames, per-table counts and rejected rows."""
     return validate_dataset(read_raw_tables(directory), as_of=as_of)
+
+
+def read_text_table(path: Path | str) -> pd.DataFrame:
+    """Read any CSV or Parquet file with every value as text (CSV) or as stored (Parquet), e.g. a CRM export."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError([f"{path}: file not found"])
+    raw = _read_parquet(path, path.stem) if path.suffix == ".parquet" else _read_csv(path, path.stem)
+    if len(raw.malformed):
+        first = raw.malformed.iloc[0]
+        raise InputError([f"{path}: line {first['line']}: {first['reason']}; fix the file and retry"])
+    return raw.frame
+
+
+# ---------------------------------------------------------------------------------------------- model bundles
+
+
+def write_bundle(bundle: "ModelBundle", models_dir: Path | str, *, update_latest: bool = True) -> Path:
+    """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically; point ``models_dir/latest`` at it."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    final = models_dir / bundle.version
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; bundle versions are never overwritten")
+    model_text, bundle_json = bundle.to_files()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.version}.", dir=models_dir))
+    try:
+        (tmp / "model.txt").write_text(model_text, encoding="utf-8")
+        (tmp / "bundle.json").write_text(bundle_json, encoding="utf-8")
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            for p in tmp.iterdir():
+                p.unlink()
+            tmp.rmdir()
+    if update_latest:
+        # A new symlink renamed over the old one: readers see the old bundle or the new, never neither.
+        link_tmp = models_dir / f".latest.{os.getpid()}"
+        link_tmp.unlink(missing_ok=True)
+        link_tmp.symlink_to(final.name, target_is_directory=True)
+        os.replace(link_tmp, models_dir / "latest")
+    return final
+
+
+def read_bundle(path: Path | str) -> "ModelBundle":
+    """Load a bundle directory (or ``models/latest``), verifying its checksums."""
+    from churnml.errors import ModelError
+    from churnml.modeling.bundle import ModelBundle
+
+    path = Path(path)
+    model_file, meta_file = path / "model.txt", path / "bundle.json"
+    if not model_file.is_file() or not meta_file.is_file():
+        raise ModelError(f"{path}: not a model bundle (needs model.txt and bundle.json); pass --model models/latest after training")
+    return ModelBundle.from_files(model_file.read_text(encoding="utf-8"), meta_file.read_text(encoding="utf-8"), str(path))

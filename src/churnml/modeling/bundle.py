@@ -1,0 +1,140 @@
+"""The model bundle: LightGBM's native text model plus JSON metadata, never a pickle.
+
+A bundle directory holds ``model.txt`` and ``bundle.json``; ``bundle.json`` records the sha256 of
+``model.txt`` and its own content hash, and loading refuses a bundle whose files do not match them. Reading
+and writing the directory is :mod:`churnml.io`'s job; this module holds the in-memory object and its checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from churnml.config import Family
+from churnml.errors import ModelError
+from churnml.modeling.calibration import Calibrator
+
+BUNDLE_FORMAT = 1
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One model input: its cause family, dtype and, for categoricals, the levels seen in training."""
+
+    name: str
+    family: Family
+    dtype: str  # "numeric" or "category"
+    categories: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "family": self.family.value, "dtype": self.dtype}
+        if self.categories is not None:
+            d["categories"] = list(self.categories)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureInfo:
+        cats = d.get("categories")
+        return cls(d["name"], Family(d["family"]), d["dtype"], tuple(cats) if cats is not None else None)
+
+
+@dataclass
+class ModelBundle:
+    """A trained churn model: booster, calibrator, feature contract and metadata."""
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    features: list[FeatureInfo]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["version"])
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Columns in training order and dtypes; unseen category levels become missing, as LightGBM expects."""
+        missing = [f.name for f in self.features if f.name not in frame.columns]
+        if missing:
+            raise ModelError(
+                f"model {self.meta.get('version', '?')} needs features the data does not produce: {', '.join(missing[:10])}"
+                f"{' …' if len(missing) > 10 else ''}; score with data of the same tables and configuration, or retrain"
+            )
+        out = {}
+        for f in self.features:
+            col = frame[f.name]
+            if f.dtype == "category":
+                levels = list(f.categories or ())
+                values = col.astype("str").where(col.notna())
+                out[f.name] = pd.Categorical(values.where(values.isin(levels)), categories=levels)
+            else:
+                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        return pd.DataFrame(out, index=frame.index)
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(X, num_iteration=self.booster.best_iteration or None)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probabilities for a feature frame."""
+        return self.calibrator.transform(self.predict_raw(self.prepare(frame)))
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """TreeSHAP contributions (log-odds), one column per feature plus the expected value last."""
+        return self.booster.predict(X, pred_contrib=True, num_iteration=self.booster.best_iteration or None)
+
+    # ---------------------------------------------------------------------------------------- persistence
+
+    def to_files(self) -> tuple[str, str]:
+        """The text of ``model.txt`` and ``bundle.json``."""
+        model_text = self.booster.model_to_string(num_iteration=self.booster.best_iteration or None)
+        meta = dict(self.meta)
+        meta.update(
+            format=BUNDLE_FORMAT,
+            features=[f.to_dict() for f in self.features],
+            calibrator=self.calibrator.to_dict(),
+            model_sha256=sha256_text(model_text),
+        )
+        meta.pop("content_sha256", None)
+        body = json.dumps(meta, indent=2, sort_keys=True, default=str)
+        meta["content_sha256"] = sha256_text(body)
+        return model_text, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n"
+
+    @classmethod
+    def from_files(cls, model_text: str, bundle_json: str, source: str = "bundle") -> ModelBundle:
+        """Rebuild a bundle, refusing it if either file changed since it was written."""
+        try:
+            meta = json.loads(bundle_json)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{source}/bundle.json is not valid JSON ({exc}); retrain or restore the bundle") from None
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise ModelError(f"{source}: bundle format {meta.get('format')!r} is not supported (expected {BUNDLE_FORMAT})")
+        claimed = meta.pop("content_sha256", None)
+        body = json.dumps(meta, indent=2, sort_keys=True, default=str)
+        if claimed != sha256_text(body):
+            raise ModelError(f"{source}/bundle.json was modified after the bundle was written (checksum mismatch); retrain")
+        if sha256_text(model_text) != meta.get("model_sha256"):
+            raise ModelError(f"{source}/model.txt does not match the checksum in bundle.json; it was altered or corrupted; retrain")
+        try:
+            booster = lgb.Booster(model_str=model_text)
+        except lgb.basic.LightGBMError as exc:
+            raise ModelError(f"{source}/model.txt is not a LightGBM model ({exc})") from None
+        features = [FeatureInfo.from_dict(d) for d in meta.pop("features")]
+        if booster.feature_name() != [f.name for f in features]:
+            raise ModelError(f"{source}: model.txt and bundle.json list different features; the bundle is inconsistent")
+        calibrator = Calibrator.from_dict(meta.pop("calibrator"))
+        meta.pop("model_sha256")
+        meta.pop("format")
+        return cls(booster, calibrator, features, meta)

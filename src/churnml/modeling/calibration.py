@@ -1,0 +1,104 @@
+"""Probability calibration stored as plain numbers, so a model bundle never needs pickle.
+
+Fit on held-out predictions only (never the rows the booster trained on); apply at score time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class Calibrator:
+    """Maps raw model probabilities to calibrated ones.
+
+    ``method="isotonic"`` learns a monotone step function (stored as its knots); ``"sigmoid"`` learns Platt
+    scaling on the logit (stored as slope and intercept). Learned state ends in ``_``.
+    """
+
+    def __init__(self, method: str = "isotonic", min_samples: int = 200):
+        self.method = method
+        self.min_samples = min_samples
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
+        if len(raw) != len(y) or len(raw) == 0:
+            raise ValueError("calibration needs as many labels as predictions, and at least one")
+        self.n_samples_ = len(raw)
+        # Too few held-out rows or a single class: an identity map is more honest than a fitted one.
+        if len(raw) < self.min_samples or len(np.unique(y)) < 2:
+            self.method_ = "identity"
+            return self
+        self.method_ = self.method
+        if self.method == "isotonic":
+            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(raw, y)
+            self.x_ = np.asarray(iso.X_thresholds_, dtype=float)
+            self.y_ = np.asarray(iso.y_thresholds_, dtype=float)
+        elif self.method == "sigmoid":
+            lr = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
+            self.slope_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        else:
+            raise ValueError(f"unknown calibration method {self.method!r}; use isotonic or sigmoid")
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=float)
+        if self.method_ == "identity":
+            return raw.copy()
+        if self.method_ == "isotonic":
+            # Small slopes between knots keep ranks among tied steps close to the raw ranking.
+            return np.interp(raw, self.x_, self.y_)
+        return 1.0 / (1.0 + np.exp(-(self.slope_ * _logit(raw) + self.intercept_)))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"method": self.method_, "n_samples": self.n_samples_}
+        if self.method_ == "isotonic":
+            data.update(x=self.x_.tolist(), y=self.y_.tolist())
+        elif self.method_ == "sigmoid":
+            data.update(slope=self.slope_, intercept=self.intercept_)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        method = data["method"]
+        cal = cls(method="isotonic" if method == "identity" else method)
+        cal.method_, cal.n_samples_ = method, int(data.get("n_samples", 0))
+        if method == "isotonic":
+            cal.x_, cal.y_ = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
+            if len(cal.x_) != len(cal.y_) or np.any(np.diff(cal.x_) < 0):
+                raise ValueError("isotonic calibrator knots must be paired and sorted")
+        elif method == "sigmoid":
+            cal.slope_, cal.intercept_ = float(data["slope"]), float(data["intercept"])
+        elif method != "identity":
+            raise ValueError(f"unknown calibration method {method!r}")
+        return cal
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Weighted mean gap between predicted and observed churn over equal-count bins of the prediction."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    order = np.argsort(p, kind="stable")
+    groups = np.array_split(order, min(bins, len(p)))
+    return float(sum(len(g) * abs(p[g].mean() - y[g].mean()) for g in groups if len(g)) / len(p))
+
+
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    """Mean prediction and observed rate per equal-count bin: the data of a reliability plot."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, max(len(p), 1))) if len(g)]
+    return {
+        "predicted": [float(p[g].mean()) for g in groups],
+        "observed": [float(y[g].mean()) for g in groups],
+        "count": [int(len(g)) for g in groups],
+    }

@@ -1,0 +1,249 @@
+"""Out-of-time training of the churn model, with calibration and evaluation against baselines.
+
+Snapshots are split by date, never by random rows: the oldest train the booster, the next one tunes it (early
+stopping and calibration, so calibration never sees training predictions), and the latest ones validate.
+Data with one snapshot date (an imported snapshot table) falls back to a stratified holdout by customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from churnml.config import ChurnConfig, Family, ModelConfig
+from churnml.modeling.baselines import LogisticBaseline, OneFeatureRule
+from churnml.modeling.bundle import FeatureInfo, ModelBundle
+from churnml.modeling.calibration import Calibrator, reliability_table
+from churnml.modeling.evaluate import classification_metrics, lift_curve, metrics_by_group
+
+META_COLUMNS = ("snapshot_date", "customer_id", "lifecycle_stage", "label")
+TUNE_SHARE = 0.2  # share of customers held out for tuning when dates are too few to tune out of time
+
+
+def feature_columns(snapshots: pd.DataFrame) -> list[str]:
+    return [c for c in snapshots.columns if c not in META_COLUMNS]
+
+
+@dataclass
+class Split:
+    """Which snapshot rows train, tune (early stopping + calibration) and validate."""
+
+    strategy: str  # "out_of_time", "out_of_time_customer_tune" or "stratified_holdout"
+    train: np.ndarray
+    tune: np.ndarray
+    valid: np.ndarray
+    description: str
+
+    def dates(self, snapshots: pd.DataFrame, mask: np.ndarray) -> list[str]:
+        return sorted({str(d.date()) for d in snapshots.loc[mask, "snapshot_date"].unique()})
+
+
+def _customer_sample(customers: pd.Series, share: float, seed: int, stratify: pd.Series | None = None) -> np.ndarray:
+    """Rows whose customer falls in a reproducible ``share`` of customers (stratified by label when given)."""
+    unique = np.asarray(customers.unique(), dtype=object)
+    if stratify is not None:
+        labels = stratify.groupby(customers.to_numpy()).max().reindex(unique).to_numpy()
+        _, held = train_test_split(unique, test_size=share, random_state=seed, stratify=labels)
+    else:
+        _, held = train_test_split(unique, test_size=share, random_state=seed)
+    return customers.isin(held).to_numpy()
+
+
+def split_snapshots(snapshots: pd.DataFrame, config: ModelConfig, validation_snapshots: int = 1) -> Split:
+    """Out of time when there are enough snapshot dates; a stratified holdout by customer when there is one."""
+    dates = np.sort(snapshots["snapshot_date"].unique())
+    d = snapshots["snapshot_date"].to_numpy()
+    if len(dates) >= validation_snapshots + 2:
+        first_valid = dates[-validation_snapshots]
+        tune_date = dates[-validation_snapshots - 1]
+        valid, tune = d >= first_valid, d == tune_date
+        return Split("out_of_time", d < tune_date, tune, valid, f"train on {len(dates) - validation_snapshots - 1} snapshots, tune on {pd.Timestamp(tune_date).date()}, validate on {validation_snapshots} later")
+    if len(dates) >= 2:
+        valid = d == dates[-1]
+        tune = ~valid & _customer_sample(snapshots["customer_id"], TUNE_SHARE, config.seed)
+        return Split("out_of_time_customer_tune", ~valid & ~tune, tune, valid, "validate on the latest snapshot; tune on 20% of customers of the earlier ones")
+    valid = _customer_sample(snapshots["customer_id"], config.holdout_fraction, config.seed, snapshots["label"])
+    rest = snapshots.loc[~valid]
+    tune = np.zeros(len(snapshots), dtype=bool)
+    tune[np.flatnonzero(~valid)[_customer_sample(rest["customer_id"], TUNE_SHARE, config.seed + 1, rest["label"])]] = True
+    return Split(
+        "stratified_holdout",
+        ~valid & ~tune,
+        tune,
+        valid,
+        f"one snapshot date: stratified holdout of {config.holdout_fraction:.0%} of customers validates, 20% of the rest tunes",
+    )
+
+
+class ChurnClassifier:
+    """LightGBM on native categoricals with early stopping, followed by a probability calibrator.
+
+    Hyperparameters come from :class:`ModelConfig`; ``fit`` learns ``booster_`` on the training rows, stops
+    early on the tuning rows, and fits ``calibrator_`` on the tuning rows' predictions.
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        self.config = config
+
+    def _params(self, y: np.ndarray) -> dict[str, Any]:
+        c = self.config
+        params = {
+            "objective": "binary",
+            "learning_rate": c.learning_rate,
+            "num_leaves": c.num_leaves,
+            "min_child_samples": c.min_child_samples,
+            "feature_fraction": c.feature_fraction,
+            "bagging_fraction": c.bagging_fraction,
+            "bagging_freq": c.bagging_freq,
+            "lambda_l2": c.lambda_l2,
+            "seed": c.seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": c.num_threads,
+            "verbosity": -1,
+        }
+        if c.class_weight == "balanced" and y.sum():
+            # Reweighting, not oversampling: every row stays a real row of its own snapshot.
+            params["scale_pos_weight"] = float((len(y) - y.sum()) / y.sum())
+        return params
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_tune: pd.DataFrame, y_tune: np.ndarray) -> ChurnClassifier:
+        y, y_tune = np.asarray(y, dtype=int), np.asarray(y_tune, dtype=int)
+        if y.min() == y.max():
+            raise ValueError("the training rows hold a single class; use more snapshots or an earlier as-of date")
+        train_set = lgb.Dataset(X, y, free_raw_data=False)
+        tune_set = lgb.Dataset(X_tune, y_tune, reference=train_set)
+        self.params_ = self._params(y)
+        self.booster_ = lgb.train(
+            self.params_,
+            train_set,
+            num_boost_round=self.config.max_rounds,
+            valid_sets=[tune_set],
+            valid_names=["tune"],
+            callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)],
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        self.calibrator_ = Calibrator(self.config.calibration).fit(self.predict_raw(X_tune), y_tune)
+        return self
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(X, num_iteration=self.best_iteration_)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.calibrator_.transform(self.predict_raw(X))
+
+
+@dataclass
+class TrainingResult:
+    bundle: ModelBundle
+    split: Split
+    metrics: dict[str, Any]
+    curves: dict[str, Any] = field(default_factory=dict)  # data behind the evaluation plots
+    summary_rows: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+
+
+def _feature_infos(X: pd.DataFrame, families: Mapping[str, Family]) -> list[FeatureInfo]:
+    infos = []
+    for c in X.columns:
+        if isinstance(X[c].dtype, pd.CategoricalDtype):
+            infos.append(FeatureInfo(c, families.get(c, Family.OTHER), "category", tuple(str(v) for v in X[c].cat.categories)))
+        else:
+            infos.append(FeatureInfo(c, families.get(c, Family.OTHER), "numeric"))
+    return infos
+
+
+def _version(model_text_hash: str, created: datetime) -> str:
+    return f"{created:%Y%m%d-%H%M%S}-{model_text_hash[:8]}"
+
+
+def train_model(
+    snapshots: pd.DataFrame,
+    config: ChurnConfig,
+    families: Mapping[str, Family],
+    *,
+    as_of: pd.Timestamp,
+    oracle: pd.DataFrame | None = None,
+    data_fingerprint: dict[str, Any] | None = None,
+    shap_sample: int = 2000,
+) -> TrainingResult:
+    """Train, calibrate and evaluate on training snapshots; return the bundle and every figure measured."""
+    features = feature_columns(snapshots)
+    split = split_snapshots(snapshots, config.model, config.snapshots.validation_snapshots)
+    X, y = snapshots[features], snapshots["label"].to_numpy(dtype=int)
+    Xtr, ytr, Xtu, ytu, Xva, yva = X[split.train], y[split.train], X[split.tune], y[split.tune], X[split.valid], y[split.valid]
+    if len(Xva) == 0 or len(Xtu) == 0:
+        raise ValueError("not enough snapshot rows to train, tune and validate; use an as-of date with more history")
+
+    model = ChurnClassifier(config.model).fit(Xtr, ytr, Xtu, ytu)
+    capacity = config.flagging.top_fraction or 0.10
+    raw_va = model.predict_raw(Xva)
+    p_va = model.calibrator_.transform(raw_va)
+
+    metrics: dict[str, Any] = {
+        "model": classification_metrics(yva, p_va, capacity),
+        "model_uncalibrated": classification_metrics(yva, raw_va, capacity),
+        "by_stage": metrics_by_group(yva, p_va, snapshots.loc[split.valid, "lifecycle_stage"], capacity),
+    }
+    curves: dict[str, Any] = {"y": yva, "model": p_va, "model_uncalibrated": raw_va}
+
+    for name, baseline in (("logistic", LogisticBaseline(seed=config.model.seed)), ("rule", OneFeatureRule())):
+        baseline.fit(Xtr, ytr)
+        cal = Calibrator(config.model.calibration).fit(baseline.score(Xtu), ytu)
+        pb = cal.transform(baseline.score(Xva))
+        metrics[name] = classification_metrics(yva, pb, capacity)
+        curves[name] = pb
+        if name == "rule":
+            metrics["rule"]["feature"] = baseline.feature_
+
+    if oracle is not None and len(oracle):
+        keyed = snapshots.loc[split.valid, ["customer_id", "snapshot_date"]].merge(
+            oracle.rename(columns={"as_of_date": "snapshot_date"}), on=["customer_id", "snapshot_date"], how="left"
+        )
+        have = keyed["oracle_probability"].notna().to_numpy()
+        if have.any():
+            metrics["oracle"] = classification_metrics(yva[have], keyed["oracle_probability"].to_numpy()[have], capacity)
+            metrics["oracle"]["coverage"] = float(have.mean())
+            metrics["model_on_oracle_rows"] = classification_metrics(yva[have], p_va[have], capacity)
+            metrics["model_oracle_auc_ratio"] = metrics["model_on_oracle_rows"]["roc_auc"] / metrics["oracle"]["roc_auc"]
+            curves["oracle"] = np.where(have, keyed["oracle_probability"].to_numpy(), np.nan)
+
+    curves["reliability_before"] = reliability_table(yva, raw_va)
+    curves["reliability_after"] = reliability_table(yva, p_va)
+    curves["lift"] = {k: lift_curve(yva, curves[k]) for k in ("model", "logistic", "rule")}
+    curves["importance"] = pd.Series(model.booster_.feature_importance("gain", iteration=model.best_iteration_), index=features).sort_values(ascending=False)
+    sample = Xva.sample(min(shap_sample, len(Xva)), random_state=config.model.seed) if len(Xva) else Xva
+    curves["shap"] = (model.booster_.predict(sample, pred_contrib=True, num_iteration=model.best_iteration_)[:, :-1], sample)
+
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    model_text = model.booster_.model_to_string(num_iteration=model.best_iteration_)
+    meta = {
+        "version": _version(hashlib.sha256(model_text.encode()).hexdigest(), created),
+        "created": created.isoformat(),
+        "as_of": str(pd.Timestamp(as_of).date()),
+        "horizon_days": config.labels.horizon_days,
+        "grace_days": config.labels.grace_days,
+        "best_iteration": model.best_iteration_,
+        "lightgbm_version": lgb.__version__,
+        "split": {
+            "strategy": split.strategy,
+            "description": split.description,
+            "train_snapshots": split.dates(snapshots, split.train),
+            "tune_snapshots": split.dates(snapshots, split.tune),
+            "validation_snapshots": split.dates(snapshots, split.valid),
+            "rows": {"train": int(split.train.sum()), "tune": int(split.tune.sum()), "validation": int(split.valid.sum())},
+        },
+        "metrics": {k: metrics[k] for k in ("model", "model_uncalibrated", "logistic", "rule", "oracle", "model_oracle_auc_ratio") if k in metrics},
+        "config_hash": config.fingerprint(),
+        "config": config.model_dump(mode="json"),
+        "data_fingerprint": data_fingerprint or {},
+    }
+    bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
+    summary = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]
+    return TrainingResult(bundle, split, metrics, curves, summary)

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from churnml.modeling.calibration import Calibrator, expected_calibration_error, reliability_table
+
+
+def _miscalibrated(n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    true_p = rng.uniform(0.01, 0.5, n)
+    y = (rng.uniform(size=n) < true_p).astype(int)
+    raw = np.clip(true_p * 1.8, 0, 1)  # systematically overconfident scores
+    return raw, y
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_calibration_lowers_ece_on_held_out_rows(method):
+    raw_fit, y_fit = _miscalibrated(seed=1)
+    raw_eval, y_eval = _miscalibrated(seed=2)
+    cal = Calibrator(method).fit(raw_fit, y_fit)
+    before = expected_calibration_error(y_eval, raw_eval)
+    after = expected_calibration_error(y_eval, cal.transform(raw_eval))
+    assert before > 0.05
+    assert after < before / 3
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_round_trip_through_plain_data(method):
+    raw, y = _miscalibrated()
+    cal = Calibrator(method).fit(raw, y)
+    again = Calibrator.from_dict(cal.to_dict())
+    probe = np.linspace(0, 1, 101)
+    np.testing.assert_array_equal(cal.transform(probe), again.transform(probe))
+
+
+def test_calibration_is_monotone_and_bounded():
+    raw, y = _miscalibrated()
+    out = Calibrator("isotonic").fit(raw, y).transform(np.linspace(-1, 2, 500))
+    assert np.all(np.diff(out) >= 0) and out.min() >= 0 and out.max() <= 1
+
+
+def test_too_few_rows_gives_identity():
+    cal = Calibrator(min_samples=200).fit(np.array([0.1, 0.9]), np.array([0, 1]))
+    assert cal.to_dict()["method"] == "identity"
+    np.testing.assert_array_equal(cal.transform(np.array([0.3])), [0.3])
+
+
+def test_bad_calibrator_data_is_refused():
+    with pytest.raises(ValueError, match="sorted"):
+        Calibrator.from_dict({"method": "isotonic", "x": [0.5, 0.1], "y": [0.1, 0.2]})
+
+
+def test_ece_and_reliability_table():
+    y = np.array([0, 0, 1, 1])
+    assert expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0]), bins=2) == 0.0
+    assert expected_calibration_error(y, np.array([1.0, 1.0, 0.0, 0.0]), bins=2) == 1.0
+    table = reliability_table(y, np.array([0.1, 0.2, 0.8, 0.9]), bins=2)
+    assert table["observed"] == [0.0, 1.0] and table["count"] == [2, 2]
