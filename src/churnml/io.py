@@ -276,3 +276,19 @@ def read_bundle(path: Path | str) -> "ModelBundle":
     if not model_file.is_file() or not meta_file.is_file():
         raise ModelError(f"{path}: not a model bundle (needs model.txt and bundle.json); pass --model models/latest after training")
     return ModelBundle.from_files(model_file.read_text(encoding="utf-8"), meta_file.read_text(encoding="utf-8"), str(path))
+
+
+def save_figures(figures: dict, directory: Path | str) -> list[Path]:
+    """Save matplotlib figures as PNG files named after their keys, atomically, and release them."""
+    import matplotlib.pyplot as plt
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        path = directory / f"{name}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
