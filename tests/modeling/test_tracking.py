@@ -31,9 +31,11 @@ def test_training_run_is_tracked_and_registered(tmp_path):
     assert "logistic_brier" in logged and "by_stage_new_roc_auc" in logged
     assert run.model_version == "1"
     artifacts = {a.path for a in client.list_artifacts(run.run_id)}
-    assert {"evaluation", "bundle", "booster", "config.json", "data_fingerprint.json"} <= artifacts
-
+    assert {"evaluation", "bundle", "config.json", "data_fingerprint.json"} <= artifacts
     mlflow.set_tracking_uri(run.tracking_uri)
+    models = mlflow.search_logged_models(experiment_ids=[run.experiment_id], output_format="list")
+    assert {m.name for m in models if m.source_run_id == run.run_id} == {"booster", "churn_probability"}
+
     pyfunc = mlflow.pyfunc.load_model(f"models:/{run.registered_model}/{run.model_version}")
     X = snaps.drop(columns=["snapshot_date", "customer_id", "lifecycle_stage", "label"]).head(20)
     np.testing.assert_allclose(pyfunc.predict(X).to_numpy(), result.bundle.predict(X))

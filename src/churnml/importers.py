@@ -1,0 +1,420 @@
+"""Snapshot-table importer: one row per customer (a CRM export) mapped into the input contract.
+
+Many CRMs export a single table taken on one day T (the *reference date*): one row per customer with tenure in
+months, plan, monthly charge, services and a churned yes/no flag. :func:`import_snapshot` turns such a frame into
+a :class:`~churnml.dataset.Dataset` with ``subscriptions`` and ``customers``, so the whole pipeline can run on it.
+It is pure: the CLI reads the file with :func:`churnml.io.read_text_table` (every CSV value arrives as text) and
+writes the result with :func:`churnml.io.write_dataset`.
+
+Mapping rules (contract section 1):
+
+* **One subscription period per customer.** ``start_date = T - tenure`` in calendar months, clipped to the end of
+  a shorter month (T = 2024-03-31, tenure 1 -> 2024-02-29). Tenure 0 starts on T itself, which the contract
+  counts as active at T.
+* **Churners end just after T.** A churned customer's ``end_date`` falls in ``(T, T + churn_window_days]``,
+  spread over those days by a stable hash of the id's UTF-8 bytes (FNV-1a 64 with a splitmix64 finaliser, never
+  Python's per-process ``hash``): re-running gives identical files, and a customer's date does not depend on the
+  other rows. Stayers get an empty ``end_date`` (still active).
+* **Labels reproduce the file's flag.** Each customer has one period, so every end date is a churn date. With the
+  default horizon H = 60 >= ``churn_window_days`` every churner is labelled 1 at T and every stayer 0: a model
+  trained on this snapshot learns exactly the churn flag. ``suggested_config["labels"]`` raises H to the window
+  when the window is longer.
+* **Plan and price.** ``plan_column`` -> ``subscriptions.plan`` (``"default"`` when not set; an empty value is a
+  reject). ``price_column`` -> ``subscriptions.monthly_price`` (empty, non-numeric or negative is a reject;
+  ``0.0`` when not set, so price features carry no signal).
+* **Attributes.** With ``attribute_columns=None`` every column except the id, tenure, churn, price, plan and
+  ``exclude_columns`` becomes a static attribute in ``customers``. The price and plan columns are attributes too
+  only when listed in ``attribute_columns``; the id, tenure and churn columns never are. Attribute values are
+  typed exactly as the loader types a ``customers`` column (numeric when every present value is a number, else
+  text; blanks are missing, never rejects), so the returned dataset equals what ``write_dataset`` then
+  ``load_dataset`` gives back. ``attribute_families`` become ``suggested_config["static_attribute_families"]``
+  for the columns imported as attributes; a family for another column of the file is ignored (so a preset
+  still works after excluding a column), one for a column the file lacks is an error.
+* **Ids.** ``customer_id`` is kept exactly as in the file (``00123`` stays ``00123``).
+* **Rejects.** A row is rejected, with its source line, every reason and its raw values, when its id is empty,
+  tenure is empty / not a whole number / negative / reaches before 1900, the churn flag is not yes/no,
+  true/false or 1/0 (case-insensitive), price or plan is unusable, or its id appeared on an earlier accepted row.
+  ``accepted + rejected == read`` always.
+* **Configuration problems** (a configured column absent, a column given two roles) raise
+  :class:`~churnml.errors.InputError` with one line per problem naming the column and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from churnml.config import Family, LabelConfig
+from churnml.dataset import Dataset
+from churnml.errors import InputError
+from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES
+from churnml.validation import RawTable, validate_table
+
+DEFAULT_PLAN = "default"
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+# The loader accepts dates in [1900, 2200): keep every generated date inside so the written files load back.
+_MIN_DATE = date(1900, 1, 1)
+_MAX_DATE = date(2200, 1, 1)
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+class SnapshotImportSpec(BaseModel):
+    """Which column of a one-row-per-customer table means what; see the module docstring for the rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id_column: str = Field(description="Customer id; kept exactly as written.")
+    tenure_column: str = Field(description="Whole months with the company at the reference date.")
+    churn_column: str = Field(description="Churned flag: yes/no, true/false, 1/0 (case-insensitive).")
+    reference_date: date = Field(description="T: the day the snapshot was taken.")
+    price_column: str | None = Field(None, description="Monthly price -> subscriptions.monthly_price (None: 0).")
+    plan_column: str | None = Field(None, description=f"Plan -> subscriptions.plan (None: {DEFAULT_PLAN!r}).")
+    attribute_columns: list[str] | None = Field(
+        None, description="Static attributes for `customers`; None = every column without another role."
+    )
+    exclude_columns: list[str] = Field(default_factory=list, description="Columns never imported (free text, PII).")
+    churn_window_days: int = Field(30, gt=0, description="Churners end within this many days after T.")
+    attribute_families: dict[str, Family] = Field(
+        default_factory=dict, description="Suggested cause family per attribute (unlisted: other)."
+    )
+
+    @model_validator(mode="after")
+    def _dates_loadable(self) -> SnapshotImportSpec:
+        if not (_MIN_DATE <= self.reference_date and self.reference_date + timedelta(days=self.churn_window_days) < _MAX_DATE):
+            raise ValueError(f"reference_date {self.reference_date} (+ churn window) must lie between 1900 and 2200")
+        return self
+
+    @classmethod
+    def telco(cls, reference_date: date | str) -> SnapshotImportSpec:
+        """Preset for IBM's Telco Customer Churn export (``customerID, tenure, Churn, ...``).
+
+        Roles: ``MonthlyCharges`` is the subscription price; ``InternetService`` (DSL, Fiber optic, No) is the
+        plan, because it is what sets the price (median about 20, 56 and 92 a month) while ``Contract`` barely
+        moves it, so "price against the median on the same plan" compares like with like. ``Contract`` and
+        ``TotalCharges`` (blank for the 11 tenure-0 customers: missing, not a reject) stay attributes, as does
+        every other column.
+
+        Families say which remedy a risk calls for (contract: price = what the customer pays and how they are
+        billed, service = their experience of care and faults, other = who they are and how much they use):
+
+        * price: ``Contract`` (month-to-month churn is answered with a term or discount offer), ``PaymentMethod``
+          and ``PaperlessBilling`` (billing arrangements, like billing complaints), and ``MonthlyCharges`` should
+          it be listed as an attribute;
+        * service: ``TechSupport``, ``OnlineSecurity``, ``OnlineBackup``, ``DeviceProtection``: without the care
+          and protection add-ons problems go unresolved, a service experience that care, not a discount, fixes;
+        * other: demographics (``gender``, ``SeniorCitizen``, ``Partner``, ``Dependents``), product mix or
+          engagement (``PhoneService``, ``MultipleLines``, ``StreamingTV``, ``StreamingMovies``, and
+          ``InternetService`` if listed as an attribute) and ``TotalCharges``: it is about tenure x price, so
+          what it mostly measures is how long the customer has stayed (tenure is `other`); the price level
+          itself is ``monthly_price``.
+        """
+        price, service, other = Family.PRICE, Family.SERVICE, Family.OTHER
+        families = {
+            "Contract": price,
+            "MonthlyCharges": price,
+            "PaymentMethod": price,
+            "PaperlessBilling": price,
+            "TechSupport": service,
+            "OnlineSecurity": service,
+            "OnlineBackup": service,
+            "DeviceProtection": service,
+            "gender": other,
+            "SeniorCitizen": other,
+            "Partner": other,
+            "Dependents": other,
+            "PhoneService": other,
+            "MultipleLines": other,
+            "InternetService": other,
+            "StreamingTV": other,
+            "StreamingMovies": other,
+            "TotalCharges": other,
+        }
+        return cls(
+            id_column="customerID",
+            tenure_column="tenure",
+            churn_column="Churn",
+            reference_date=reference_date,
+            price_column="MonthlyCharges",
+            plan_column="InternetService",
+            attribute_families=families,
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotImport:
+    """The imported dataset, the rows that could not be mapped, and a config fragment to paste."""
+
+    dataset: Dataset  # canonical subscriptions + customers; other tables empty
+    rejects: pd.DataFrame  # line, reason, then the raw columns
+    read: int
+    accepted: int
+    rejected: int
+    suggested_config: dict[str, Any]  # {"static_attribute_families": {...}, "labels": {...}}
+    attributes: tuple[str, ...] = ()  # the columns that became `customers` attributes, in order
+
+    def __post_init__(self) -> None:
+        assert self.accepted + self.rejected == self.read, "rows lost in snapshot import"
+
+
+def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.ndarray | None = None) -> SnapshotImport:
+    """Map a one-row-per-customer frame into ``subscriptions`` and ``customers`` (rules: module docstring).
+
+    ``lines`` are the source positions of the rows for the rejects file; by default CSV lines 2, 3, ... (the
+    header is line 1), which is what :func:`churnml.io.read_text_table` returns rows for.
+    """
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    if lines is None:
+        lines = np.arange(2, n + 2)
+    lines = np.asarray(lines)
+    if len(lines) != n:
+        raise ValueError(f"lines has {len(lines)} entries for {n} rows")
+    attributes = _resolve_columns(frame, spec)
+    t = spec.reference_date
+
+    reasons = _Reasons(n)
+    id_col, ten_col, churn_col = spec.id_column, spec.tenure_column, spec.churn_column
+    raw_ids = frame[id_col]
+    reasons.add(_empty(raw_ids), f"{id_col} is empty (every row needs a customer id)")
+
+    tenure = _parse_number(frame[ten_col])
+    t_months = t.year * 12 + t.month - 1
+    max_tenure = t_months - (_MIN_DATE.year * 12)
+    tenure_ok = _check_number(frame[ten_col], tenure, reasons, "a whole number of months")
+    with np.errstate(invalid="ignore"):
+        reasons.add(tenure_ok & (tenure != np.round(tenure)), _quoted(frame[ten_col], "is not a whole number of months"))
+        reasons.add(tenure_ok & (tenure > max_tenure), _quoted(frame[ten_col], f"months before {t} starts before 1900"))
+
+    churned, unknown = _parse_flag(frame[churn_col])
+    reasons.add(unknown, _quoted(frame[churn_col], "is not a churn flag (yes/no, true/false, 1/0)"))
+
+    if spec.price_column is not None:
+        price = _parse_number(frame[spec.price_column])
+        _check_number(frame[spec.price_column], price, reasons, "a monthly price (a number >= 0)")
+    else:
+        price = np.zeros(n)
+
+    if spec.plan_column is not None:
+        raw_plan = frame[spec.plan_column]
+        reasons.add(_empty(raw_plan), f"{spec.plan_column} is empty (every subscription needs a plan)")
+        plan = raw_plan.astype(ID_DTYPE)
+    else:
+        plan = pd.Series(DEFAULT_PLAN, index=frame.index, dtype=ID_DTYPE)
+
+    # Keep the first usable row of an id; a later one would be a second, overlapping subscription.
+    ids = raw_ids.astype(ID_DTYPE)
+    usable = np.flatnonzero(~reasons.bad)
+    again = np.zeros(n, dtype=bool)
+    again[usable] = ids.iloc[usable].duplicated(keep="first").to_numpy()
+    if again.any():
+        first = np.zeros(n, dtype=np.int64)
+        first[usable] = pd.Series(lines[usable]).groupby(ids.iloc[usable].to_numpy(), sort=False).transform("first")
+
+        def _again(m: np.ndarray) -> np.ndarray:
+            on_line = first[m].astype(str).astype(object)
+            return f"{id_col} " + _show(raw_ids[m]) + " appears again (first on line " + on_line + "); one row per customer"
+
+        reasons.add(again, _again)
+
+    ok = ~reasons.bad
+    ok_ids = ids[ok].reset_index(drop=True)
+    start = _months_before(t, tenure[ok].astype(np.int64))
+    ends = np.full(int(ok.sum()), np.datetime64("NaT"), dtype=DATETIME_DTYPE)
+    gone = churned[ok]
+    offsets = 1 + (_stable_hash(ok_ids[gone]) % np.uint64(spec.churn_window_days)).astype(np.int64)
+    ends[gone] = (np.datetime64(t, "D") + offsets.astype("timedelta64[D]")).astype(DATETIME_DTYPE)
+    subscriptions = pd.DataFrame(
+        {
+            "customer_id": ok_ids,
+            "start_date": pd.Series(start, dtype=DATETIME_DTYPE),
+            "end_date": pd.Series(ends, dtype=DATETIME_DTYPE),
+            "plan": plan[ok].reset_index(drop=True),
+            "monthly_price": pd.Series(price[ok], dtype="float64"),
+        }
+    )
+    customers = _customers(frame.loc[ok, [id_col, *attributes]], id_col, lines[ok])
+
+    rejects = frame.loc[~ok].astype(str)
+    rejects.insert(0, "reason", reasons.text[~ok])
+    rejects.insert(0, "line", lines[~ok])
+    families = {a: spec.attribute_families[a].value for a in attributes if a in spec.attribute_families}
+    horizon = max(LabelConfig().horizon_days, spec.churn_window_days)
+    return SnapshotImport(
+        dataset=Dataset.from_frames({"subscriptions": subscriptions, "customers": customers}),
+        rejects=rejects.reset_index(drop=True),
+        read=n,
+        accepted=int(ok.sum()),
+        rejected=int((~ok).sum()),
+        suggested_config={"static_attribute_families": families, "labels": {"horizon_days": horizon}},
+        attributes=tuple(attributes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _resolve_columns(frame: pd.DataFrame, spec: SnapshotImportSpec) -> list[str]:
+    """Check every configured column against the frame; return the attribute columns in order."""
+    columns = list(frame.columns)
+    have = set(columns)
+    listing = ", ".join(map(str, columns))
+    problems: list[str] = []
+    roles = {
+        "id_column": spec.id_column,
+        "tenure_column": spec.tenure_column,
+        "churn_column": spec.churn_column,
+        "price_column": spec.price_column,
+        "plan_column": spec.plan_column,
+    }
+    for role, col in roles.items():
+        if col is not None and col not in have:
+            problems.append(f"{role}: column '{col}' is not in the file; set {role} to one of: {listing}")
+    seen: dict[str, str] = {}
+    for role, col in roles.items():
+        if col is None:
+            continue
+        if col in seen:
+            problems.append(f"{role}: column '{col}' is already the {seen[col]}; give each role its own column")
+        seen.setdefault(col, role)
+    for col in spec.exclude_columns:
+        if col not in have:
+            problems.append(f"exclude_columns: column '{col}' is not in the file; remove it or fix the spelling")
+        elif col in (spec.id_column, spec.tenure_column, spec.churn_column, spec.price_column, spec.plan_column):
+            problems.append(f"exclude_columns: column '{col}' has a role ({seen.get(col)}); it cannot be excluded")
+
+    core = {spec.id_column, spec.tenure_column, spec.churn_column}
+    if spec.attribute_columns is None:
+        mapped = core | {spec.price_column, spec.plan_column} | set(spec.exclude_columns)
+        attributes = [c for c in columns if c not in mapped]
+    else:
+        attributes = list(spec.attribute_columns)
+        for col in attributes:
+            if col not in have:
+                problems.append(f"attribute_columns: column '{col}' is not in the file; set it to some of: {listing}")
+            elif col in core:
+                problems.append(f"attribute_columns: column '{col}' is the {seen[col]}, never an attribute; remove it")
+            elif col in spec.exclude_columns:
+                problems.append(f"attribute_columns: column '{col}' is also in exclude_columns; keep it in one list")
+        twice = sorted({c for c in attributes if attributes.count(c) > 1})
+        if twice:
+            problems.append(f"attribute_columns: {', '.join(twice)} listed twice; list each column once")
+    if "customer_id" in attributes:
+        problems.append(
+            "column 'customer_id' would be an attribute but names the customers key; "
+            "set id_column to it or add it to exclude_columns"
+        )
+    for col in spec.attribute_families:
+        if col not in have:
+            problems.append(f"attribute_families: column '{col}' is not in the file; remove it or fix the spelling")
+    if problems:
+        raise InputError(problems)
+    return attributes
+
+
+class _Reasons:
+    """Every reason a row fails, joined with '; ', accumulated column by column."""
+
+    def __init__(self, n: int):
+        self.bad = np.zeros(n, dtype=bool)
+        self.text = np.full(n, "", dtype=object)
+
+    def add(self, mask: np.ndarray, message: str | Callable[[np.ndarray], np.ndarray]) -> None:
+        """``message``: one text, or a function of the mask giving the text of each selected row."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        msg = message if isinstance(message, str) else np.asarray(message(mask), dtype=object)
+        self.text[mask] = self.text[mask] + np.where(self.bad[mask], "; ", "") + msg
+        self.bad |= mask
+
+
+def _show(raw: pd.Series) -> np.ndarray:
+    """Raw values quoted for a message, cut so a reject line stays readable."""
+    return ("'" + raw.astype(str).str.slice(0, 40) + "'").to_numpy(dtype=object)
+
+
+def _quoted(raw: pd.Series, text: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Message "<column> '<value>' <text>", built only for the rows that fail (most files have none)."""
+    return lambda mask: f"{raw.name} " + _show(raw[mask]) + f" {text}"
+
+
+def _empty(raw: pd.Series) -> np.ndarray:
+    if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+        return (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
+    return raw.isna().to_numpy()
+
+
+def _parse_number(raw: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.astype("float64").to_numpy()
+    return pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").astype("float64").to_numpy()
+
+
+def _check_number(raw: pd.Series, values: np.ndarray, reasons: _Reasons, what: str) -> np.ndarray:
+    """Record empty, non-numeric and negative values; return the mask of usable ones."""
+    name = raw.name
+    empty = _empty(raw)
+    reasons.add(empty, f"{name} is empty (needs {what})")
+    unparsed = ~empty & ~np.isfinite(values)
+    reasons.add(unparsed, _quoted(raw, f"is not {what}"))
+    with np.errstate(invalid="ignore"):
+        negative = ~empty & ~unparsed & (values < 0)
+    reasons.add(negative, _quoted(raw, "is negative"))
+    return ~(empty | unparsed | negative)
+
+
+def _parse_flag(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(churned, unrecognised) masks of a yes/no, true/false or 1/0 column."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.fillna(False).astype(bool).to_numpy(), raw.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return (raw == 1).to_numpy(), ~raw.isin([0, 1]).to_numpy()
+    s = raw.astype(str).str.strip().str.lower()
+    truthy, falsy = s.isin(_TRUE).to_numpy(), s.isin(_FALSE).to_numpy()
+    return truthy, ~(truthy | falsy)
+
+
+def _months_before(t: date, months: np.ndarray) -> np.ndarray:
+    """``t`` minus whole calendar months, clipped to the last day of a shorter month (like DateOffset)."""
+    month = np.datetime64(t, "M") - months.astype("timedelta64[M]")
+    first = month.astype("datetime64[D]")
+    days_in_month = ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
+    day = np.minimum(t.day, days_in_month)
+    return (first + (day - 1).astype("timedelta64[D]")).astype(DATETIME_DTYPE)
+
+
+def _stable_hash(ids: pd.Series) -> np.ndarray:
+    """FNV-1a 64 of each id's UTF-8 bytes, then the splitmix64 finaliser; the loop runs over byte positions."""
+    arr = pa.array(ids.to_numpy(dtype=object), type=pa.large_string()).cast(pa.large_binary())
+    _, offs_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offs_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1] if len(arr) else np.zeros(1, np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(int(lengths.max(initial=0))):
+            live = lengths > j
+            h[live] = (h[live] ^ data[starts[live] + j].astype(np.uint64)) * _FNV_PRIME
+        # FNV's low bits mix poorly for ids that differ in one character; the finaliser spreads them.
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def _customers(raw: pd.DataFrame, id_col: str, lines: np.ndarray) -> pd.DataFrame:
+    """The `customers` table typed by the loader's own attribute rule, so writing and loading changes nothing."""
+    raw = raw.rename(columns={id_col: "customer_id"}).reset_index(drop=True)
+    canonical, _, _ = validate_table(RawTable("customers", raw, "<snapshot import>", lines), TABLES["customers"])
+    return canonical.reset_index(drop=True)
