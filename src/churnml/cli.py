@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from churnml import io
 from churnml.config import ChurnConfig, load_config
-from churnml.errors import ChurnMLError, ExitCode, RejectedRowsError
+from churnml.dataset import as_timestamp
+from churnml.errors import ChurnMLError, ExitCode, InputError, RejectedRowsError
 from churnml.validation import ValidationResult
 
 app = typer.Typer(
@@ -24,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
@@ -101,6 +103,134 @@ def validate(
         raise RejectedRowsError(f"{result.total_rejected:,} rows rejected in --strict mode; see {rejects_dir}")
 
 
+def _load(data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input") -> ValidationResult:
+    """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently."""
+    with err.status(f"Loading and validating {data}…"):
+        result = io.load_dataset(data, as_of=as_of)
+    written = io.write_rejects(result, rejects or data / "rejects")
+    print_validation(result, title)
+    if written:
+        out.print(f"[yellow]{result.total_rejected:,} rejected rows, with reasons, in {rejects or data / 'rejects'}[/yellow]")
+    return result
+
+
+_SUMMARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift", "recall_at_capacity")
+
+
+def print_training_summary(result, bundle_dir: Path, tracked) -> None:
+    m = result.metrics
+    table = Table(title="Out-of-time evaluation", title_justify="left")
+    table.add_column("metric")
+    columns = [k for k in ("model", "logistic", "rule", "oracle") if k in m]
+    for k in columns:
+        table.add_column({"logistic": "logistic baseline", "rule": f"rule ({m['rule'].get('feature', '')})"}.get(k, k), justify="right")
+    for metric in _SUMMARY_METRICS:
+        table.add_row(metric, *(f"{m[k].get(metric, float('nan')):.4f}" for k in columns))
+    table.add_row("rows", *(f"{int(m[k]['rows']):,}" for k in columns))
+    out.print(table)
+    out.print(f"Split: {result.split.description}.")
+    out.print(
+        f"Calibration: Brier {m['model_uncalibrated']['brier']:.4f} -> {m['model']['brier']:.4f}, "
+        f"ECE {m['model_uncalibrated']['ece']:.4f} -> {m['model']['ece']:.4f}."
+    )
+    if "model_oracle_auc_ratio" in m:
+        out.print(f"Model / oracle ROC-AUC: {m['model_oracle_auc_ratio']:.3f}.")
+    stages = ", ".join(f"{k} {v['roc_auc']:.3f} (n={int(v['rows']):,})" for k, v in m["by_stage"].items())
+    out.print(f"ROC-AUC by lifecycle stage: {stages}.")
+    out.print(f"Model bundle: {bundle_dir} (plots in {bundle_dir / 'evaluation'}).")
+    if tracked is not None:
+        out.print(f"MLflow: run {tracked.run_id}, registered {tracked.registered_model} v{tracked.model_version} at {tracked.tracking_uri}.")
+
+
+@app.command()
+def train(
+    data: DataOpt,
+    as_of: AsOfOpt,
+    config: ConfigOpt = None,
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="Where model bundles go (models/<version>/, models/latest).")] = Path("models"),
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+) -> None:
+    """Train on everything knowable at T, evaluate out of time, write a model bundle, log to MLflow."""
+    from churnml.features import feature_registry
+    from churnml.labels import training_snapshots
+    from churnml.modeling.tracking import log_training_run, metrics_json
+    from churnml.modeling.train import train_model
+    from churnml.plots import evaluation_figures
+
+    cfg = _config(config)
+    t = as_timestamp(as_of)
+    dataset = _load(data, rejects).dataset.known_at(t)
+    snapshots = training_snapshots(dataset, t, cfg, progress=True)
+    if snapshots.empty:
+        raise InputError([f"{data}: no snapshot before {t.date()} has a fully known label (needs snapshot + {cfg.labels.horizon_days} + {cfg.labels.grace_days} days <= as-of); use a later --as-of"])
+    registry = feature_registry(cfg, dict(dataset.customers.drop(columns="customer_id").dtypes))
+    families = {name: spec.family for name, spec in registry.items()}
+    fingerprint = dataset.fingerprint()
+    with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
+        result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
+    bundle_dir = io.write_bundle(result.bundle, model_dir)
+    io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
+    io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
+    tracked = None
+    if cfg.tracking.enabled:
+        with err.status("Logging to MLflow…"):
+            tracked = log_training_run(
+                cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": snapshots["snapshot_date"].nunique(), "rows": len(snapshots), **cfg.model.model_dump()},
+                config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
+                bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
+            )
+    print_training_summary(result, bundle_dir, tracked)
+
+
+@app.command("import-snapshot")
+def import_snapshot(
+    source: Annotated[Path, typer.Option("--input", help="One-row-per-customer export (CSV or Parquet).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
+    reference_date: Annotated[str, typer.Option("--reference-date", help="The day the export was taken (T).")],
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Column preset: telco (IBM Telco Customer Churn).")] = None,
+    id_column: Annotated[Optional[str], typer.Option("--id-column")] = None,
+    tenure_column: Annotated[Optional[str], typer.Option("--tenure-column", help="Whole months with the company at T.")] = None,
+    churn_column: Annotated[Optional[str], typer.Option("--churn-column", help="Churned flag: yes/no, true/false, 1/0.")] = None,
+    price_column: Annotated[Optional[str], typer.Option("--price-column", help="Monthly price.")] = None,
+    plan_column: Annotated[Optional[str], typer.Option("--plan-column", help="Plan or product.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
+    churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, help="Churners end within this many days after T.")] = 30,
+    fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+) -> None:
+    """Map a one-row-per-customer CRM export (tenure, plan, charges, churn flag) into the input contract."""
+    import yaml
+
+    from churnml.importers import SnapshotImportSpec, import_snapshot as run_import
+
+    if preset not in (None, "telco"):
+        raise typer.BadParameter("the only preset is telco", param_hint="--preset")
+    if preset == "telco":
+        spec = SnapshotImportSpec.telco(reference_date)
+        overrides = {k: v for k, v in dict(id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, price_column=price_column, plan_column=plan_column).items() if v}
+        spec = spec.model_copy(update={**overrides, "exclude_columns": list(exclude or []), "churn_window_days": churn_window_days})
+    else:
+        missing = [f"--{n}" for n, v in (("id-column", id_column), ("tenure-column", tenure_column), ("churn-column", churn_column)) if not v]
+        if missing:
+            raise typer.BadParameter(f"give {', '.join(missing)} or --preset telco")
+        spec = SnapshotImportSpec(
+            id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, reference_date=reference_date,
+            price_column=price_column, plan_column=plan_column, exclude_columns=list(exclude or []), churn_window_days=churn_window_days,
+        )
+    result = run_import(io.read_text_table(source), spec)
+    io.write_dataset(result.dataset, out_dir, fmt)
+    rejects_path = out_dir / "rejects" / "snapshot.csv"
+    if result.rejected:
+        io.write_csv(result.rejects, rejects_path, protect=[c for c in result.rejects.columns if c != "line"])
+    else:
+        rejects_path.unlink(missing_ok=True)
+    io.atomic_write_text(out_dir / "suggested_config.yaml", yaml.safe_dump(result.suggested_config, sort_keys=False))
+    out.print(
+        f"Imported {result.accepted:,} of {result.read:,} customers ({result.rejected:,} rejected"
+        f"{f', see {rejects_path}' if result.rejected else ''}) into {out_dir}; attributes: {len(result.attributes)}. "
+        f"Cause families for them: {out_dir / 'suggested_config.yaml'} (pass it with --config)."
+    )
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo writes its data and outputs.")] = Path("data/demo"),
@@ -129,3 +259,9 @@ def main() -> None:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"churnml: error: {line}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the contract promises a one-line reason, never a bare traceback
+        if os.environ.get("CHURNML_DEBUG"):
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"churnml: error: unexpected {type(exc).__name__}: {reason} (set CHURNML_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(ExitCode.FAILURE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
@@ -88,3 +89,23 @@ class Dataset:
 
     def row_counts(self) -> dict[str, int]:
         return {name: len(frame) for name, frame in self.items()}
+
+    def fingerprint(self) -> dict[str, object]:
+        """Row counts, date range and a content hash: enough to tell whether two runs saw the same data."""
+        digest = hashlib.sha256()
+        lo, hi = [], []
+        for name, frame in self.items():
+            digest.update(name.encode())
+            digest.update(",".join(frame.columns).encode())
+            if len(frame):
+                digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+            col = TABLES[name].time_column
+            if col and len(frame):
+                lo.append(frame[col].min())
+                hi.append(frame[col].max())
+        return {
+            "rows": self.row_counts(),
+            "first_date": str(min(lo).date()) if lo else None,
+            "last_date": str(max(hi).date()) if hi else None,
+            "sha256": digest.hexdigest(),
+        }

@@ -18,7 +18,8 @@ Mapping rules (contract section 1):
 * **Labels reproduce the file's flag.** Each customer has one period, so every end date is a churn date. With the
   default horizon H = 60 >= ``churn_window_days`` every churner is labelled 1 at T and every stayer 0: a model
   trained on this snapshot learns exactly the churn flag. ``suggested_config["labels"]`` raises H to the window
-  when the window is longer.
+  when the window is longer, and ``suggested_config["snapshots"]`` keeps the reference date as the only training
+  snapshot (earlier month starts rebuilt from tenure would be all stayers, a history the export never held).
 * **Plan and price.** ``plan_column`` -> ``subscriptions.plan`` (``"default"`` when not set; an empty value is a
   reject). ``price_column`` -> ``subscriptions.monthly_price`` (empty, non-numeric or negative is a reject;
   ``0.0`` when not set, so price features carry no signal).
@@ -254,7 +255,12 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
         read=n,
         accepted=int(ok.sum()),
         rejected=int((~ok).sum()),
-        suggested_config={"static_attribute_families": families, "labels": {"horizon_days": horizon}},
+        # Only the reference date is a real snapshot: earlier dates rebuilt from tenure carry no churn history.
+        suggested_config={
+            "static_attribute_families": families,
+            "labels": {"horizon_days": horizon},
+            "snapshots": {"max_snapshots": 1, "validation_snapshots": 1},
+        },
         attributes=tuple(attributes),
     )
 

@@ -292,3 +292,13 @@ def save_figures(figures: dict, directory: Path | str) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def read_oracle(directory: Path | str) -> pd.DataFrame | None:
+    """The generator's oracle probabilities (``oracle.parquet``), if the dataset has them."""
+    path = Path(directory) / "oracle.parquet"
+    if not path.is_file():
+        return None
+    frame = pd.read_parquet(path)
+    frame["as_of_date"] = frame["as_of_date"].astype("datetime64[ns]")
+    return frame
