@@ -101,3 +101,15 @@ def test_not_a_directory(tmp_path):
 
     with pytest.raises(InputError, match="not a directory"):
         io.load_dataset(tmp_path / "nope")
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        io.atomic_write_text(tmp_path / "x.txt", "hi")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644

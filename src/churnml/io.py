@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; outputs are read by other users and tools (CRM imports), so honour the umask.
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 # ---------------------------------------------------------------------------------------------------- writing
 
 
@@ -43,6 +50,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _file_mode())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
