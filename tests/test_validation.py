@@ -200,3 +200,13 @@ def test_extra_columns_are_reported_and_ignored(tmp_path):
     result, rej = _rejects(tmp_path, "surveys", "customer_id,timestamp,score,note\n00123,2025-02-01,5,hi\n")
     assert rej.empty and result.reports["surveys"].ignored_columns == ["note"]
     assert "note" not in result.dataset.surveys.columns
+
+
+def test_ids_a_spreadsheet_would_run_are_rejected(tmp_path):
+    from churnml.io import write_rejects
+
+    result, rej = _rejects(tmp_path, "subscriptions", SUBS + "=HYPERLINK(1),2025-01-01,,basic,20\n")
+    assert list(rej["line"]) == [3] and "spreadsheets run as a formula" in rej["reason"][0]
+    write_rejects(result, tmp_path / "rejects")
+    written = pd.read_csv(tmp_path / "rejects" / "subscriptions.csv", dtype=str)
+    assert written["customer_id"][0] == "'=HYPERLINK(1)"  # the rejects file itself is neutralised too

@@ -243,16 +243,22 @@ def demo(
     validate(data=data_dir, as_of=None, rejects=workdir / "rejects", strict=True)
 
 
+# Newer typer releases carry their own copy of click: catch both families of command-line exceptions.
+_EXIT = tuple({click.exceptions.Exit, typer.Exit})
+_ABORT = tuple({click.exceptions.Abort, typer.Abort})
+_USAGE = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+
+
 def main() -> None:
     """Console entry point: errors become one line per problem on stderr and a documented exit code."""
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         err.print("churnml: aborted")
         sys.exit(ExitCode.FAILURE)
-    except click.ClickException as exc:
+    except _USAGE as exc:
         exc.show()
         sys.exit(ExitCode.USAGE)
     except ChurnMLError as exc:

@@ -22,13 +22,10 @@ import pyarrow.parquet as pq
 from churnml.dataset import Dataset
 from churnml.errors import InputError
 from churnml.schemas import TABLES
-from churnml.validation import RawTable, ValidationResult, validate_dataset
+from churnml.validation import FORMULA_PREFIXES, RawTable, ValidationResult, validate_dataset
 
 if TYPE_CHECKING:
     from churnml.modeling.bundle import ModelBundle
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _file_mode() -> int:
     # mkstemp creates 0600 files; outputs are read by other users and tools (CRM imports), so honour the umask.

@@ -15,6 +15,7 @@ from churnml.dataset import Dataset, as_timestamp, month_end
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES, ColumnSpec, Kind, TableSpec
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 # datetime64[ns] spans 1677..2262; anything outside is a typo, not a customer event.
@@ -134,6 +135,9 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: _Reasons) -> pd.Seri
         values = raw.astype(ID_DTYPE)
         if col.kind == Kind.ID:
             values = values.where(present, "")
+            # Ids go out unchanged in the scores file, so one a spreadsheet would run as a formula cannot pass.
+            risky = present & values.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
+            reasons.add(risky, name + " " + _show(raw) + " starts with =, +, -, @, tab or CR, which spreadsheets run as a formula")
         else:
             values = values.where(present)
         if col.kind == Kind.ENUM:
