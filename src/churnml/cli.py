@@ -182,6 +182,69 @@ def train(
     print_training_summary(result, bundle_dir, tracked)
 
 
+def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
+    """The training configuration unless --config is given; features and labels must match the model's."""
+    from churnml.config import parse_config
+    from churnml.errors import ModelError
+
+    trained = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
+    if config is None:
+        return trained
+    cfg = _config(config)
+    for section in ("features", "labels"):
+        if getattr(cfg, section) != getattr(trained, section):
+            raise ModelError(
+                f"{config}: section '{section}' differs from the one model {bundle.version} was trained with; "
+                "features would not mean what the model learned. Use the training values or retrain"
+            )
+    return cfg
+
+
+@app.command()
+def score(
+    data: DataOpt,
+    as_of: AsOfOpt,
+    model: Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Scores CSV to write (atomically); a manifest JSON goes beside it.")],
+    config: ConfigOpt = None,
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+) -> None:
+    """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
+    import json
+
+    from churnml.modeling.predict import score_dataset
+
+    started = time.perf_counter()
+    bundle = io.read_bundle(model)
+    cfg = _scoring_config(config, bundle)
+    t = as_timestamp(as_of)
+    loaded = _load(data, rejects)
+    result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
+    if result.scores.empty:
+        raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
+    digest = io.write_scores(result.scores, out_file)
+    counts = result.counts()
+    manifest = {
+        "as_of": str(t.date()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
+        "config_hash": cfg.fingerprint(),
+        "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
+        "rejects_dir": str(rejects or data / "rejects") if loaded.total_rejected else None,
+        "output": {"path": str(out_file), "rows": len(result.scores), "sha256": digest},
+        "counts": counts,
+        "stages": result.log.stages,
+        "explain": {"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
+        "duration_seconds": round(time.perf_counter() - started, 2),
+    }
+    io.atomic_write_text(io.manifest_path(out_file), json.dumps(manifest, indent=2) + "\n")
+    out.print(
+        f"Scored {counts['active_customers']:,} active customers at {t.date()} with model {bundle.version}: "
+        f"{counts['flagged']:,} flagged; by cause {counts['flagged_by_cause']}; actions {counts['flagged_by_action']}."
+    )
+    out.print(f"Scores: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
+
+
 @app.command("import-snapshot")
 def import_snapshot(
     source: Annotated[Path, typer.Option("--input", help="One-row-per-customer export (CSV or Parquet).")],

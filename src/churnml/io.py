@@ -307,3 +307,21 @@ def read_oracle(directory: Path | str) -> pd.DataFrame | None:
     frame = pd.read_parquet(path)
     frame["as_of_date"] = frame["as_of_date"].astype("datetime64[ns]")
     return frame
+
+
+def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
+    """Write the scores CSV atomically with every text field formula-safe; return its sha256."""
+    import hashlib
+
+    from churnml.modeling.predict import format_scores
+
+    formatted = format_scores(scores)
+    text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
+    write_csv(formatted, path, protect=text_columns)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def manifest_path(scores_path: Path | str) -> Path:
+    """``scores.csv`` -> ``scores.manifest.json`` beside it."""
+    p = Path(scores_path)
+    return p.with_name(p.stem + ".manifest.json")

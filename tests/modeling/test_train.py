@@ -9,7 +9,7 @@ from churnml.config import ChurnConfig, Family, parse_config
 from churnml.modeling.train import ChurnClassifier, split_snapshots, train_model
 
 
-def _snapshots(n_customers=1500, n_dates=6, seed=0) -> pd.DataFrame:
+def _snapshots(n_customers=1500, n_dates=8, seed=0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frames = []
     for i, date in enumerate(pd.date_range("2025-01-01", periods=n_dates, freq="MS")):
@@ -45,12 +45,32 @@ FAST = parse_config({"model": {"max_rounds": 200, "early_stopping_rounds": 20, "
 
 
 def test_out_of_time_split_never_trains_on_or_after_validation():
-    snaps = _without_truth(_snapshots(200, 5))
-    split = split_snapshots(snaps, ChurnConfig().model)
+    snaps = _without_truth(_snapshots(200, 8))
+    split = split_snapshots(snaps, ChurnConfig().model, horizon_days=60)
     assert split.strategy == "out_of_time"
     d = snaps["snapshot_date"]
     assert d[split.train].max() < d[split.tune].min() <= d[split.tune].max() < d[split.valid].min()
-    assert not (split.train & split.valid).any() and (split.train | split.tune | split.valid).all()
+    assert not (split.train & split.valid).any() and not (split.tune & split.valid).any()
+
+
+def test_label_windows_of_train_tune_and_validation_never_overlap():
+    snaps = _without_truth(_snapshots(200, 8))
+    horizon = pd.Timedelta(days=60)
+    split = split_snapshots(snaps, ChurnConfig().model, horizon_days=60)
+    d = snaps["snapshot_date"]
+    assert d[split.train].max() + horizon <= d[split.tune].min()
+    assert d[split.tune].max() + horizon <= d[split.valid].min()
+    # 2025-01..08: validate Aug, tune Jun, train up to Apr (Apr 1 + 60 days = May 31)
+    assert sorted(d[split.train].dt.month.unique()) == [1, 2, 3, 4]
+
+
+def test_few_dates_tune_on_a_customer_sample_of_purged_earlier_snapshots():
+    snaps = _without_truth(_snapshots(400, 4))
+    split = split_snapshots(snaps, ChurnConfig().model, horizon_days=60)
+    assert split.strategy == "out_of_time_customer_tune"
+    d = snaps["snapshot_date"]
+    assert (d[split.train | split.tune] + pd.Timedelta(days=60)).max() <= d[split.valid].min()
+    assert not set(snaps.customer_id[split.train]) & set(snaps.customer_id[split.tune])
 
 
 def test_single_snapshot_falls_back_to_stratified_customer_holdout():
@@ -84,7 +104,8 @@ def test_model_learns_signal_and_beats_the_rule():
     infos = {f.name: f for f in result.bundle.features}
     assert infos["plan"].dtype == "category" and infos["plan"].categories == ("basic", "max", "plus")
     assert infos["mean_wait"].family is Family.SERVICE
-    assert result.bundle.meta["split"]["validation_snapshots"] == ["2025-06-01"]
+    assert result.bundle.meta["split"]["validation_snapshots"] == ["2025-08-01"]
+    assert result.bundle.meta["split"]["tune_snapshots"] == ["2025-06-01"]
 
 
 def test_oracle_figures_are_reported_when_given():

@@ -249,14 +249,19 @@ def test_price_history_is_consistent_and_loyal_customers_pay_more(data: Syntheti
     same_period = hit["start_date"].eq(hit.groupby("customer_id")["start_date"].shift())
     prev_new = hit.groupby("customer_id")["new_price"].shift()
     assert np.allclose(hit.loc[same_period, "old_price"], prev_new[same_period])
-    last = hit.groupby(["customer_id", "start_date"]).tail(1)
-    assert np.allclose(last["new_price"], last["monthly_price"])
+    # monthly_price is the price a period started at (never a later one: that would leak future rises).
+    first = hit.groupby(["customer_id", "start_date"]).head(1)
+    assert np.allclose(first["old_price"], first["monthly_price"])
     assert (changes["new_price"] > changes["old_price"]).mean() > 0.8
-    open_ = subs[subs["end_date"].isna()]
+    open_ = subs[subs["end_date"].isna()].set_index(["customer_id", "start_date"])
+    current = open_["monthly_price"].copy()
+    last_new = hit.groupby(["customer_id", "start_date"])["new_price"].last()
+    current.loc[last_new.index.intersection(current.index)] = last_new
+    open_ = open_.assign(current_price=current).reset_index()
     loyal = open_[open_["start_date"] < data.start - pd.DateOffset(years=3)]
     recent = open_[open_["start_date"] >= data.end - pd.DateOffset(months=6)]
-    by_plan = pd.DataFrame({"loyal": loyal.groupby("plan")["monthly_price"].median(),
-                            "recent": recent.groupby("plan")["monthly_price"].median()}).dropna()
+    by_plan = pd.DataFrame({"loyal": loyal.groupby("plan")["current_price"].median(),
+                            "recent": recent.groupby("plan")["current_price"].median()}).dropna()
     assert (by_plan["loyal"] > by_plan["recent"]).all()
 
 

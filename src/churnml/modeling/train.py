@@ -56,19 +56,43 @@ def _customer_sample(customers: pd.Series, share: float, seed: int, stratify: pd
     return customers.isin(held).to_numpy()
 
 
-def split_snapshots(snapshots: pd.DataFrame, config: ModelConfig, validation_snapshots: int = 1) -> Split:
-    """Out of time when there are enough snapshot dates; a stratified holdout by customer when there is one."""
+def split_snapshots(snapshots: pd.DataFrame, config: ModelConfig, validation_snapshots: int = 1, horizon_days: int = 60) -> Split:
+    """Purged out-of-time split when dates allow; a stratified holdout by customer when there is one date.
+
+    A snapshot's label looks ``horizon_days`` ahead, so consecutive monthly snapshots share outcomes: a customer
+    leaving in September is a churner at both Aug 1 and Sep 1. Every training snapshot's label window therefore
+    closes by the tuning snapshot, and the tuning snapshot's by the first validation snapshot; otherwise early
+    stopping and calibration would reward memorising customers instead of learning churn.
+    """
     dates = np.sort(snapshots["snapshot_date"].unique())
     d = snapshots["snapshot_date"].to_numpy()
-    if len(dates) >= validation_snapshots + 2:
-        first_valid = dates[-validation_snapshots]
-        tune_date = dates[-validation_snapshots - 1]
-        valid, tune = d >= first_valid, d == tune_date
-        return Split("out_of_time", d < tune_date, tune, valid, f"train on {len(dates) - validation_snapshots - 1} snapshots, tune on {pd.Timestamp(tune_date).date()}, validate on {validation_snapshots} later")
+    horizon = np.timedelta64(horizon_days, "D")
     if len(dates) >= 2:
-        valid = d == dates[-1]
-        tune = ~valid & _customer_sample(snapshots["customer_id"], TUNE_SHARE, config.seed)
-        return Split("out_of_time_customer_tune", ~valid & ~tune, tune, valid, "validate on the latest snapshot; tune on 20% of customers of the earlier ones")
+        first_valid = dates[-min(validation_snapshots, len(dates) - 1)]
+        valid = d >= first_valid
+        tune_candidates = dates[dates + horizon <= first_valid]
+        if len(tune_candidates):
+            tune_date = tune_candidates[-1]
+            train = d + horizon <= tune_date
+            if train.any():
+                n_train = len(np.unique(d[train]))
+                return Split(
+                    "out_of_time",
+                    train,
+                    d == tune_date,
+                    valid,
+                    f"train on {n_train} snapshots to {pd.Timestamp(d[train].max()).date()}, tune on "
+                    f"{pd.Timestamp(tune_date).date()}, validate from {pd.Timestamp(first_valid).date()}; label windows never overlap",
+                )
+            earlier = d + horizon <= first_valid
+            tune = earlier & _customer_sample(snapshots["customer_id"], TUNE_SHARE, config.seed)
+            return Split(
+                "out_of_time_customer_tune",
+                earlier & ~tune,
+                tune,
+                valid,
+                f"validate from {pd.Timestamp(first_valid).date()}; too few earlier dates to tune out of time, so 20% of customers of the earlier snapshots tune",
+            )
     valid = _customer_sample(snapshots["customer_id"], config.holdout_fraction, config.seed, snapshots["label"])
     rest = snapshots.loc[~valid]
     tune = np.zeros(len(snapshots), dtype=bool)
@@ -175,7 +199,9 @@ def train_model(
 ) -> TrainingResult:
     """Train, calibrate and evaluate on training snapshots; return the bundle and every figure measured."""
     features = feature_columns(snapshots)
-    split = split_snapshots(snapshots, config.model, config.snapshots.validation_snapshots)
+    split = split_snapshots(snapshots, config.model, config.snapshots.validation_snapshots, config.labels.horizon_days)
+    if not split.train.any():
+        raise ValueError("no snapshot is old enough to train on; use an as-of date with more history or more snapshots")
     X, y = snapshots[features], snapshots["label"].to_numpy(dtype=int)
     Xtr, ytr, Xtu, ytu, Xva, yva = X[split.train], y[split.train], X[split.tune], y[split.tune], X[split.valid], y[split.valid]
     if len(Xva) == 0 or len(Xtu) == 0:

@@ -58,7 +58,8 @@ class _State:
     period_start: np.ndarray
     lock_until: np.ndarray
     plan: np.ndarray
-    price: np.ndarray
+    price: np.ndarray  # price paid now
+    start_price: np.ndarray  # price when the current period started (what subscriptions.monthly_price records)
     log_need: np.ndarray
     log_e: np.ndarray
     drifting: np.ndarray
@@ -101,6 +102,8 @@ def generate(
     catalogue = _catalogue(rng, cfg, month_starts)
     pop, st, prior = _population(rng, cfg, n_customers, month_days, catalogue)
     _burn_in(rng, cfg, pop, st, t_start, catalogue)
+    # Records begin at `start`: the warm-up's rises are history, so a period's recorded price is today's.
+    st.start_price[:] = st.price
 
     oracle_parts: list[tuple[np.ndarray, np.ndarray]] = []
     truth_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -149,8 +152,9 @@ def generate(
         loc, new_price = out.new_prices
         st.price[mo.present[loc]] = new_price
 
-        # Periods end with the price paid at the end; some churners come back after the grace period.
-        period_parts.append((churners, st.period_start[churners], churn_day, st.plan[churners], st.price[churners]))
+        # A period records the price it started at; later rises are rows of price_changes. Writing the end price
+        # here would leak future rises into every snapshot taken during the period.
+        period_parts.append((churners, st.period_start[churners], churn_day, st.plan[churners], st.start_price[churners]))
         back = rng.random(len(churners)) < back_p[cause]
         gap = rng.integers(cfg.winback_min_days, cfg.winback_max_days + 1, len(churners))
         st.next_start[churners] = np.where(back, churn_day + gap, _NEVER)
@@ -160,7 +164,7 @@ def generate(
 
     still = np.flatnonzero(st.active)
     period_parts.append(
-        (still, st.period_start[still], np.full(len(still), -1, np.int64), st.plan[still], st.price[still])
+        (still, st.period_start[still], np.full(len(still), -1, np.int64), st.plan[still], st.start_price[still])
     )
     ids = _customer_ids(rng, n_customers)
     tables = _assemble_tables(ids, pop, rows, period_parts, catalogue, incidents, cfg)
@@ -326,6 +330,8 @@ def _population(
         lock_until=period_start + cfg.price_lock_days,
         plan=plan,
         price=price,
+        # Rises before the simulated window leave no price_changes rows, so the record starts at today's price.
+        start_price=price.copy(),
         log_need=log_need,
         log_e=log_e,
         drifting=drifting,
@@ -399,6 +405,7 @@ def _open(
     plan = np.where(rng.random(len(idx)) < fit_p, plan, other).astype(np.int16)
     st.plan[idx] = plan
     st.price[idx] = cat.list_prices[plan, m]
+    st.start_price[idx] = st.price[idx]
     st.period_start[idx] = day
     st.lock_until[idx] = np.asarray(day) + cfg.price_lock_days
     st.active[idx] = True

@@ -1,0 +1,39 @@
+"""Complaints: counts by category, severity and recency. Billing complaints are a price signal, the rest service."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import FeatureConfig
+from churnml.dataset import as_timestamp
+from churnml.features._common import events_before, frame_of, window_name
+from churnml.schemas import COMPLAINT_CATEGORIES
+
+PRICE_CATEGORY = "billing"
+
+
+def complaint_features(
+    complaints: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+) -> pd.DataFrame:
+    """Complaints before ``as_of``: per category over the longest window, severity sums and days since the last.
+
+    Severity and recency are split into billing and non-billing so that each feature has a single cause family.
+    """
+    t = as_timestamp(as_of)
+    ev = events_before(complaints, "timestamp", customers, t)
+    longest = max(cfg.windows_days)
+    in_longest = ev.within(longest)
+    category = complaints["category"]
+    billing = (category == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
+    severity = ev.column(complaints, "severity")
+
+    cols: dict[str, np.ndarray] = {}
+    for cat in COMPLAINT_CATEGORIES:
+        is_cat = (category == cat).to_numpy(dtype=bool, na_value=False)[ev.pos]
+        cols[window_name(f"complaints_{cat}", longest)] = ev.count(in_longest & is_cat)
+    cols[window_name("complaints_billing_severity", longest)] = ev.total(severity, in_longest & billing)
+    cols[window_name("complaints_nonbilling_severity", longest)] = ev.total(severity, in_longest & ~billing)
+    cols["complaints_billing_days_since_last"] = ev.days_since_last(billing)
+    cols["complaints_nonbilling_days_since_last"] = ev.days_since_last(~billing)
+    return frame_of(customers, cols)

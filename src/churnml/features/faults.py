@@ -1,0 +1,54 @@
+"""Technical faults: how many, how long, outages, and exposure to incidents shared by many customers (service)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import FeatureConfig
+from churnml.dataset import as_timestamp
+from churnml.features._common import events_before, frame_of, positions_in, window_name
+
+
+def incident_sizes(faults: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Series:
+    """Distinct customers per ``incident_id`` among faults before ``as_of`` (a population-wide fact)."""
+    t = as_timestamp(as_of)
+    if "incident_id" not in faults.columns or len(faults) == 0:
+        return pd.Series(dtype="int64", index=pd.Index([], dtype="str", name="incident_id"), name="customers")
+    known = faults.loc[(faults["timestamp"] < t) & faults["incident_id"].notna(), ["incident_id", "customer_id"]]
+    sizes = known.drop_duplicates().groupby("incident_id", sort=True).size().astype("int64")
+    return sizes.rename("customers")
+
+
+def tech_fault_features(
+    faults: pd.DataFrame,
+    customers: pd.Index,
+    as_of: str | pd.Timestamp,
+    cfg: FeatureConfig,
+    incident_size: pd.Series,
+) -> pd.DataFrame:
+    """Faults before ``as_of``: counts per window, shared-incident faults per window, minutes, outages, recency.
+
+    A fault is part of a shared incident when its ``incident_id`` reaches ``incident_min_customers`` customers in
+    ``incident_size`` (from :func:`incident_sizes` over the whole population, so partitions agree).
+    """
+    t = as_timestamp(as_of)
+    ev = events_before(faults, "timestamp", customers, t)
+    longest = max(cfg.windows_days)
+    in_longest = ev.within(longest)
+    shared = np.zeros(len(ev.codes), dtype=bool)
+    if "incident_id" in faults.columns and len(ev.codes) and len(incident_size):
+        where = positions_in(faults["incident_id"].iloc[ev.pos], incident_size.index)
+        size = np.where(where >= 0, incident_size.to_numpy(dtype=np.float64)[where], 0.0)
+        shared = size >= cfg.incident_min_customers
+    outage = (faults["fault_type"] == "outage").to_numpy(dtype=bool, na_value=False)[ev.pos]
+
+    cols: dict[str, np.ndarray] = {}
+    for w in cfg.windows_days:
+        cols[window_name("faults", w)] = ev.count(ev.within(w))
+    for w in cfg.windows_days:
+        cols[window_name("faults_shared_incident", w)] = ev.count(ev.within(w) & shared)
+    cols[window_name("faults_minutes", longest)] = ev.total(ev.column(faults, "duration_minutes"), in_longest)
+    cols[window_name("faults_outages", longest)] = ev.count(in_longest & outage)
+    cols["faults_days_since_last"] = ev.days_since_last()
+    return frame_of(customers, cols)

@@ -1,0 +1,94 @@
+"""Price changes and price level: rises, their size and notice, and what the customer pays against new customers.
+
+All of these are price-family features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import FeatureConfig
+from churnml.dataset import as_timestamp
+from churnml.features._common import events_before, frame_of, group_bounds, ratio, window_name
+from churnml.lifecycle import current_periods, subscriptions_as_of
+
+
+def new_customer_prices(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, reference_days: int) -> pd.Series:
+    """Median ``monthly_price`` per plan of periods started in the ``reference_days`` up to ``as_of``.
+
+    What a new customer pays for the plan today: a population-wide fact, computed once and broadcast to partitions.
+    """
+    t = as_timestamp(as_of)
+    subs = subscriptions_as_of(subscriptions, t)
+    recent = subs[subs["start_date"] >= t - pd.Timedelta(days=reference_days)]
+    medians = recent.groupby("plan", sort=True)["monthly_price"].median().astype("float64")
+    return medians.rename("new_customer_price")
+
+
+def price_change_features(
+    price_changes: pd.DataFrame,
+    subscriptions: pd.DataFrame,
+    customers: pd.Index,
+    as_of: str | pd.Timestamp,
+    cfg: FeatureConfig,
+    plan_new_price: pd.Series,
+) -> pd.DataFrame:
+    """What the customer pays now, price rises before ``as_of``, and the price against ``plan_new_price``.
+
+    ``monthly_price`` is the price at ``as_of``: the newest price change since the current period started, else
+    the period's own ``monthly_price`` (the contract's price at the start of the period). Cumulative change over
+    the longest window is the last new price over the first old price (0 when the price did not change; NaN when
+    it started from 0).
+    """
+    t = as_timestamp(as_of)
+    ev = events_before(price_changes, "timestamp", customers, t)
+    n = len(customers)
+    old = ev.column(price_changes, "old_price")
+    new = ev.column(price_changes, "new_price")
+    notice = ev.column(price_changes, "notice_days")
+    rise = new > old
+    longest = max(cfg.windows_days)
+    in_longest = ev.within(longest)
+
+    current = current_periods(subscriptions, customers, t)
+    # Days since the current period started: a price change in that span sets what the customer pays now.
+    period_age = ((t - current["period_start"]) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64, na_value=np.nan)
+    in_period = ev.age <= period_age[ev.codes]
+    newest = ev.minimum(ev.age, in_period)
+    newest_price = ev.maximum(new, in_period & (ev.age == newest[ev.codes]))
+    price_now = np.where(np.isnan(newest_price), current["monthly_price"].to_numpy(dtype=np.float64), newest_price)
+
+    cols: dict[str, np.ndarray] = {"monthly_price": price_now}
+    for w in cfg.windows_days:
+        cols[window_name("price_increases", w)] = ev.count(ev.within(w) & rise)
+    cols[window_name("price_change_pct", longest)] = _cumulative_change_pct(ev.codes, ev.age, old, new, in_longest, n)
+    rise_pct = np.full(len(old), np.nan)
+    np.divide(new - old, old, out=rise_pct, where=rise & (old > 0))
+    largest = ev.maximum(rise_pct * 100.0, in_longest & rise)
+    cols[window_name("price_max_increase_pct", longest)] = np.where(np.isnan(largest), 0.0, largest)
+    short = rise & (np.isnan(notice) | (notice < cfg.short_notice_days))
+    cols[window_name("price_short_notice_increases", longest)] = ev.count(in_longest & short)
+    cols["price_days_since_last_increase"] = ev.days_since_last(rise)
+
+    reference = plan_new_price.reindex(current["plan"].to_numpy()).to_numpy(dtype=np.float64)
+    cols["price_vs_new_customers_ratio"] = ratio(price_now, reference)
+    cols["price_vs_new_customers_diff"] = price_now - reference
+    return frame_of(customers, cols)
+
+
+def _cumulative_change_pct(
+    codes: np.ndarray, age: np.ndarray, old: np.ndarray, new: np.ndarray, mask: np.ndarray, n: int
+) -> np.ndarray:
+    out = np.zeros(n)
+    if not mask.any():
+        return out
+    c, a, o, w = codes[mask], age[mask], old[mask], new[mask]
+    order = np.lexsort((w, o, -a, c))  # customer, then oldest first; ties broken by price, not row order
+    c, o, w = c[order], o[order], w[order]
+    firsts, lasts = group_bounds(c)
+    first_old, last_new = o[firsts], w[lasts]
+    pct = np.full(len(firsts), np.nan)
+    np.divide(last_new - first_old, first_old, out=pct, where=first_old > 0)
+    out[c[firsts]] = pct * 100.0
+    return out

@@ -1,0 +1,82 @@
+"""Support contacts: how often customers call, how long they wait and whether their issue gets solved (service)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import FeatureConfig
+from churnml.dataset import as_timestamp
+from churnml.features._common import Events, events_before, frame_of, group_quantile, ratio, window_name
+
+# Contact trend is expressed per this many days so that recent and baseline windows of any length compare.
+TREND_PER_DAYS = 30
+# The wait most contacts stay under: 1 in 10 waits longer.
+WAIT_QUANTILE = 0.9
+
+
+def support_contact_features(
+    contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+) -> pd.DataFrame:
+    """Contact counts, waits, unresolved and repeat contacts, recency and trend, from contacts before ``as_of``.
+
+    Windows ``w`` cover ``as_of - w days <= timestamp < as_of``; wait statistics use the longest window and are
+    NaN for customers without contacts in it.
+    """
+    t = as_timestamp(as_of)
+    ev = events_before(contacts, "timestamp", customers, t)
+    n = len(customers)
+    wait = ev.column(contacts, "wait_minutes")
+    long_wait = wait > cfg.long_wait_minutes
+    unresolved = ~ev.column(contacts, "resolved", bool)
+    longest = max(cfg.windows_days)
+    in_longest = ev.within(longest)
+    contacts_longest = ev.count(in_longest)
+
+    cols: dict[str, np.ndarray] = {}
+    for w in cfg.windows_days:
+        cols[window_name("support_contacts", w)] = ev.count(ev.within(w))
+    for w in cfg.windows_days:
+        cols[window_name("support_long_waits", w)] = ev.count(ev.within(w) & long_wait)
+    cols[window_name("support_wait_mean", longest)] = ev.mean(wait, in_longest)
+    cols[window_name("support_wait_p90", longest)] = group_quantile(
+        ev.codes[in_longest], wait[in_longest], WAIT_QUANTILE, n
+    )
+    cols[window_name("support_wait_max", longest)] = ev.maximum(wait, in_longest)
+    cols[window_name("support_long_wait_share", longest)] = ratio(ev.count(in_longest & long_wait), contacts_longest)
+    unresolved_count = ev.count(in_longest & unresolved)
+    cols[window_name("support_unresolved", longest)] = unresolved_count
+    cols[window_name("support_unresolved_share", longest)] = ratio(unresolved_count, contacts_longest)
+    cols[window_name("support_repeat_contacts", longest)] = _repeat_contacts(ev, in_longest, cfg.repeat_contact_days)
+    cols["support_days_since_last_contact"] = ev.days_since_last()
+    cols["support_contact_trend"] = _contact_trend(ev, cfg.trend_recent_days, cfg.trend_baseline_days)
+    return frame_of(customers, cols)
+
+
+def _repeat_contacts(ev: Events, in_window: np.ndarray, repeat_days: int) -> np.ndarray:
+    """Contacts in the window that came at most ``repeat_days`` after the customer's previous contact.
+
+    The previous contact of the first one in the window may lie before the window, so it is looked up among the
+    older contacts (their latest per customer) instead of sorting the whole history.
+    """
+    latest_before = ev.minimum(ev.age, ~in_window)  # age of the latest contact older than the window
+    codes, age = ev.codes[in_window], ev.age[in_window]
+    order = np.lexsort((-age, codes))  # customer, then oldest first
+    codes, age = codes[order], age[order]
+    previous_age = np.empty_like(age)
+    previous_age[1:] = age[:-1]
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    previous_age[first] = latest_before[codes[first]]
+    repeat = (previous_age - age) <= repeat_days  # NaN (no previous contact) compares False
+    return np.bincount(codes[repeat], minlength=ev.n).astype(np.float64)
+
+
+def _contact_trend(ev: Events, recent_days: int, baseline_days: int) -> np.ndarray:
+    """Contacts per 30 days in the recent window minus the same rate in the baseline window just before it.
+
+    A difference of rates (not a ratio) stays defined when the baseline is empty.
+    """
+    recent = ev.within(recent_days)
+    baseline = ev.within(recent_days + baseline_days) & ~recent
+    return ev.count(recent) * (TREND_PER_DAYS / recent_days) - ev.count(baseline) * (TREND_PER_DAYS / baseline_days)

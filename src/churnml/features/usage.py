@@ -1,0 +1,75 @@
+"""Usage against allowance: plan mismatch (over or well under the allowance, price) and engagement (other)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import FeatureConfig
+from churnml.dataset import as_timestamp
+from churnml.features._common import Events, frame_of, positions_in, ratio
+
+# A month using less than this share of its allowance counts as paying for what the customer does not use.
+UNDER_USE_SHARE = 0.5
+
+
+def _month_number(values: np.ndarray) -> np.ndarray:
+    return values.astype("datetime64[M]").astype(np.int64)
+
+
+def completed_usage(usage: pd.DataFrame, customers: pd.Index, as_of: pd.Timestamp, months: int) -> Events:
+    """Usage rows of the last ``months`` months that ended on or before ``as_of``.
+
+    ``age`` is in months: 1 for the last completed month. A month is over on the first day of the next month, so
+    at ``as_of`` = 1 March the February row counts and the March row does not.
+    """
+    n = len(customers)
+    if len(usage) == 0 or n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Events(empty, np.empty(0), empty, n)
+    current = _month_number(np.datetime64(as_of.as_unit("ns").value, "ns"))
+    age = current - _month_number(usage["month"].to_numpy(dtype="datetime64[ns]"))
+    pos = np.flatnonzero((age >= 1) & (age <= months))
+    codes = positions_in(usage["customer_id"].iloc[pos], customers)
+    mine = codes >= 0
+    pos, codes = pos[mine], codes[mine]
+    return Events(codes, age[pos].astype(np.float64), pos, n)
+
+
+def usage_features(
+    usage: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+) -> pd.DataFrame:
+    """Utilisation (used / allowance) over the last ``usage_months`` completed months, months over the allowance
+    and under half of it, whether the latest month was unlimited, mean monthly volume and its trend.
+
+    Utilisation averages the months that had an allowance (NaN if all were unlimited or there is no usage). The
+    trend is the percent change of mean volume against the ``usage_months`` months before (NaN without them).
+    """
+    t = as_timestamp(as_of)
+    k = cfg.usage_months
+    ev = completed_usage(usage, customers, t, 2 * k)
+    used = ev.column(usage, "used")
+    allowance = ev.column(usage, "allowance")
+    recent = ev.within(k)
+    limited = ~np.isnan(allowance)
+    utilisation = np.full(len(used), np.nan)
+    np.divide(used, allowance, out=utilisation, where=limited)
+
+    # The unlimited flag follows the latest completed month the customer has a usage row for.
+    latest = ev.minimum(ev.age, recent)
+    is_latest = recent & (ev.age == latest[ev.codes])
+    unlimited = np.where(np.isnan(latest), np.nan, (ev.count(is_latest & ~limited) > 0).astype(np.float64))
+
+    volume = ev.mean(used, recent)
+    earlier = ev.mean(used, ~recent)
+    return frame_of(
+        customers,
+        {
+            f"usage_utilisation_{k}m": ev.mean(utilisation, recent & limited),
+            f"usage_months_over_allowance_{k}m": ev.count(recent & limited & (used > allowance)),
+            f"usage_months_under_half_{k}m": ev.count(recent & limited & (used < UNDER_USE_SHARE * allowance)),
+            "usage_unlimited": unlimited,
+            f"usage_volume_{k}m": volume,
+            "usage_trend_pct": ratio(volume - earlier, earlier) * 100.0,
+        },
+    )
