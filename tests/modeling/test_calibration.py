@@ -55,3 +55,12 @@ def test_ece_and_reliability_table():
     assert expected_calibration_error(y, np.array([1.0, 1.0, 0.0, 0.0]), bins=2) == 1.0
     table = reliability_table(y, np.array([0.1, 0.2, 0.8, 0.9]), bins=2)
     assert table["observed"] == [0.0, 1.0] and table["count"] == [2, 2]
+
+
+def test_a_few_extreme_churners_do_not_make_certainty():
+    rng = np.random.default_rng(3)
+    raw = rng.uniform(0, 0.3, 5000)
+    y = (rng.uniform(size=5000) < raw).astype(int)
+    raw[:5], y[:5] = 0.99, 1  # five top scores that all churned
+    out = Calibrator("isotonic", min_bin=50).fit(raw, y).transform(np.array([0.99]))
+    assert out[0] < 0.9

@@ -24,9 +24,10 @@ class Calibrator:
     scaling on the logit (stored as slope and intercept). Learned state ends in ``_``.
     """
 
-    def __init__(self, method: str = "isotonic", min_samples: int = 200):
+    def __init__(self, method: str = "isotonic", min_samples: int = 200, min_bin: int = 50):
         self.method = method
         self.min_samples = min_samples
+        self.min_bin = min_bin
 
     def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
         raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
@@ -39,7 +40,15 @@ class Calibrator:
             return self
         self.method_ = self.method
         if self.method == "isotonic":
-            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(raw, y)
+            # Fit on pooled quantile bins of at least `min_bin` rows: a handful of top scores that all churned
+            # would otherwise become a step to probability 1.0.
+            order = np.argsort(raw, kind="stable")
+            n_bins = max(1, len(raw) // self.min_bin)
+            bin_of = np.arange(len(raw)) * n_bins // len(raw)
+            weight = np.bincount(bin_of, minlength=n_bins).astype(float)
+            centre = np.bincount(bin_of, weights=raw[order], minlength=n_bins) / weight
+            rate = np.bincount(bin_of, weights=y[order], minlength=n_bins) / weight
+            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(centre, rate, sample_weight=weight)
             self.x_ = np.asarray(iso.X_thresholds_, dtype=float)
             self.y_ = np.asarray(iso.y_thresholds_, dtype=float)
         elif self.method == "sigmoid":
