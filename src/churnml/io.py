@@ -325,3 +325,23 @@ def manifest_path(scores_path: Path | str) -> Path:
     """``scores.csv`` -> ``scores.manifest.json`` beside it."""
     p = Path(scores_path)
     return p.with_name(p.stem + ".manifest.json")
+
+
+def read_scores(path: Path | str) -> pd.DataFrame:
+    """A scores CSV as written by ``churnml score``: ids as text, numbers as numbers, flags as booleans."""
+    path = Path(path)
+    if not path.is_file():
+        from churnml.errors import NotFoundError
+
+        raise NotFoundError(f"{path}: scores file not found; run churnml score first")
+    frame = pd.read_csv(path, dtype={"customer_id": "str", "primary_cause": "str", "reason_1": "str", "reason_2": "str", "reason_3": "str"}, keep_default_na=False, na_values={"cause_share": [""], "price_share": [""], "service_share": [""], "other_share": [""]})
+    frame["flagged"] = frame["flagged"].astype(str).str.lower().eq("true")
+    return frame
+
+
+def read_manifest(scores_path: Path | str) -> dict:
+    """The run manifest written beside a scores file (empty if there is none)."""
+    import json
+
+    path = manifest_path(scores_path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

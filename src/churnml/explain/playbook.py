@@ -52,3 +52,23 @@ def recommend_actions(
         value = np.asarray(probability) * np.nan_to_num(np.asarray(monthly_price, dtype=float)) * rule.expected_months * success - cost
         actions = np.where(value < 0, rule.fallback.value, actions)
     return actions
+
+
+_WHY = {
+    "incident_update": "service risk comes mostly from a shared incident: proactive status updates, not individual offers",
+    "dedicated_contact": "a won-back customer is especially sensitive: assign a dedicated contact person",
+    "onboarding_care": "a new customer is fragile: onboarding care and clear contacts, not discounts",
+    "plan_review": "price risk comes mostly from a plan that does not fit their usage: move them to a plan that fits",
+    "retention_offer": "price is the main cause: a targeted retention or loyalty offer",
+    "senior_manager_call": "service is the main cause: an outbound call from a senior manager about the specific problem",
+    "none": "no action: expected value of acting is below its cost, or the customer is not flagged",
+}
+
+
+def explain_actions(actions: np.ndarray, causes: pd.DataFrame, stage: np.ndarray) -> np.ndarray:
+    """Why each action was chosen, in one sentence (cause, its share, and the lifecycle stage)."""
+    actions = pd.Series(np.asarray(actions, dtype=object))
+    why = actions.map(_WHY).fillna("chosen by the playbook configuration")
+    share = (causes["cause_share"].to_numpy() * 100).round().astype(int).astype(str)
+    context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the risk), " + np.asarray(stage).astype(str) + " customer"
+    return (why.to_numpy().astype(str) + "; " + context).astype(object)

@@ -23,7 +23,9 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
-from churnml.explain import attribute_causes, recommend_actions, render_reasons, top_contributions
+from churnml.explain.causes import attribute_causes
+from churnml.explain.playbook import recommend_actions
+from churnml.explain.reasons import render_reasons, top_contributions
 from churnml.features import build_features, feature_registry, population_context
 from churnml.lifecycle import active_customers, lifecycle_stage
 from churnml.modeling.bundle import ModelBundle
