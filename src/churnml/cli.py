@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import click
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +56,7 @@ def print_validation(result: ValidationResult, title: str = "Validation") -> Non
 @app.command()
 def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
-    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of distinct customers.")] = 5000,
+    customers: Annotated[int, typer.Option("--customers", min=1, help="Number of distinct customers.")] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same dataset.")] = 0,
     start: Annotated[str, typer.Option("--start", help="First simulated day (YYYY-MM-DD).")] = "2024-01-01",
     months: Annotated[int, typer.Option("--months", min=3, help="Months simulated.")] = 24,
@@ -245,6 +246,101 @@ def score(
     out.print(f"Scores: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
 
 
+@app.command()
+def features(
+    data: DataOpt,
+    as_of: AsOfOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write (one row per active customer).")],
+    config: ConfigOpt = None,
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+) -> None:
+    """Write the point-in-time feature vector of every customer active at T, for data scientists."""
+    from churnml.features import build_features, population_context
+
+    cfg = _config(config)
+    t = as_timestamp(as_of)
+    dataset = _load(data, rejects).dataset.known_at(t)
+    started = time.perf_counter()
+    with err.status(f"Building features at {t.date()}…"):
+        context = population_context(dataset, t, cfg)
+        frames = [build_features(part, t, cfg, context) for _, part in dataset.partitions(context_active(dataset, t), cfg.scoring.chunk_customers)]
+        frame = pd.concat(frames) if frames else build_features(dataset, t, cfg, context)
+    with io.atomic_path(out_file) as tmp:
+        frame.to_parquet(tmp)
+    out.print(f"{len(frame):,} customers x {frame.shape[1]} features at {t.date()} in {time.perf_counter() - started:.1f} s -> {out_file}")
+
+
+def context_active(dataset, t) -> "pd.Index":
+    from churnml.lifecycle import active_customers
+
+    return active_customers(dataset.subscriptions, t)
+
+
+@app.command()
+def explain(
+    data: DataOpt,
+    as_of: AsOfOpt,
+    model: Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")],
+    customer: Annotated[str, typer.Option("--customer", help="The customer id, exactly as in the data.")],
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    config: ConfigOpt = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Contributions shown each way.")] = 6,
+) -> None:
+    """One customer's risk explained in plain language: probability, cause, what pushes risk up and down, action."""
+    import json
+
+    from churnml.errors import NotFoundError
+    from churnml.explain import explain_customers
+    from churnml.lifecycle import active_customers
+
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    bundle = io.read_bundle(model)
+    cfg = _scoring_config(config, bundle)
+    t = as_timestamp(as_of)
+    with err.status(f"Loading {data}…"):
+        dataset = io.load_dataset(data).dataset
+    if customer not in active_customers(dataset.known_at(t).subscriptions, t):
+        known = customer in set(dataset.subscriptions["customer_id"])
+        raise NotFoundError(
+            f"customer {customer!r} is {'not active' if known else 'not in the data'} at {t.date()}; "
+            "ids are matched exactly as text (00123 and 123 differ)"
+        )
+    ex = explain_customers(dataset, t, bundle, cfg, [customer])
+    summary, rows = ex.customer(customer)
+    up = rows[rows["contribution"] > 0].head(top)
+    down = rows[rows["contribution"] < 0].head(top)
+    if fmt == "json":
+        payload = {
+            "customer_id": customer,
+            "as_of_date": str(t.date()),
+            "model_version": bundle.version,
+            **{k: (v.item() if hasattr(v, "item") else v) for k, v in summary.items()},
+            "raises_risk": up[["feature", "family", "value", "contribution", "meaning"]].to_dict("records"),
+            "lowers_risk": down[["feature", "family", "value", "contribution", "meaning"]].to_dict("records"),
+        }
+        print(json.dumps(payload, indent=2, default=str))
+        return
+    from rich.markup import escape
+
+    out.print(f"[bold]Customer {escape(customer)}[/bold] at {t.date()} (model {bundle.version})")
+    out.print(
+        f"Churn probability within {cfg.labels.horizon_days} days: [bold]{summary['churn_probability']:.1%}[/bold] "
+        f"({summary['risk_tier']} risk); lifecycle stage: {summary['lifecycle_stage']}."
+    )
+    out.print(
+        f"Main cause: [bold]{summary['primary_cause']}[/bold], carrying {summary['cause_share']:.0%} of what raises the risk "
+        f"(price {summary['price_share']:.0%}, service {summary['service_share']:.0%}, other {summary['other_share']:.0%})."
+    )
+    for title, part in (("What raises the risk", up), ("What lowers the risk", down)):
+        out.print(f"\n[bold]{title}[/bold]")
+        if part.empty:
+            out.print("  (nothing)")
+        for _, r in part.iterrows():  # at most --top rows of one customer
+            out.print(f"  {'+' if r['contribution'] > 0 else '-'} {escape(str(r['meaning']))}  [dim]({r['family']}, {r['contribution']:+.2f} log-odds)[/dim]")
+    out.print(f"\n[bold]Recommended action: {summary['recommended_action']}[/bold] — {summary['action_reason']}.")
+
+
 @app.command("import-snapshot")
 def import_snapshot(
     source: Annotated[Path, typer.Option("--input", help="One-row-per-customer export (CSV or Parquet).")],
@@ -296,14 +392,46 @@ def import_snapshot(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo writes its data and outputs.")] = Path("data/demo"),
-    customers: Annotated[int, typer.Option("--customers", min=100)] = 5000,
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo writes its data, scores and report.")] = Path("data/demo"),
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="Where the model bundle goes.")] = Path("models"),
+    customers: Annotated[int, typer.Option("--customers", min=500)] = 20000,
     seed: Annotated[int, typer.Option("--seed")] = 1,
 ) -> None:
-    """Run every stage on a generated dataset, with no arguments."""
-    data_dir = workdir / "input"
+    """Every stage on a generated dataset, with no arguments: generate, validate, train, score, report."""
+    data_dir, as_of = workdir / "input", "2026-01-01"
+    steps = ["generate", "validate", "train", "score", "report"]
+    say = lambda i: out.rule(f"[bold]{i + 1}/{len(steps)} {steps[i]}[/bold]")  # noqa: E731
+    say(0)
     generate(out_dir=data_dir, customers=customers, seed=seed, start="2024-01-01", months=24, fmt="csv")
-    validate(data=data_dir, as_of=None, rejects=workdir / "rejects", strict=True)
+    say(1)
+    validate(data=data_dir, as_of=as_of, rejects=workdir / "rejects", strict=True)
+    say(2)
+    train(data=data_dir, as_of=as_of, config=None, model_dir=model_dir, rejects=workdir / "rejects")
+    say(3)
+    scores_path = workdir / "scores.csv"
+    score(data=data_dir, as_of=as_of, model=model_dir / "latest", out_file=scores_path, config=None, rejects=workdir / "rejects")
+    say(4)
+    index = report(scores=scores_path, out_dir=workdir / "report")
+    out.rule("[bold]done[/bold]")
+    out.print(f"Scores CSV for the CRM: {scores_path}")
+    out.print(f"Analysts' report: {index}")
+    out.print(f"Explain one customer: churnml explain --data {data_dir} --as-of {as_of} --model {model_dir / 'latest'} --customer ID")
+
+
+@app.command()
+def report(
+    scores: Annotated[Path, typer.Option("--scores", help="Scores CSV written by churnml score (its manifest must sit beside it).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report (index.html).")],
+    max_customers: Annotated[int, typer.Option("--max-customers", min=1, help="Flagged customers that get their own page.")] = 300,
+) -> Path:
+    """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
+    from churnml.report import build_report_files
+
+    with err.status("Building the report…"):
+        files = build_report_files(scores, max_customers=max_customers)
+    index = io.write_report(files, out_dir)
+    out.print(f"Report: {index}")
+    return index
 
 
 # Newer typer releases carry their own copy of click: catch both families of command-line exceptions.

@@ -27,11 +27,15 @@ from churnml.validation import FORMULA_PREFIXES, RawTable, ValidationResult, val
 if TYPE_CHECKING:
     from churnml.modeling.bundle import ModelBundle
 
-def _file_mode() -> int:
-    # mkstemp creates 0600 files; outputs are read by other users and tools (CRM imports), so honour the umask.
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; outputs are read by other users and tools (CRM imports), so honour the umask.
+    return 0o666 & ~_umask()
 
 
 # ---------------------------------------------------------------------------------------------------- writing
@@ -345,3 +349,36 @@ def read_manifest(scores_path: Path | str) -> dict:
 
     path = manifest_path(scores_path)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_report(files: dict[str, bytes | str], out_dir: Path | str) -> Path:
+    """Write a report's files into a fresh directory, then swap it in for ``out_dir``; return index.html.
+
+    Paths must be relative and stay inside the report: customer pages are named by the report builder from
+    sanitised ids, and this check refuses anything that would escape the folder.
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        root = staging.resolve()
+        for rel, content in files.items():
+            target = (staging / rel).resolve()
+            if root not in target.parents:
+                raise ValueError(f"report file {rel!r} would be written outside the report folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            target.write_bytes(data)
+            os.chmod(target, _file_mode())
+        os.chmod(staging, 0o777 & ~_umask())
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir / "index.html"

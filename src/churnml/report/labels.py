@@ -1,0 +1,121 @@
+"""Plain-language names for features, causes, actions and stages, as analysts read them in the report."""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping
+
+from churnml.features import FeatureSpec
+
+ACTION_NAMES = {
+    "retention_offer": "Retention offer",
+    "plan_review": "Plan review",
+    "senior_manager_call": "Senior manager call",
+    "onboarding_care": "Onboarding care",
+    "dedicated_contact": "Dedicated contact",
+    "incident_update": "Incident update",
+    "none": "No action",
+}
+ACTION_MEANING = {
+    "retention_offer": "a targeted retention or loyalty offer (price is the main cause)",
+    "plan_review": "move the customer to a plan that fits their usage (paying for unused allowance or overage)",
+    "senior_manager_call": "an outbound call or personal letter from a senior manager about the specific problem",
+    "onboarding_care": "welcome and clear contact details for a fragile new customer, not discounts",
+    "dedicated_contact": "a named contact person for a won-back customer, who is especially sensitive",
+    "incident_update": "proactive status updates about the shared incident, not individual offers",
+    "none": "no action is recommended",
+}
+CAUSE_NAMES = {"price": "Price", "service": "Service", "other": "Other"}
+CAUSE_MEANING = {
+    "price": "price rises, prices above what new customers pay, a plan that does not fit, billing complaints",
+    "service": "support waits and repeat contacts, unresolved issues, complaints, technical faults, low survey scores",
+    "other": "tenure, lifecycle, usage volume and customer attributes: neither price nor service explains the risk",
+}
+STAGE_NAMES = {"new": "New", "established": "Established", "won_back": "Won back"}
+FAMILY_HEX = {"price": "#d95f02", "service": "#1b9e77", "other": "#7570b3"}
+
+
+def action_name(code: str) -> str:
+    return ACTION_NAMES.get(str(code), str(code).replace("_", " ").capitalize())
+
+
+def stage_name(code: str) -> str:
+    return STAGE_NAMES.get(str(code), str(code).replace("_", " ").capitalize())
+
+
+def cause_name(code: str) -> str:
+    return CAUSE_NAMES.get(str(code), str(code).capitalize() if code else "—")
+
+
+class _LabelFormatter(string.Formatter):
+    """Renders a reason template as a label: the value becomes ``N`` (``N%`` for percentages)."""
+
+    def get_value(self, key, args, kwargs):  # noqa: ANN001 - string.Formatter's signature
+        return kwargs.get(key, "N")
+
+    def format_field(self, value, format_spec):  # noqa: ANN001
+        if value == "N":
+            return "N%" if format_spec.endswith("%") else "N"
+        return str(value)
+
+
+_LABELS = _LabelFormatter()
+
+
+def feature_label(spec: FeatureSpec | None, name: str) -> str:
+    """A short plain description of a feature: ``N support contacts in the last 30 days``, ``plan``."""
+    if spec is None:
+        return name.replace("_", " ")
+    if spec.kind == "flag":
+        return spec.template.split(":")[0].strip()
+    if spec.kind == "category" or spec.source == "customers":
+        return name.replace("_", " ")
+    try:
+        return _LABELS.format(spec.template, s="s", up_down="change", more_less="more or less")
+    except (KeyError, ValueError, IndexError):
+        return name.replace("_", " ")
+
+
+def _value_field(spec: FeatureSpec) -> tuple[str, bool]:
+    """The format spec of the template's value field and whether a literal ``%`` follows it."""
+    parts = list(string.Formatter().parse(spec.template))
+    for k, (_, field, fmt, _) in enumerate(parts):
+        if field in ("value", "abs"):
+            after = parts[k + 1][0] if k + 1 < len(parts) else ""
+            return fmt or "", bool(after) and after.startswith("%")
+    return "", False
+
+
+def format_number(value: float) -> str:
+    """A readable number: integers as integers, else two significant decimals at most."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    v = float(value)
+    if abs(v) >= 100:
+        text = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        text = f"{v:.1f}"
+    else:
+        text = f"{v:.2f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def format_feature_value(spec: FeatureSpec | None, value: float) -> str:
+    """A feature's (average) value in the unit its reason uses: ``42%`` for shares, ``1.3`` for counts."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if spec is not None and spec.kind == "flag":
+        return f"{value:.0%}"
+    if spec is None:
+        return format_number(value)
+    fmt, percent_after = _value_field(spec)
+    if fmt.endswith("%"):
+        return f"{value:.0%}"
+    return format_number(value) + ("%" if percent_after else "")
+
+
+def labels_for(names: list[str], registry: Mapping[str, FeatureSpec]) -> dict[str, str]:
+    return {n: feature_label(registry.get(n), n) for n in names}
