@@ -1,0 +1,334 @@
+"""The report's pictures as PNG bytes: pure functions of :class:`ReportInputs` frames, no file I/O.
+
+Text drawn from the data (plan names, attribute values) is never parsed as mathtext, and PNGs carry no
+software/version metadata, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+import churnml.plots  # noqa: F401 - selects the headless Agg backend before pyplot loads
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name  # noqa: E402
+
+UP, DOWN = "#c0392b", "#2e86c1"
+GREY = "#95a5a6"
+CAUSE_ORDER = ("price", "service", "other")
+_STYLE = {
+    "text.parse_math": False,
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e5e5e5",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "svg.hashsalt": "churnml",
+}
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with plt.rc_context(_STYLE):
+        yield
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
+    parts = textwrap.wrap(str(text), width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1] + "…"
+    return "\n".join(parts)
+
+
+def _family_legend(ax: plt.Axes, loc: str = "lower right") -> None:
+    ax.legend(
+        [Patch(color=FAMILY_HEX[f]) for f in CAUSE_ORDER], [cause_name(f) for f in CAUSE_ORDER], title="cause family", loc=loc, frameon=False
+    )
+
+
+def _empty(title: str, message: str) -> bytes:
+    with _style():
+        fig, ax = plt.subplots(figsize=(7, 2))
+        ax.axis("off")
+        ax.set_title(title)
+        ax.text(0.5, 0.4, message, ha="center", va="center", color="#666666")
+        return _png(fig)
+
+
+# ------------------------------------------------------------------------------------------------ overview
+
+
+def risk_histogram(hist: pd.DataFrame, tiers: dict[str, float]) -> bytes:
+    with _style():
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+        width = (hist["hi"] - hist["lo"]).to_numpy()
+        lo = hist["lo"].to_numpy()
+        rest = (hist["customers"] - hist["flagged"]).to_numpy()
+        ax.bar(lo, rest, width=width, align="edge", color="#aab7c4", label="not flagged", edgecolor="white", linewidth=0.4)
+        ax.bar(lo, hist["flagged"], bottom=rest, width=width, align="edge", color=UP, label="flagged for action", edgecolor="white", linewidth=0.4)
+        top = float(hist["hi"].max()) if len(hist) else 1.0
+        for name, value in tiers.items():
+            if value <= top:
+                ax.axvline(value, color="#333333", lw=1, ls="--")
+                ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} risk from {value:.0%}", va="top", fontsize=9)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if top > 0.05 else f"{v:.1%}"))
+        ax.set(xlabel="churn probability in the horizon", ylabel="customers", title="Risk distribution of the active customers")
+        ax.legend(frameon=False)
+        fig.tight_layout()
+        return _png(fig)
+
+
+def flagged_by_stage(mix: pd.DataFrame) -> bytes:
+    if mix.empty:
+        return _empty("Flagged customers by cause and lifecycle stage", "no customer is flagged")
+    with _style():
+        table = mix.pivot_table(index="lifecycle_stage", columns="primary_cause", values="customers", aggfunc="sum", fill_value=0)
+        stages = [s for s in ("new", "established", "won_back") if s in table.index] + sorted(s for s in table.index if s not in ("new", "established", "won_back"))
+        table = table.reindex(index=stages, columns=list(CAUSE_ORDER), fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        x = np.arange(len(table))
+        bottom = np.zeros(len(table))
+        for cause in CAUSE_ORDER:
+            values = table[cause].to_numpy(dtype=float)
+            ax.bar(x, values, bottom=bottom, color=FAMILY_HEX[cause], label=cause_name(cause), width=0.6)
+            for xi, (b, v) in enumerate(zip(bottom, values)):
+                if v >= max(table.to_numpy().sum(axis=1).max() * 0.06, 1):
+                    ax.text(xi, b + v / 2, f"{int(v)}", ha="center", va="center", color="white", fontsize=9, fontweight="bold")
+            bottom += values
+        ax.set_xticks(x, [stage_name(s) for s in table.index])
+        ax.set(ylabel="flagged customers", title="Flagged customers by cause and lifecycle stage")
+        ax.legend(title="primary cause", frameon=False)
+        fig.tight_layout()
+        return _png(fig)
+
+
+def flagged_by_action(mix: pd.DataFrame) -> bytes:
+    if mix.empty:
+        return _empty("Recommended actions", "no customer is flagged")
+    with _style():
+        table = mix.pivot_table(index="recommended_action", columns="primary_cause", values="customers", aggfunc="sum", fill_value=0)
+        table = table.reindex(columns=list(CAUSE_ORDER), fill_value=0)
+        table = table.loc[table.sum(axis=1).sort_values(kind="stable").index]
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
+        y = np.arange(len(table))
+        left = np.zeros(len(table))
+        for cause in CAUSE_ORDER:
+            values = table[cause].to_numpy(dtype=float)
+            ax.barh(y, values, left=left, color=FAMILY_HEX[cause], label=cause_name(cause), height=0.6)
+            left += values
+        for yi, total in enumerate(left):
+            ax.text(total, yi, f" {int(total)}", va="center", fontsize=9)
+        ax.set_yticks(y, [action_name(a) for a in table.index])
+        ax.set(xlabel="flagged customers", title="Recommended actions, by primary cause")
+        ax.grid(axis="y", visible=False)
+        ax.legend(title="primary cause", frameon=False, loc="lower right")
+        fig.tight_layout()
+        return _png(fig)
+
+
+# ------------------------------------------------------------------------------------------------- drivers
+
+
+def global_drivers(drivers: pd.DataFrame, top: int = 20) -> bytes:
+    if drivers.empty:
+        return _empty("What drives risk", "no explanations available")
+    with _style():
+        d = drivers.head(top).iloc[::-1]
+        fig, ax = plt.subplots(figsize=(9, 0.34 * len(d) + 1.6))
+        ax.barh(np.arange(len(d)), d["mean_abs"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
+        ax.set_yticks(np.arange(len(d)), [_wrap(t, 60, 1) for t in d["label"]])
+        ax.set(xlabel="mean |contribution| to churn log-odds (how much the feature moves a customer's risk)", title=f"What drives risk: the {len(d)} strongest features")
+        ax.grid(axis="y", visible=False)
+        _family_legend(ax)
+        fig.tight_layout()
+        return _png(fig)
+
+
+def cause_drivers(drivers: pd.DataFrame, top: int = 8) -> bytes:
+    causes = [c for c in CAUSE_ORDER if c in set(drivers["primary_cause"])] if len(drivers) else []
+    if not causes:
+        return _empty("Drivers by primary cause", "no flagged customer to explain")
+    with _style():
+        fig, axes = plt.subplots(1, len(causes), figsize=(5.2 * len(causes), 0.36 * top + 1.9), squeeze=False)
+        for ax, cause in zip(axes[0], causes):
+            d = drivers[drivers["primary_cause"] == cause].head(top).iloc[::-1]
+            n = int(d["customers"].iloc[0]) if len(d) else 0
+            ax.barh(np.arange(len(d)), d["mean_up"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
+            ax.set_yticks(np.arange(len(d)), [_wrap(t, 34, 2) for t in d["label"]], fontsize=8)
+            ax.set_title(f"{cause_name(cause)} cause ({n:,} flagged)", color=FAMILY_HEX[cause])
+            ax.set_xlabel("mean push up in log-odds")
+            ax.grid(axis="y", visible=False)
+        fig.suptitle("What pushes the risk of flagged customers up, by their primary cause", fontweight="bold")
+        fig.tight_layout()
+        return _png(fig)
+
+
+# ------------------------------------------------------------------------------------------------ segments
+
+
+def segment_risk(segments: pd.DataFrame) -> bytes:
+    if segments.empty:
+        return _empty("Risk by segment", "no customers")
+    with _style():
+        dims = [("lifecycle_stage", "by lifecycle stage"), ("plan", "by plan")]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+        for ax, (dim, title) in zip(axes, dims):
+            s = segments[segments["dimension"] == dim]
+            x = np.arange(len(s))
+            names = [stage_name(v) if dim == "lifecycle_stage" else str(v) for v in s["segment"]]
+            ax.bar(x, s["mean_probability"], color="#5d6d7e", width=0.6)
+            for xi, (p, f, n) in enumerate(zip(s["mean_probability"], s["flagged_share"], s["customers"])):
+                ax.text(xi, p, f"{p:.1%}\n{f:.0%} flagged\nn={n:,}", ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
+            ax.set_ylim(0, max(float(s["mean_probability"].max()) * 1.45, 0.01))
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
+            ax.set(ylabel="mean churn probability", title=f"Risk {title}")
+        fig.tight_layout()
+        return _png(fig)
+
+
+def segment_families(families: pd.DataFrame) -> bytes:
+    if families.empty:
+        return _empty("Where risk comes from, by segment", "no explanations available")
+    with _style():
+        f = families.iloc[::-1].reset_index(drop=True)
+        names = [f"{stage_name(s)} (stage)" if d == "lifecycle_stage" else f"{s} (plan)" for d, s in zip(f["dimension"], f["segment"])]
+        fig, ax = plt.subplots(figsize=(9, 0.42 * len(f) + 1.6))
+        left = np.zeros(len(f))
+        y = np.arange(len(f))
+        for cause in CAUSE_ORDER:
+            values = f[cause].to_numpy(dtype=float)
+            ax.barh(y, values, left=left, color=FAMILY_HEX[cause], label=cause_name(cause), height=0.65)
+            for yi, (l, v) in enumerate(zip(left, values)):
+                if v >= 0.08:
+                    ax.text(l + v / 2, yi, f"{v:.0%}", ha="center", va="center", color="white", fontsize=8, fontweight="bold")
+            left += values
+        ax.set_yticks(y, names)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.set(xlabel="share of the risk-raising contributions", title="Where risk comes from, by lifecycle stage and plan")
+        ax.grid(axis="y", visible=False)
+        ax.legend(title="cause family", frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
+        fig.tight_layout()
+        return _png(fig)
+
+
+def profile_differences(profile: pd.DataFrame, top: int = 16) -> bytes:
+    if profile.empty:
+        return _empty("Leavers against stayers", "no fully labelled training snapshot")
+    with _style():
+        d = profile.head(top).iloc[::-1]
+        fig, ax = plt.subplots(figsize=(9.5, 0.36 * len(d) + 1.8))
+        colours = [FAMILY_HEX.get(f, GREY) for f in d["family"]]
+        ax.barh(np.arange(len(d)), d["effect"], color=colours, height=0.7)
+        ax.axvline(0, color="#333333", lw=1)
+        ax.set_yticks(np.arange(len(d)), [_wrap(t, 62, 1) for t in d["label"]])
+        lim = max(float(d["effect"].abs().max()) * 1.15, 0.1)
+        ax.set_xlim(-lim, lim)
+        ax.text(lim * 0.98, len(d) - 0.4, "higher among leavers →", ha="right", va="bottom", fontsize=9, color=UP)
+        ax.text(-lim * 0.98, len(d) - 0.4, "← higher among stayers", ha="left", va="bottom", fontsize=9, color=DOWN)
+        ax.set(xlabel="standardised difference of the averages (leavers − stayers) / spread", title="How the customers who left differed from those who stayed")
+        ax.grid(axis="y", visible=False)
+        _family_legend(ax)
+        fig.tight_layout()
+        return _png(fig)
+
+
+def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> bytes:
+    dims = [d for d in ("lifecycle_stage", "plan") if len(rates) and d in set(rates["dimension"])]
+    if not dims:
+        return _empty("Historical churn rate by segment", "no fully labelled training snapshot")
+    with _style():
+        fig, axes = plt.subplots(1, len(dims), figsize=(5.5 * len(dims), 3.6), squeeze=False)
+        for ax, dim in zip(axes[0], dims):
+            r = rates[rates["dimension"] == dim]
+            if dim == "lifecycle_stage":
+                order = {s: i for i, s in enumerate(("new", "established", "won_back"))}
+                r = r.assign(_o=r["segment"].map(order).fillna(9)).sort_values(["_o", "segment"], kind="stable")
+            names = [stage_name(s) if dim == "lifecycle_stage" else str(s) for s in r["segment"]]
+            x = np.arange(len(r))
+            colours = [UP if v > base_rate else "#5d6d7e" for v in r["churn_rate"]]
+            ax.bar(x, r["churn_rate"], color=colours, width=0.6)
+            ax.axhline(base_rate, color="#333333", lw=1, ls="--")
+            ax.text(len(r) - 0.5, base_rate, f"all: {base_rate:.1%}", ha="right", va="bottom", fontsize=8)
+            for xi, v in enumerate(r["churn_rate"]):
+                ax.text(xi, v, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
+            ax.set(ylabel=f"left within {horizon_days} days", title=f"Churn rate by {'lifecycle stage' if dim == 'lifecycle_stage' else 'plan'} (history)")
+        fig.tight_layout()
+        return _png(fig)
+
+
+# ------------------------------------------------------------------------------------------------ customers
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def waterfall(contributions: pd.DataFrame, base_log_odds: float, top: int = 12) -> bytes:
+    """From the model's average customer to this customer: the largest contributions, the rest summed."""
+    c = contributions.reset_index(drop=True)
+    head, rest = c.head(top), c.iloc[top:]
+    labels = [f"{_wrap(m, 58, 1)}  [{f}]" for m, f in zip(head["meaning"], head["family"])]
+    values = list(head["contribution"].to_numpy(dtype=float))
+    families = list(head["family"])
+    if len(rest):
+        labels.append(f"{len(rest)} other factors together")
+        values.append(float(rest["contribution"].sum()))
+        families.append("")
+    with _style():
+        n = len(values)
+        fig, ax = plt.subplots(figsize=(10, 0.42 * (n + 2) + 1.9))
+        start = float(base_log_odds)
+        ax.plot([start], [n + 1], marker="D", color="#7f8c8d", markersize=8)
+        ax.text(start, n + 1, f"   {_sigmoid(start):.1%}", va="center", fontsize=9)
+        cum = start
+        for i, v in enumerate(values):
+            y = n - i
+            ax.barh(y, v, left=cum, color=UP if v > 0 else DOWN, height=0.6)
+            ax.text(max(cum, cum + v), y, f"  {v:+.2f}", va="center", fontsize=8, color="#333333")
+            cum += v
+        ax.plot([cum], [0], marker="D", color="#34495e", markersize=8)
+        ax.text(cum, 0, f"   {_sigmoid(cum):.1%}", va="center", fontsize=9, fontweight="bold")
+        ax.set_yticks(range(n + 2), ["this customer (model score)", *reversed(labels), "average customer (model baseline)"], fontsize=9)
+        for tick, fam in zip(ax.get_yticklabels()[1:-1], list(reversed(families))):
+            if fam in FAMILY_HEX:
+                tick.set_color(FAMILY_HEX[fam])
+        ax.axvline(start, color="#7f8c8d", lw=0.8, ls=":")
+        path = start + np.r_[0.0, np.cumsum(values)]
+        lo, hi = float(path.min()), float(path.max())
+        span = max(hi - lo, 0.2)
+        ax.set_xlim(lo - span * 0.05, hi + span * 0.25)
+        ax.set_xlabel("churn log-odds (red raises the risk, blue lowers it; labels coloured by cause family)")
+        sec = ax.secondary_xaxis("top", functions=(_sigmoid, _logit))
+        sec.set_xlabel("raw model probability (before calibration)")
+        sec.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.1%}"))
+        ax.grid(axis="y", visible=False)
+        fig.tight_layout()
+        return _png(fig)

@@ -1,0 +1,160 @@
+"""train -> score -> explain through the real command line, on a small generated dataset."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnml import io
+from churnml.dataset import Dataset
+
+CHURNML = str(Path(sys.executable).parent / "churnml")
+AS_OF = "2025-04-01"
+CONTRACT = ["customer_id", "as_of_date", "churn_probability", "risk_rank", "risk_tier", "flagged", "lifecycle_stage",
+            "primary_cause", "cause_share", "reason_1", "reason_2", "reason_3", "recommended_action", "model_version"]
+ACTIONS = {"retention_offer", "plan_review", "senior_manager_call", "onboarding_care", "dedicated_contact", "incident_update", "none"}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run([CHURNML, *args], capture_output=True, text=True, cwd=cwd, timeout=900)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    (root / "fast.yaml").write_text("model:\n  max_rounds: 150\n  num_threads: 2\ntracking:\n  enabled: false\n")
+    assert run("generate", "--out", "data", "--customers", "2500", "--seed", "5", "--months", "18", cwd=root).returncode == 0
+    proc = run("train", "--data", "data", "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", "models", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/scores.csv", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def test_train_writes_bundle_plots_and_summary(pipeline):
+    bundle = pipeline / "models" / "latest"
+    assert {"model.txt", "bundle.json"} <= {p.name for p in bundle.iterdir()}
+    assert {"roc.png", "precision_recall.png", "reliability.png", "lift.png", "importance.png", "shap_summary.png", "metrics.json"} <= {
+        p.name for p in (bundle / "evaluation").iterdir()}
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["split"]["strategy"] == "out_of_time"
+    assert max(meta["split"]["train_snapshots"]) < min(meta["split"]["validation_snapshots"])
+    assert not (pipeline / "mlflow.db").exists()  # tracking disabled by config
+
+
+def test_scores_follow_the_contract(pipeline):
+    text = (pipeline / "out" / "scores.csv").read_text()
+    assert "\r" not in text
+    header = text.splitlines()[0].split(",")
+    assert header[: len(CONTRACT)] == CONTRACT
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    assert (s["as_of_date"] == AS_OF).all()
+    assert s["churn_probability"].str.fullmatch(r"[01]\.\d{4}").all()
+    assert s["risk_rank"].astype(int).tolist() == list(range(1, len(s) + 1))
+    p = s["churn_probability"].astype(float)
+    assert p.is_monotonic_decreasing
+    assert set(s["risk_tier"]) <= {"high", "medium", "low"} and set(s["flagged"]) == {"true", "false"}
+    flagged = s["flagged"] == "true"
+    assert flagged.sum() == -(-len(s) // 10) and flagged[: flagged.sum()].all()  # the top 10% by rank
+    assert set(s["lifecycle_stage"]) <= {"new", "established", "won_back"}
+    assert set(s.loc[flagged, "primary_cause"]) <= {"price", "service", "other"} and (s.loc[~flagged, "primary_cause"] == "").all()
+    assert s.loc[flagged, "cause_share"].astype(float).between(0, 1).all() and (s.loc[~flagged, "cause_share"] == "").all()
+    assert (s.loc[flagged, "reason_1"] != "").all()
+    assert set(s["recommended_action"]) <= ACTIONS and (s.loc[~flagged, "recommended_action"] == "none").all()
+    version = json.loads((pipeline / "models" / "latest" / "bundle.json").read_text())["version"]
+    assert (s["model_version"] == version).all()
+
+
+def test_ids_round_trip_and_cover_exactly_the_active_customers(pipeline):
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    data = io.load_dataset(pipeline / "data").dataset
+    from churnml.lifecycle import active_customers
+
+    assert sorted(s["customer_id"]) == list(active_customers(data.subscriptions, AS_OF))
+    assert s["customer_id"].str.fullmatch(r"\d{8}").all() and s["customer_id"].str.startswith("0").any()
+
+
+def test_no_field_is_a_spreadsheet_formula(pipeline):
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    text_cols = [c for c in s.columns if c not in ("churn_probability", "cause_share", "price_share", "service_share", "other_share")]
+    for c in text_cols:
+        assert not s[c].str.match(r"^[=+\-@\t\r]").any(), c
+
+
+def test_manifest_accounts_for_inputs_and_stages(pipeline):
+    m = json.loads((pipeline / "out" / "scores.manifest.json").read_text())
+    assert m["as_of"] == AS_OF and m["output"]["rows"] == len(pd.read_csv(pipeline / "out" / "scores.csv"))
+    for table in m["inputs"].values():
+        assert table["accepted"] + table["rejected"] == table["read"]
+    assert {"features_and_scores", "explain_flagged"} <= set(m["stages"])
+    assert sum(m["counts"]["flagged_by_action"].values()) == m["counts"]["flagged"]
+
+
+def test_rerun_gives_a_byte_identical_csv(pipeline):
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/again.csv", cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert (pipeline / "out" / "again.csv").read_bytes() == (pipeline / "out" / "scores.csv").read_bytes()
+
+
+def test_rows_after_as_of_change_nothing(pipeline):
+    full = io.load_dataset(pipeline / "data").dataset
+    cut = pipeline / "cut"
+    io.write_dataset(full.known_at(AS_OF), cut, "csv")
+    proc = run("score", "--data", "cut", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/cut.csv", cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert (pipeline / "out" / "cut.csv").read_bytes() == (pipeline / "out" / "scores.csv").read_bytes()
+
+
+def test_a_run_failing_midway_leaves_the_previous_csv(pipeline, monkeypatch, capsys):
+    import churnml.cli
+    import churnml.modeling.predict as predict
+
+    target = pipeline / "out" / "scores.csv"
+    before = target.read_bytes()
+    manifest_before = (pipeline / "out" / "scores.manifest.json").read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire while explaining")
+
+    monkeypatch.setattr(predict, "render_reasons", boom)
+    monkeypatch.chdir(pipeline)
+    monkeypatch.setattr(sys, "argv", ["churnml", "score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/scores.csv"])
+    with pytest.raises(SystemExit) as exit_info:
+        churnml.cli.main()
+    assert exit_info.value.code == 1
+    assert "disk on fire" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    assert (pipeline / "out" / "scores.manifest.json").read_bytes() == manifest_before
+    assert not [p for p in (pipeline / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_tampered_model_is_refused_with_exit_6(pipeline, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree((pipeline / "models" / "latest").resolve(), copy)
+    model = copy / "model.txt"
+    model.write_text(model.read_text().replace("leaf_value=", "leaf_value=9", 1))
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", str(copy), "--out", "out/t.csv", cwd=pipeline)
+    assert proc.returncode == 6 and "does not match the checksum" in proc.stderr
+    assert not (pipeline / "out" / "t.csv").exists()
+
+
+def test_explain_one_customer_in_text_and_json(pipeline):
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    top = s.iloc[0]
+    proc = run("explain", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--customer", top["customer_id"], cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Customer {top['customer_id']}" in proc.stdout and "What raises the risk" in proc.stdout
+    assert f"Recommended action: {top['recommended_action']}" in proc.stdout
+    proc = run("explain", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--customer", top["customer_id"], "--format", "json", cwd=pipeline)
+    payload = json.loads(proc.stdout)
+    assert payload["customer_id"] == top["customer_id"]
+    assert f"{payload['churn_probability']:.4f}" == top["churn_probability"]
+    assert payload["primary_cause"] == top["primary_cause"] and payload["recommended_action"] == top["recommended_action"]
+    assert payload["raises_risk"] and all(r["contribution"] > 0 for r in payload["raises_risk"])
+    unknown = run("explain", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--customer", top["customer_id"].lstrip("0"), cwd=pipeline)
+    assert unknown.returncode == 7 and "matched exactly as text" in unknown.stderr
