@@ -1,0 +1,5 @@
+"""`python -m churnml` runs the command line."""
+
+from churnml.cli import main
+
+main()
