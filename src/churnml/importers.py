@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,11 +55,9 @@ from churnml.config import Family, LabelConfig
 from churnml.dataset import Dataset
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES
-from churnml.validation import RawTable, validate_table
+from churnml.validation import RawTable, Reasons, empty_mask, parse_bool, parse_number, quoted, show, validate_table
 
 DEFAULT_PLAN = "default"
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
 # The loader accepts dates in [1900, 2200): keep every generated date inside so the written files load back.
 _MIN_DATE = date(1900, 1, 1)
 _MAX_DATE = date(2200, 1, 1)
@@ -182,31 +180,31 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
     attributes = _resolve_columns(frame, spec)
     t = spec.reference_date
 
-    reasons = _Reasons(n)
+    reasons = Reasons(n)
     id_col, ten_col, churn_col = spec.id_column, spec.tenure_column, spec.churn_column
     raw_ids = frame[id_col]
-    reasons.add(_empty(raw_ids), f"{id_col} is empty (every row needs a customer id)")
+    reasons.add(empty_mask(raw_ids), f"{id_col} is empty (every row needs a customer id)")
 
-    tenure = _parse_number(frame[ten_col])
+    tenure = parse_number(frame[ten_col]).to_numpy()
     t_months = t.year * 12 + t.month - 1
     max_tenure = t_months - (_MIN_DATE.year * 12)
     tenure_ok = _check_number(frame[ten_col], tenure, reasons, "a whole number of months")
     with np.errstate(invalid="ignore"):
-        reasons.add(tenure_ok & (tenure != np.round(tenure)), _quoted(frame[ten_col], "is not a whole number of months"))
-        reasons.add(tenure_ok & (tenure > max_tenure), _quoted(frame[ten_col], f"months before {t} starts before 1900"))
+        reasons.add(tenure_ok & (tenure != np.round(tenure)), quoted(frame[ten_col], "is not a whole number of months"))
+        reasons.add(tenure_ok & (tenure > max_tenure), quoted(frame[ten_col], f"months before {t} starts before 1900"))
 
     churned, unknown = _parse_flag(frame[churn_col])
-    reasons.add(unknown, _quoted(frame[churn_col], "is not a churn flag (yes/no, true/false, 1/0)"))
+    reasons.add(unknown, quoted(frame[churn_col], "is not a churn flag (yes/no, true/false, 1/0)"))
 
     if spec.price_column is not None:
-        price = _parse_number(frame[spec.price_column])
+        price = parse_number(frame[spec.price_column]).to_numpy()
         _check_number(frame[spec.price_column], price, reasons, "a monthly price (a number >= 0)")
     else:
         price = np.zeros(n)
 
     if spec.plan_column is not None:
         raw_plan = frame[spec.plan_column]
-        reasons.add(_empty(raw_plan), f"{spec.plan_column} is empty (every subscription needs a plan)")
+        reasons.add(empty_mask(raw_plan), f"{spec.plan_column} is empty (every subscription needs a plan)")
         plan = raw_plan.astype(ID_DTYPE)
     else:
         plan = pd.Series(DEFAULT_PLAN, index=frame.index, dtype=ID_DTYPE)
@@ -222,7 +220,7 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
 
         def _again(m: np.ndarray) -> np.ndarray:
             on_line = first[m].astype(str).astype(object)
-            return f"{id_col} " + _show(raw_ids[m]) + " appears again (first on line " + on_line + "); one row per customer"
+            return f"{id_col} " + show(raw_ids[m]) + " appears again (first on line " + on_line + "); one row per customer"
 
         reasons.add(again, _again)
 
@@ -326,67 +324,23 @@ def _resolve_columns(frame: pd.DataFrame, spec: SnapshotImportSpec) -> list[str]
     return attributes
 
 
-class _Reasons:
-    """Every reason a row fails, joined with '; ', accumulated column by column."""
-
-    def __init__(self, n: int):
-        self.bad = np.zeros(n, dtype=bool)
-        self.text = np.full(n, "", dtype=object)
-
-    def add(self, mask: np.ndarray, message: str | Callable[[np.ndarray], np.ndarray]) -> None:
-        """``message``: one text, or a function of the mask giving the text of each selected row."""
-        mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
-            return
-        msg = message if isinstance(message, str) else np.asarray(message(mask), dtype=object)
-        self.text[mask] = self.text[mask] + np.where(self.bad[mask], "; ", "") + msg
-        self.bad |= mask
-
-
-def _show(raw: pd.Series) -> np.ndarray:
-    """Raw values quoted for a message, cut so a reject line stays readable."""
-    return ("'" + raw.astype(str).str.slice(0, 40) + "'").to_numpy(dtype=object)
-
-
-def _quoted(raw: pd.Series, text: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Message "<column> '<value>' <text>", built only for the rows that fail (most files have none)."""
-    return lambda mask: f"{raw.name} " + _show(raw[mask]) + f" {text}"
-
-
-def _empty(raw: pd.Series) -> np.ndarray:
-    if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
-        return (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
-    return raw.isna().to_numpy()
-
-
-def _parse_number(raw: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        return raw.astype("float64").to_numpy()
-    return pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").astype("float64").to_numpy()
-
-
-def _check_number(raw: pd.Series, values: np.ndarray, reasons: _Reasons, what: str) -> np.ndarray:
+def _check_number(raw: pd.Series, values: np.ndarray, reasons: Reasons, what: str) -> np.ndarray:
     """Record empty, non-numeric and negative values; return the mask of usable ones."""
     name = raw.name
-    empty = _empty(raw)
+    empty = empty_mask(raw)
     reasons.add(empty, f"{name} is empty (needs {what})")
     unparsed = ~empty & ~np.isfinite(values)
-    reasons.add(unparsed, _quoted(raw, f"is not {what}"))
+    reasons.add(unparsed, quoted(raw, f"is not {what}"))
     with np.errstate(invalid="ignore"):
         negative = ~empty & ~unparsed & (values < 0)
-    reasons.add(negative, _quoted(raw, "is negative"))
+    reasons.add(negative, quoted(raw, "is negative"))
     return ~(empty | unparsed | negative)
 
 
 def _parse_flag(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(churned, unrecognised) masks of a yes/no, true/false or 1/0 column."""
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.fillna(False).astype(bool).to_numpy(), raw.isna().to_numpy()
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        return (raw == 1).to_numpy(), ~raw.isin([0, 1]).to_numpy()
-    s = raw.astype(str).str.strip().str.lower()
-    truthy, falsy = s.isin(_TRUE).to_numpy(), s.isin(_FALSE).to_numpy()
-    return truthy, ~(truthy | falsy)
+    values, unknown = parse_bool(raw)
+    return values.to_numpy(dtype=bool), unknown
 
 
 def _months_before(t: date, months: np.ndarray) -> np.ndarray:

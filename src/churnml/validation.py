@@ -7,6 +7,7 @@ Every rejected row keeps its source line and every reason it failed, so accepted
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -62,30 +63,40 @@ class ValidationResult:
         return sum(r.rejected for r in self.reports.values())
 
 
-class _Reasons:
-    """Accumulates rejection reasons per row without a Python loop over rows."""
+Message = str | Callable[[np.ndarray], np.ndarray]
+
+
+class Reasons:
+    """Every reason a row fails, joined with '; ', accumulated rule by rule without a loop over rows."""
 
     def __init__(self, n: int):
         self.bad = np.zeros(n, dtype=bool)
         self.text = np.full(n, "", dtype=object)
 
-    def add(self, mask: np.ndarray | pd.Series, message: pd.Series | str) -> None:
+    def add(self, mask: np.ndarray | pd.Series, message: Message) -> None:
+        """``message``: one text, or a function of the mask giving the text of each selected row.
+
+        A function is only called when some row fails, so clean columns cost no string building.
+        """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        msg = message[mask].to_numpy(dtype=object) if isinstance(message, pd.Series) else message
-        sep = np.where(self.bad[mask], "; ", "")
-        self.text[mask] = self.text[mask] + sep + msg
+        msg = message if isinstance(message, str) else np.asarray(message(mask), dtype=object)
+        self.text[mask] = self.text[mask] + np.where(self.bad[mask], "; ", "") + msg
         self.bad |= mask
 
 
-def _show(raw: pd.Series) -> pd.Series:
+def show(raw: pd.Series) -> np.ndarray:
     """Raw values quoted for a message; long values are cut so a reject line stays readable."""
-    s = raw.astype(str)
-    return "'" + s.str.slice(0, 40) + "'"
+    return ("'" + raw.astype(str).str.slice(0, 40) + "'").to_numpy(dtype=object)
 
 
-def _empty_mask(raw: pd.Series) -> np.ndarray:
+def quoted(raw: pd.Series, text: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Message "<column> '<value>' <text>", built only for the rows that fail."""
+    return lambda mask: f"{raw.name} " + show(raw[mask]) + f" {text}"
+
+
+def empty_mask(raw: pd.Series) -> np.ndarray:
     if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
         return (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
     return raw.isna().to_numpy()
@@ -103,7 +114,7 @@ def _parse_datetime(raw: pd.Series) -> pd.Series:
     return out.astype(DATETIME_DTYPE)
 
 
-def _parse_number(raw: pd.Series) -> pd.Series:
+def parse_number(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64")
     if pd.api.types.is_numeric_dtype(raw.dtype):
@@ -111,7 +122,7 @@ def _parse_number(raw: pd.Series) -> pd.Series:
     return pd.to_numeric(raw.astype(str).str.strip(), errors="coerce").astype("float64")
 
 
-def _parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.fillna(False).astype(bool), raw.isna().to_numpy()
     if pd.api.types.is_numeric_dtype(raw.dtype):
@@ -122,10 +133,10 @@ def _parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(truthy, index=raw.index), ~(truthy | falsy)
 
 
-def _check_column(raw: pd.Series, col: ColumnSpec, reasons: _Reasons) -> pd.Series:
+def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Series:
     """Parse one column to its canonical dtype, recording every rule it breaks."""
     name = col.name
-    empty = _empty_mask(raw)
+    empty = empty_mask(raw)
     if not col.nullable:
         reasons.add(empty, f"{name} is empty (required)")
     present = ~empty
@@ -137,48 +148,48 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: _Reasons) -> pd.Seri
             values = values.where(present, "")
             # Ids go out unchanged in the scores file, so one a spreadsheet would run as a formula cannot pass.
             risky = present & values.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
-            reasons.add(risky, name + " " + _show(raw) + " starts with =, +, -, @, tab or CR, which spreadsheets run as a formula")
+            reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
         else:
             values = values.where(present)
         if col.kind == Kind.ENUM:
             values = values.str.strip().str.lower()
             unknown = present & ~values.isin(col.allowed).to_numpy()
-            reasons.add(unknown, name + " " + _show(raw) + f" is not one of {', '.join(col.allowed)}")
+            reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed)}"))
         return values
 
     if col.kind in (Kind.DATE, Kind.MONTH, Kind.TIMESTAMP):
         values = _parse_datetime(raw)
         unparsed = present & values.isna().to_numpy()
         what = "an ISO-8601 timestamp" if col.kind == Kind.TIMESTAMP else "an ISO-8601 date (YYYY-MM-DD)"
-        reasons.add(unparsed, name + " " + _show(raw) + f" is not {what} between 1900 and 2200")
+        reasons.add(unparsed, quoted(raw, f"is not {what} between 1900 and 2200"))
         parsed = present & ~unparsed
         if col.kind in (Kind.DATE, Kind.MONTH):
             timed = parsed & (values != values.dt.normalize()).to_numpy()
-            reasons.add(timed, name + " " + _show(raw) + " has a time of day; give a date (YYYY-MM-DD)")
+            reasons.add(timed, quoted(raw, "has a time of day; give a date (YYYY-MM-DD)"))
         if col.kind == Kind.MONTH:
             not_first = parsed & (values.dt.day != 1).to_numpy()
-            reasons.add(not_first, name + " " + _show(raw) + " is not the first day of a month")
+            reasons.add(not_first, quoted(raw, "is not the first day of a month"))
         return values
 
     if col.kind == Kind.BOOL:
-        values, unknown = _parse_bool(raw)
-        reasons.add(present & unknown, name + " " + _show(raw) + " is not a boolean (true/false, 1/0, yes/no)")
+        values, unknown = parse_bool(raw)
+        reasons.add(present & unknown, quoted(raw, "is not a boolean (true/false, 1/0, yes/no)"))
         return values
 
-    values = _parse_number(raw)
+    values = parse_number(raw)
     unparsed = present & ~np.isfinite(values.to_numpy())
-    reasons.add(unparsed, name + " " + _show(raw) + " is not a number")
+    reasons.add(unparsed, quoted(raw, "is not a number"))
     ok = present & ~unparsed
     v = values.to_numpy()
     with np.errstate(invalid="ignore"):
         if col.ge is not None:
-            reasons.add(ok & (v < col.ge), name + " " + _show(raw) + f" is below {col.ge:g} (must be >= {col.ge:g})")
+            reasons.add(ok & (v < col.ge), quoted(raw, f"is below {col.ge:g} (must be >= {col.ge:g})"))
         if col.gt is not None:
-            reasons.add(ok & (v <= col.gt), name + " " + _show(raw) + f" must be > {col.gt:g}")
+            reasons.add(ok & (v <= col.gt), quoted(raw, f"must be > {col.gt:g}"))
         if col.le is not None:
-            reasons.add(ok & (v > col.le), name + " " + _show(raw) + f" is above {col.le:g} (must be <= {col.le:g})")
+            reasons.add(ok & (v > col.le), quoted(raw, f"is above {col.le:g} (must be <= {col.le:g})"))
         if col.kind == Kind.INT:
-            reasons.add(ok & (v != np.round(v)), name + " " + _show(raw) + " is not a whole number")
+            reasons.add(ok & (v != np.round(v)), quoted(raw, "is not a whole number"))
     return values
 
 
@@ -199,10 +210,10 @@ def _overlapping_periods(subs: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     return out
 
 
-def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame, _Reasons]:
+def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame, Reasons]:
     """Parse and check one table's own rules; returns (canonical frame of all rows, raw frame, reasons)."""
     frame = raw.frame
-    reasons = _Reasons(len(frame))
+    reasons = Reasons(len(frame))
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name in frame.columns:
@@ -217,11 +228,11 @@ def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.Dat
     if spec.name == "subscriptions":
         s, e = canonical["start_date"], canonical["end_date"]
         backwards = (e.notna() & s.notna() & (e <= s)).to_numpy()
-        reasons.add(backwards, "end_date " + _show(frame["end_date"]) + " is not after start_date " + _show(frame["start_date"]))
+        reasons.add(backwards, lambda m: "end_date " + show(frame["end_date"][m]) + " is not after start_date " + show(frame["start_date"][m]))
         usable = ~reasons.bad
         reasons.add(
             _overlapping_periods(canonical, usable),
-            "period starting " + _show(frame["start_date"]) + " overlaps an earlier period of this customer",
+            lambda m: "period starting " + show(frame["start_date"][m]) + " overlaps an earlier period of this customer",
         )
     if spec.name == "customers":
         ids = canonical["customer_id"]
@@ -233,8 +244,8 @@ def _attribute_column(raw: pd.Series) -> pd.Series:
     """A static attribute: numeric when every present value is a number, else text (a category later)."""
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64")
-    empty = _empty_mask(raw)
-    as_num = _parse_number(raw)
+    empty = empty_mask(raw)
+    as_num = parse_number(raw)
     if (as_num.notna().to_numpy() | empty).all() and (~empty).any():
         return as_num
     return raw.astype(ID_DTYPE).where(~empty)
@@ -281,10 +292,10 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
         spec = TABLES[name]
         if name != "subscriptions":
             orphan = ~canonical["customer_id"].isin(known_customers).to_numpy() & (canonical["customer_id"] != "").to_numpy()
-            reasons.add(orphan, "customer_id " + _show(frame["customer_id"]) + " has no valid subscription")
+            reasons.add(orphan, quoted(frame["customer_id"], "has no valid subscription"))
         dated = _date_of_rows(canonical, spec)
         if t is not None and dated is not None:
-            reasons.add((dated > t).to_numpy(), f"{spec.time_column} " + _show(frame[spec.time_column]) + f" is after as-of {t.date()}")
+            reasons.add((dated > t).to_numpy(), quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
         table = raw[name]
         bad = reasons.bad
         frames[name] = canonical.loc[~bad].reset_index(drop=True)
