@@ -8,8 +8,42 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from churnml.schemas import EVENT_TABLES, TABLES, empty_frame
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def positions_in(values: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
+    """Position of each value (a customer or incident id) in the unique ``index``, ``-1`` where absent.
+
+    Arrow's hash kernel is about three times faster than ``Index.get_indexer`` on string ids, which matters at
+    tens of millions of rows; anything Arrow cannot take falls back to pandas.
+    """
+    if len(values) == 0 or len(index) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    try:
+        arrow_values = pa.array(values.array)
+        value_set = pa.array(index.array)
+        if isinstance(value_set, pa.ChunkedArray):
+            value_set = value_set.combine_chunks()
+        if value_set.type != arrow_values.type:
+            if not (_is_text(value_set.type) and _is_text(arrow_values.type)):
+                raise TypeError("not both text: let pandas compare them as they are")
+            value_set = value_set.cast(arrow_values.type)
+        found = pc.index_in(arrow_values, value_set=value_set).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    except (pa.ArrowException, TypeError, ValueError):
+        return np.asarray(index.get_indexer(values), dtype=np.int64)
+
+
+def isin_ids(values: pd.Series, ids) -> np.ndarray:
+    """Membership of ids in a set, by the same hash kernel (pandas' isin builds a Python list for big sets)."""
+    return positions_in(values, pd.Index(ids).unique()) >= 0
 
 
 def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
@@ -63,7 +97,7 @@ class Dataset:
     def for_customers(self, ids: pd.Index | list[str] | np.ndarray) -> Dataset:
         """All rows of these customers and nothing else: one partition, as Dask or a chunked job sees it."""
         ids = pd.Index(ids)
-        return replace(self, **{name: frame[frame["customer_id"].isin(ids)] for name, frame in self.items()})
+        return replace(self, **{name: frame[isin_ids(frame["customer_id"], ids)] for name, frame in self.items()})
 
     def partitions(self, ids: pd.Index, size: int) -> Iterator[tuple[pd.Index, Dataset]]:
         """Split ``ids`` into chunks of ``size`` and yield each with all rows of its customers.
@@ -75,7 +109,7 @@ class Dataset:
         n_chunks = max(1, -(-len(ids) // size))
         slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, frame in self.items():
-            pos = ids.get_indexer(frame["customer_id"])
+            pos = positions_in(frame["customer_id"], ids)
             chunk = np.where(pos >= 0, pos // size, n_chunks)
             order = np.argsort(chunk, kind="stable")
             bounds = np.searchsorted(chunk[order], np.arange(n_chunks + 1))

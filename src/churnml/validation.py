@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from churnml.dataset import Dataset, as_timestamp, month_end
+from churnml.dataset import Dataset, as_timestamp, isin_ids, month_end
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES, ColumnSpec, Kind, TableSpec
 
@@ -291,7 +291,7 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
     for name, (canonical, frame, reasons) in parsed.items():
         spec = TABLES[name]
         if name != "subscriptions":
-            orphan = ~canonical["customer_id"].isin(known_customers).to_numpy() & (canonical["customer_id"] != "").to_numpy()
+            orphan = ~isin_ids(canonical["customer_id"], known_customers) & (canonical["customer_id"] != "").to_numpy()
             reasons.add(orphan, quoted(frame["customer_id"], "has no valid subscription"))
         dated = _date_of_rows(canonical, spec)
         if t is not None and dated is not None:
