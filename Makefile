@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= data/demo
-BENCH_ARGS ?= --customers 1000000 --stages generate,validate
+BENCH_ARGS ?= --customers 1000000 --stages generate,validate,features,generate-train,train,score
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test bench clean
