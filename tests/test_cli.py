@@ -107,3 +107,16 @@ def test_bad_config_and_usage_errors_have_their_own_codes(generated, tmp_path):
     assert proc.returncode == 3 and "labels.horizon: unknown key" in proc.stderr
     assert run("generate", "--out", str(tmp_path / "x"), "--format", "xml").returncode == 2
     assert run("validate", "--data", str(tmp_path / "nowhere")).returncode == 4
+
+
+def test_features_command_writes_one_row_per_active_customer(generated, tmp_path):
+    proc = run("features", "--data", str(generated), "--as-of", "2025-03-01", "--out", str(tmp_path / "f.parquet"))
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_parquet(tmp_path / "f.parquet")
+    assert frame.index.name == "customer_id" and frame.index.is_unique and frame.index.is_monotonic_increasing
+    from churnml import io
+    from churnml.lifecycle import active_customers
+
+    data = io.load_dataset(generated).dataset
+    assert list(frame.index) == list(active_customers(data.subscriptions, "2025-03-01"))
+    assert {"support_contacts_30d", "monthly_price", "tenure_days"} <= set(frame.columns)

@@ -251,3 +251,16 @@ def test_real_telco_file_imports_and_loads_back(tmp_path):
     assert customers["TotalCharges"].isna().sum() == 11  # blank for tenure 0: missing, not rejected
     for name in ("subscriptions", "customers"):
         pd.testing.assert_frame_equal(loaded.dataset.table(name), result.dataset.table(name), obj=name)
+
+    # Every attribute becomes a model feature, with the family the preset suggests.
+    from churnml.features import build_features, feature_registry
+
+    cfg = parse_config(result.suggested_config)
+    features = build_features(loaded.dataset, T, cfg)
+    registry = feature_registry(cfg, dict(customers.drop(columns="customer_id").dtypes))
+    assert len(features) == 7043  # everyone is active at the reference date
+    for col in attributes:
+        name = col if col in features.columns else f"customer_{col}"
+        assert name in features.columns, col
+        assert registry[name].family.value == result.suggested_config["static_attribute_families"][col]
+    assert isinstance(features["Contract"].dtype, pd.CategoricalDtype) and features["TotalCharges"].dtype == "float64"
