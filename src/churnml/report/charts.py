@@ -61,7 +61,11 @@ def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
 
 def _family_legend(ax: plt.Axes, loc: str = "lower right") -> None:
     ax.legend(
-        [Patch(color=FAMILY_HEX[f]) for f in CAUSE_ORDER], [cause_name(f) for f in CAUSE_ORDER], title="cause family", loc=loc, frameon=False
+        [Patch(color=FAMILY_HEX[f]) for f in CAUSE_ORDER],
+        [cause_name(f) for f in CAUSE_ORDER],
+        title="cause family",
+        loc=loc,
+        frameon=False,
     )
 
 
@@ -84,7 +88,17 @@ def risk_histogram(hist: pd.DataFrame, tiers: dict[str, float]) -> bytes:
         lo = hist["lo"].to_numpy()
         rest = (hist["customers"] - hist["flagged"]).to_numpy()
         ax.bar(lo, rest, width=width, align="edge", color="#aab7c4", label="not flagged", edgecolor="white", linewidth=0.4)
-        ax.bar(lo, hist["flagged"], bottom=rest, width=width, align="edge", color=UP, label="flagged for action", edgecolor="white", linewidth=0.4)
+        ax.bar(
+            lo,
+            hist["flagged"],
+            bottom=rest,
+            width=width,
+            align="edge",
+            color=UP,
+            label="flagged for action",
+            edgecolor="white",
+            linewidth=0.4,
+        )
         top = float(hist["hi"].max()) if len(hist) else 1.0
         for name, value in tiers.items():
             if value <= top:
@@ -102,7 +116,9 @@ def flagged_by_stage(mix: pd.DataFrame) -> bytes:
         return _empty("Flagged customers by cause and lifecycle stage", "no customer is flagged")
     with _style():
         table = mix.pivot_table(index="lifecycle_stage", columns="primary_cause", values="customers", aggfunc="sum", fill_value=0)
-        stages = [s for s in ("new", "established", "won_back") if s in table.index] + sorted(s for s in table.index if s not in ("new", "established", "won_back"))
+        stages = [s for s in ("new", "established", "won_back") if s in table.index] + sorted(
+            s for s in table.index if s not in ("new", "established", "won_back")
+        )
         table = table.reindex(index=stages, columns=list(CAUSE_ORDER), fill_value=0)
         fig, ax = plt.subplots(figsize=(7, 3.8))
         x = np.arange(len(table))
@@ -125,7 +141,9 @@ def flagged_by_action(mix: pd.DataFrame) -> bytes:
     if mix.empty:
         return _empty("Recommended actions", "no customer is flagged")
     with _style():
-        table = mix.pivot_table(index="recommended_action", columns="primary_cause", values="customers", aggfunc="sum", fill_value=0)
+        table = mix.pivot_table(
+            index="recommended_action", columns="primary_cause", values="customers", aggfunc="sum", fill_value=0
+        )
         table = table.reindex(columns=list(CAUSE_ORDER), fill_value=0)
         table = table.loc[table.sum(axis=1).sort_values(kind="stable").index]
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
@@ -156,7 +174,7 @@ def global_drivers(drivers: pd.DataFrame, top: int = 20) -> bytes:
         fig, ax = plt.subplots(figsize=(9, 0.34 * len(d) + 1.6))
         ax.barh(np.arange(len(d)), d["mean_abs"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
         ax.set_yticks(np.arange(len(d)), [_wrap(t, 60, 1) for t in d["label"]])
-        ax.set(xlabel="mean |contribution| to churn log-odds (how much the feature moves a customer's risk)", title=f"What drives risk: the {len(d)} strongest features")
+        ax.set(xlabel="mean |contribution| to churn log-odds", title=f"What drives risk: the {len(d)} strongest features")
         ax.grid(axis="y", visible=False)
         _family_legend(ax)
         fig.tight_layout()
@@ -211,16 +229,18 @@ def segment_families(families: pd.DataFrame) -> bytes:
         return _empty("Where risk comes from, by segment", "no explanations available")
     with _style():
         f = families.iloc[::-1].reset_index(drop=True)
-        names = [f"{stage_name(s)} (stage)" if d == "lifecycle_stage" else f"{s} (plan)" for d, s in zip(f["dimension"], f["segment"])]
+        names = [
+            f"{stage_name(s)} (stage)" if d == "lifecycle_stage" else f"{s} (plan)" for d, s in zip(f["dimension"], f["segment"])
+        ]
         fig, ax = plt.subplots(figsize=(9, 0.42 * len(f) + 1.6))
         left = np.zeros(len(f))
         y = np.arange(len(f))
         for cause in CAUSE_ORDER:
             values = f[cause].to_numpy(dtype=float)
             ax.barh(y, values, left=left, color=FAMILY_HEX[cause], label=cause_name(cause), height=0.65)
-            for yi, (l, v) in enumerate(zip(left, values)):
+            for yi, (start, v) in enumerate(zip(left, values)):
                 if v >= 0.08:
-                    ax.text(l + v / 2, yi, f"{v:.0%}", ha="center", va="center", color="white", fontsize=8, fontweight="bold")
+                    ax.text(start + v / 2, yi, f"{v:.0%}", ha="center", va="center", color="white", fontsize=8, fontweight="bold")
             left += values
         ax.set_yticks(y, names)
         ax.set_xlim(0, 1)
@@ -246,7 +266,10 @@ def profile_differences(profile: pd.DataFrame, top: int = 16) -> bytes:
         ax.set_xlim(-lim, lim)
         ax.text(lim * 0.98, len(d) - 0.4, "higher among leavers →", ha="right", va="bottom", fontsize=9, color=UP)
         ax.text(-lim * 0.98, len(d) - 0.4, "← higher among stayers", ha="left", va="bottom", fontsize=9, color=DOWN)
-        ax.set(xlabel="standardised difference of the averages (leavers − stayers) / spread", title="How the customers who left differed from those who stayed")
+        ax.set(
+            xlabel="difference of the averages in standard deviations (leavers − stayers)",
+            title="How leavers differed from stayers",
+        )
         ax.grid(axis="y", visible=False)
         _family_legend(ax)
         fig.tight_layout()
@@ -274,61 +297,9 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
                 ax.text(xi, v, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
             ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
             ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
-            ax.set(ylabel=f"left within {horizon_days} days", title=f"Churn rate by {'lifecycle stage' if dim == 'lifecycle_stage' else 'plan'} (history)")
-        fig.tight_layout()
-        return _png(fig)
-
-
-# ------------------------------------------------------------------------------------------------ customers
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def waterfall(contributions: pd.DataFrame, base_log_odds: float, top: int = 12) -> bytes:
-    """From the model's average customer to this customer: the largest contributions, the rest summed."""
-    c = contributions.reset_index(drop=True)
-    head, rest = c.head(top), c.iloc[top:]
-    labels = [f"{_wrap(m, 58, 1)}  [{f}]" for m, f in zip(head["meaning"], head["family"])]
-    values = list(head["contribution"].to_numpy(dtype=float))
-    families = list(head["family"])
-    if len(rest):
-        labels.append(f"{len(rest)} other factors together")
-        values.append(float(rest["contribution"].sum()))
-        families.append("")
-    with _style():
-        n = len(values)
-        fig, ax = plt.subplots(figsize=(10, 0.42 * (n + 2) + 1.9))
-        start = float(base_log_odds)
-        ax.plot([start], [n + 1], marker="D", color="#7f8c8d", markersize=8)
-        ax.text(start, n + 1, f"   {_sigmoid(start):.1%}", va="center", fontsize=9)
-        cum = start
-        for i, v in enumerate(values):
-            y = n - i
-            ax.barh(y, v, left=cum, color=UP if v > 0 else DOWN, height=0.6)
-            ax.text(max(cum, cum + v), y, f"  {v:+.2f}", va="center", fontsize=8, color="#333333")
-            cum += v
-        ax.plot([cum], [0], marker="D", color="#34495e", markersize=8)
-        ax.text(cum, 0, f"   {_sigmoid(cum):.1%}", va="center", fontsize=9, fontweight="bold")
-        ax.set_yticks(range(n + 2), ["this customer (model score)", *reversed(labels), "average customer (model baseline)"], fontsize=9)
-        for tick, fam in zip(ax.get_yticklabels()[1:-1], list(reversed(families))):
-            if fam in FAMILY_HEX:
-                tick.set_color(FAMILY_HEX[fam])
-        ax.axvline(start, color="#7f8c8d", lw=0.8, ls=":")
-        path = start + np.r_[0.0, np.cumsum(values)]
-        lo, hi = float(path.min()), float(path.max())
-        span = max(hi - lo, 0.2)
-        ax.set_xlim(lo - span * 0.05, hi + span * 0.25)
-        ax.set_xlabel("churn log-odds (red raises the risk, blue lowers it; labels coloured by cause family)")
-        sec = ax.secondary_xaxis("top", functions=(_sigmoid, _logit))
-        sec.set_xlabel("raw model probability (before calibration)")
-        sec.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.1%}"))
-        ax.grid(axis="y", visible=False)
+            ax.set(
+                ylabel=f"left within {horizon_days} days",
+                title=f"Churn rate by {'lifecycle stage' if dim == 'lifecycle_stage' else 'plan'} (history)",
+            )
         fig.tight_layout()
         return _png(fig)

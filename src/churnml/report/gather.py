@@ -140,7 +140,9 @@ def gather_report_inputs(
     cause_drivers = _cause_drivers(contrib[contrib["customer_id"].isin(flagged_ids)], flagged, labels)
     segments = _segments(scores)
     sample_meta = scores.set_index("customer_id").loc[population_ids, ["lifecycle_stage", "plan"]]
-    segment_families, segment_drivers = _segment_drivers(contrib[contrib["customer_id"].isin(population_ids)], sample_meta, labels)
+    segment_families, segment_drivers = _segment_drivers(
+        contrib[contrib["customer_id"].isin(population_ids)], sample_meta, labels
+    )
 
     # --- leavers against stayers, from the training snapshots of a customer sample
     profile, profile_rates, profile_info = _profile(known, t, config, registry, labels, profile_sample, profile_snapshots, rng)
@@ -151,7 +153,9 @@ def gather_report_inputs(
     tiers = {"high": config.flagging.tiers.high, "medium": config.flagging.tiers.medium}
     f = config.flagging
     policy = (
-        f"the top {f.top_fraction:.0%} of customers by risk" if f.top_fraction is not None else f"every customer with probability ≥ {f.probability_threshold:.0%}"
+        f"the top {f.top_fraction:.0%} of customers by risk"
+        if f.top_fraction is not None
+        else f"every customer with probability ≥ {f.probability_threshold:.0%}"
     )
     population = {
         "active_customers": int(len(scores)),
@@ -189,8 +193,21 @@ def gather_report_inputs(
         "scores_rows": int(len(scores)),
     }
     table_cols = [
-        "customer_id", "risk_rank", "churn_probability", "risk_tier", "lifecycle_stage", "plan", "primary_cause",
-        "cause_share", "reason_1", "reason_2", "reason_3", "recommended_action", "price_share", "service_share", "other_share",
+        "customer_id",
+        "risk_rank",
+        "churn_probability",
+        "risk_tier",
+        "lifecycle_stage",
+        "plan",
+        "primary_cause",
+        "cause_share",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+        "recommended_action",
+        "price_share",
+        "service_share",
+        "other_share",
     ]
     table = pages.reindex(columns=table_cols).reset_index(drop=True)
     return ReportInputs(
@@ -319,7 +336,9 @@ def _segments(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _segment_drivers(contrib: pd.DataFrame, meta: pd.DataFrame, labels: Mapping[str, str], top: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _segment_drivers(
+    contrib: pd.DataFrame, meta: pd.DataFrame, labels: Mapping[str, str], top: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per stage and plan, on the population sample: risk share by family and the top features pushing risk up."""
     fam_cols = ["dimension", "segment", "sample", *CAUSES]
     drv_cols = ["dimension", "segment", "rank", "feature", "label", "family", "mean_up"]
@@ -348,7 +367,9 @@ def _segment_drivers(contrib: pd.DataFrame, meta: pd.DataFrame, labels: Mapping[
     fam_out = pd.concat(families, ignore_index=True)
     fam_out.columns.name = None
     stage_order = {s: i for i, s in enumerate(STAGES)}
-    fam_out = fam_out.assign(_o=[stage_order.get(s, 99) if d == "lifecycle_stage" else 0 for d, s in zip(fam_out["dimension"], fam_out["segment"])])
+    fam_out = fam_out.assign(
+        _o=[stage_order.get(s, 99) if d == "lifecycle_stage" else 0 for d, s in zip(fam_out["dimension"], fam_out["segment"])]
+    )
     fam_out = fam_out.sort_values(["dimension", "_o", "segment"], kind="stable").drop(columns="_o").reset_index(drop=True)
     return fam_out[fam_cols], pd.concat(drivers, ignore_index=True).reset_index(drop=True)
 
@@ -367,7 +388,13 @@ def _profile(
     prof_cols = ["feature", "label", "family", "kind", "leavers", "stayers", "leavers_text", "stayers_text", "effect"]
     rate_cols = ["dimension", "segment", "rows", "leavers", "churn_rate"]
     ids = _sample(known.customer_ids, sample, rng)
-    cfg = config.model_copy(update={"snapshots": config.snapshots.model_copy(update={"max_snapshots": max(1, min(snapshots, config.snapshots.max_snapshots))})})
+    cfg = config.model_copy(
+        update={
+            "snapshots": config.snapshots.model_copy(
+                update={"max_snapshots": max(1, min(snapshots, config.snapshots.max_snapshots))}
+            )
+        }
+    )
     contexts: dict[pd.Timestamp, Any] = {}
 
     def whole_population(_part: Dataset, day: pd.Timestamp, c: ChurnConfig):
@@ -422,12 +449,18 @@ def _profile(
             }
         )
     profile = pd.DataFrame(rows, columns=prof_cols)
-    profile = profile.assign(_abs=profile["effect"].abs()).sort_values(["_abs", "feature"], ascending=[False, True], kind="stable")
+    profile = profile.assign(_abs=profile["effect"].abs()).sort_values(
+        ["_abs", "feature"], ascending=[False, True], kind="stable"
+    )
     profile = profile.drop(columns="_abs").reset_index(drop=True)
     rates = []
     for col in ["lifecycle_stage", *categorical]:
         seg = _top_segments(snaps[col].astype(object).fillna("unknown").astype(str))
-        g = pd.DataFrame({"segment": seg.to_numpy(), "label": y}).groupby("segment", sort=True)["label"].agg(rows="size", leavers="sum")
+        g = (
+            pd.DataFrame({"segment": seg.to_numpy(), "label": y})
+            .groupby("segment", sort=True)["label"]
+            .agg(rows="size", leavers="sum")
+        )
         g["churn_rate"] = g["leavers"] / g["rows"]
         g.insert(0, "dimension", col)
         rates.append(g.reset_index())

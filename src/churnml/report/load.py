@@ -1,0 +1,71 @@
+"""Reading what a report needs from a scores file: its manifest, the scored dataset, the model bundle.
+
+Only reads; the report itself is built by :func:`gather_report_inputs` and :func:`render_report`, and written
+by the caller. Paths in the manifest are taken as written, relative to the working directory of the scoring run;
+when they do not exist from here they are tried relative to the scores file's folder and its parent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from churnml import io
+from churnml.config import parse_config
+from churnml.errors import InputError, NotFoundError
+from churnml.report.gather import ReportInputs, gather_report_inputs
+from churnml.report.render import EVALUATION_ORDER, render_report
+
+
+def _resolve(raw: str, scores_path: Path) -> Path:
+    path = Path(raw)
+    if path.is_absolute() or path.exists():
+        return path
+    for base in (scores_path.parent, scores_path.parent.parent):
+        if (base / path).exists():
+            return base / path
+    return path
+
+
+def evaluation_pngs(bundle_dir: Path | str) -> dict[str, bytes]:
+    """The evaluation plots saved beside a model bundle (``<bundle>/evaluation/*.png``), by name."""
+    folder = Path(bundle_dir) / "evaluation"
+    out = {}
+    for name in EVALUATION_ORDER:
+        path = folder / f"{name}.png"
+        if path.is_file():
+            out[name] = path.read_bytes()
+    return out
+
+
+def read_report_inputs(
+    scores_path: Path | str, *, max_customer_pages: int = 300, profile_sample: int = 50_000
+) -> tuple[ReportInputs, dict[str, bytes]]:
+    """Everything :func:`churnml.report.render_report` needs for a scores file written by ``churnml score``."""
+    scores_path = Path(scores_path)
+    scores = io.read_scores(scores_path)
+    manifest = io.read_manifest(scores_path)
+    if not manifest:
+        raise NotFoundError(
+            f"{io.manifest_path(scores_path)}: run manifest not found; the report needs the manifest churnml score writes beside the scores"
+        )
+    model_raw = (manifest.get("model") or {}).get("path")
+    subs = ((manifest.get("inputs") or {}).get("subscriptions") or {}).get("file")
+    if not model_raw or not subs:
+        raise InputError(
+            [f"{io.manifest_path(scores_path)}: the manifest names no model or no subscriptions file; rerun churnml score"]
+        )
+    bundle_dir = _resolve(model_raw, scores_path)
+    data_dir = _resolve(subs, scores_path).parent
+    bundle = io.read_bundle(bundle_dir)
+    config = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
+    dataset = io.load_dataset(data_dir).dataset
+    inputs = gather_report_inputs(
+        scores, manifest, dataset, bundle, config, max_customer_pages=max_customer_pages, profile_sample=profile_sample
+    )
+    return inputs, evaluation_pngs(bundle_dir)
+
+
+def build_report_files(scores_path: Path | str, *, max_customers: int = 300, profile_sample: int = 50_000) -> dict[str, bytes]:
+    """The report of a scores file as ``{relative path: bytes}``, ready for :func:`churnml.io.write_report`."""
+    inputs, pngs = read_report_inputs(scores_path, max_customer_pages=max_customers, profile_sample=profile_sample)
+    return render_report(inputs, pngs)
