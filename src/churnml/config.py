@@ -86,13 +86,15 @@ class ModelConfig(_Model):
     """LightGBM hyperparameters and training controls."""
 
     seed: int = 42
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(50, ge=1)
-    feature_fraction: float = Field(0.9, gt=0, le=1)
+    # Churn labels are few and noisy (a few hundred leavers per snapshot): small, regularised trees on half the
+    # features each generalise out of time better than LightGBM's defaults, on generated data and on Telco alike.
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.5, gt=0, le=1)
     bagging_fraction: float = Field(0.9, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
-    lambda_l2: float = Field(1.0, ge=0)
+    lambda_l2: float = Field(10.0, ge=0)
     max_rounds: int = Field(2000, gt=0)
     early_stopping_rounds: int = Field(100, gt=0)
     class_weight: str | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
@@ -197,7 +199,10 @@ class ChurnConfig(_Model):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     static_attribute_families: dict[str, Family] = Field(
-        default_factory=dict, description="Cause family of `customers` columns; unlisted attributes are `other`."
+        default_factory=lambda: {"payment_method": Family.PRICE},
+        description="Cause family of `customers` columns; unlisted attributes are `other`. How a customer is billed "
+        "is a price matter (as in the Telco preset); names not in your customers table are ignored, and a mapping "
+        "given here replaces this one.",
     )
     ignore_static_attributes: list[str] = Field(
         default_factory=list, description="`customers` columns never used as features (identifiers, free text)."

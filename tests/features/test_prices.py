@@ -49,6 +49,9 @@ def test_price_features_by_hand(table):
             "price_max_increase_pct_180d": [25.0, 0, 0, 0],  # 24 -> 30
             "price_short_notice_increases_180d": [1, 0, 0, 0],
             "price_days_since_last_increase": [59, np.nan, np.nan, 334],
+            # the latest increase: a's 24 -> 30 with 45 days' notice, e's 35 -> 38 (in its earlier period) with 30
+            "price_last_increase_pct": [25.0, np.nan, np.nan, 3 / 35 * 100],
+            "price_last_increase_notice_days": [45, np.nan, np.nan, 30],
             "price_vs_new_customers_ratio": [27 / 27.5, 30 / 27.5, np.nan, 1.0],
             "price_vs_new_customers_diff": [-0.5, 2.5, np.nan, 0.0],
         },
@@ -89,3 +92,23 @@ def test_monthly_price_is_the_period_price_until_a_change_is_known(table):
         changes, subs, a, pd.Timestamp("2026-04-02"), FeatureConfig(), new_customer_prices(subs, T, 365)
     )
     assert later.loc["a", "monthly_price"] == 30.0
+
+
+def test_latest_increase_on_a_shared_day_is_the_largest_with_the_shortest_recorded_notice(table):
+    subs = table("subscriptions", [("a", "2025-01-01", None, "basic", 20.0), ("b", "2025-01-01", None, "basic", 20.0)])
+    changes = table(
+        "price_changes",
+        [
+            ("a", "2025-12-01", 20.0, 30.0, 0.0),  # older, bigger and without notice: not the latest
+            ("a", "2026-02-01", 30.0, 31.5, 40.0),  # 5%
+            ("a", "2026-02-01", 31.5, 34.65, None),  # 10%, notice not recorded
+            ("a", "2026-02-20", 34.65, 30.0, 0.0),  # a cut is not an increase
+            ("b", "2026-02-01", 20.0, 22.0, None),  # the only increase, notice unknown
+        ],
+    )
+    ab = pd.Index(["a", "b"], dtype="str", name="customer_id")
+    got = price_change_features(changes, subs, ab, T, FeatureConfig(), new_customer_prices(subs, T, 365))
+    assert got.loc["a", "price_last_increase_pct"] == pytest.approx(10.0)
+    assert got.loc["a", "price_last_increase_notice_days"] == 40.0
+    assert got.loc["b", "price_last_increase_pct"] == pytest.approx(10.0)
+    assert np.isnan(got.loc["b", "price_last_increase_notice_days"])

@@ -42,8 +42,14 @@ def test_support_features_by_hand(table):
             "support_wait_p90_180d": [28.5, 2, NAN, 1],
             "support_wait_max_180d": [30, 2, NAN, 1],
             "support_long_wait_share_180d": [0.5, 0, NAN, 0],
+            "support_unresolved_30d": [1, 0, 0, 0],
+            "support_unresolved_90d": [1, 0, 0, 0],
             "support_unresolved_180d": [1, 0, 0, 0],
             "support_unresolved_share_180d": [0.25, 0, NAN, 0],
+            # a: 02-25 follows 02-20 by 5 days in every window; b's repeat (09-05 after 08-31) is 177 days old;
+            # d's contacts are 60 and 29.75 days apart
+            "support_repeat_contacts_30d": [1, 0, 0, 0],
+            "support_repeat_contacts_90d": [1, 0, 0, 0],
             "support_repeat_contacts_180d": [1, 1, 0, 0],
             "support_days_since_last_contact": [4, 177, NAN, 0.25],
             # recent 30 days against the 60 before (30 < age <= 90), per 30 days: a and d both 2 - 1/2
@@ -68,6 +74,7 @@ def test_support_windows_and_thresholds_come_from_config(table):
     assert got.loc["a", "support_long_waits_50d"] == 3  # 20 minutes is now long
     assert got.loc["a", "support_repeat_contacts_50d"] == 1  # 02-20 -> 02-25 is 5 days
     assert got.loc["b", "support_repeat_contacts_50d"] == 0
+    assert got.loc["a", "support_unresolved_10d"] == 1 and got.loc["a", "support_unresolved_50d"] == 1
     assert got.loc["a", "support_contact_trend"] == 2 * 3 - 0  # 2 per 10 days = 6 per 30; none in days 10..30
 
 

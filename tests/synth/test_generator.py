@@ -145,6 +145,27 @@ def test_planted_causes_follow_their_mechanisms(data: SyntheticData):
     assert by_cause.loc["service", "waits"] > 2 * by_cause.loc["other", "waits"]
 
 
+def test_who_the_customer_is_and_what_they_ask_reveal_the_cause(data: SyntheticData):
+    """Sensitivities lean on the static attributes and leave traces in the logs, as in real portfolios: invoice
+    payers leave over price more than direct-debit payers, store customers over service more than online ones, and
+    price churners asked about their bill more than other churners in the 90 days before leaving."""
+    truth = data.truth.reset_index(drop=True)
+    who = truth.merge(data.tables["customers"], on="customer_id", how="left")
+    by_payment = pd.crosstab(who["payment_method"], who["cause"], normalize="index")
+    assert by_payment.loc["invoice", "price"] > 1.5 * by_payment.loc["direct_debit", "price"]
+    by_channel = pd.crosstab(who["acquisition_channel"], who["cause"], normalize="index")
+    assert by_channel.loc["store", "service"] > 1.5 * by_channel.loc["online", "service"]
+    contacts = data.tables["support_contacts"]
+    billing = contacts.loc[contacts["topic"] == "billing", ["customer_id", "timestamp"]]
+    joined = truth.reset_index().merge(billing, on="customer_id")
+    window = (joined["timestamp"] < joined["churn_date"]) & (
+        joined["timestamp"] >= joined["churn_date"] - pd.Timedelta(days=90)
+    )
+    asked = joined[window].groupby("index").size().reindex(truth.index, fill_value=0)
+    per_cause = asked.groupby(truth["cause"]).mean()
+    assert per_cause["price"] > 2 * per_cause["other"]
+
+
 def test_won_back_customers_exist(data: SyntheticData):
     subs = _periods(data)
     in_window = subs[subs["end_date"].notna() & (subs["end_date"] >= data.start)]

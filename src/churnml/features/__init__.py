@@ -15,8 +15,10 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
+from churnml.features.billing import billing_contact_features
 from churnml.features.complaints import complaint_features
 from churnml.features.faults import incident_sizes, tech_fault_features
+from churnml.features.friction import service_friction_features
 from churnml.features.prices import new_customer_prices, price_change_features
 from churnml.features.registry import FeatureSpec, feature_registry, render_reason
 from churnml.features.static import attribute_categories, static_features
@@ -82,9 +84,13 @@ def build_features(
         price_change_features(dataset.price_changes, dataset.subscriptions, customers, t, cfg, context.plan_new_price),
         usage_features(dataset.usage, customers, t, cfg),
         support_contact_features(dataset.support_contacts, customers, t, cfg),
+        billing_contact_features(dataset.support_contacts, customers, t, cfg),
         complaint_features(dataset.complaints, customers, t, cfg),
         tech_fault_features(dataset.tech_faults, customers, t, cfg, context.incident_size),
         survey_features(dataset.surveys, customers, t, cfg),
+        service_friction_features(
+            dataset.support_contacts, dataset.tech_faults, dataset.complaints, customers, t, cfg
+        ),
     ]
     reserved = [c for part in parts for c in part.columns]
     parts.append(

@@ -39,7 +39,9 @@ def price_change_features(
     ``monthly_price`` is the price at ``as_of``: the newest price change since the current period started, else
     the period's own ``monthly_price`` (the contract's price at the start of the period). Cumulative change over
     the longest window is the last new price over the first old price (0 when the price did not change; NaN when
-    it started from 0).
+    it started from 0). The latest increase, whatever its age, gives its size in percent and its notice in days
+    (NaN without an increase, a recorded notice or a non-zero old price; rises on the same day: the largest size
+    and the shortest notice).
     """
     t = as_timestamp(as_of)
     ev = events_before(price_changes, "timestamp", customers, t)
@@ -69,7 +71,12 @@ def price_change_features(
     cols[window_name("price_max_increase_pct", longest)] = np.where(np.isnan(largest), 0.0, largest)
     short = rise & (np.isnan(notice) | (notice < cfg.short_notice_days))
     cols[window_name("price_short_notice_increases", longest)] = ev.count(in_longest & short)
-    cols["price_days_since_last_increase"] = ev.days_since_last(rise)
+    last_rise_age = ev.days_since_last(rise)
+    cols["price_days_since_last_increase"] = last_rise_age
+    # The latest increase itself: how big it was and how much notice came with it (what the customer felt last).
+    latest_rise = rise & (ev.age == last_rise_age[ev.codes])
+    cols["price_last_increase_pct"] = ev.maximum(rise_pct * 100.0, latest_rise)
+    cols["price_last_increase_notice_days"] = ev.minimum(notice, latest_rise)
 
     reference = plan_new_price.reindex(current["plan"].to_numpy()).to_numpy(dtype=np.float64)
     cols["price_vs_new_customers_ratio"] = ratio(price_now, reference)

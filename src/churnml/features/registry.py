@@ -62,9 +62,11 @@ def feature_registry(config: ChurnConfig, static_columns: Mapping[str, Any] | No
         *_price_specs(config),
         *_usage_specs(config),
         *_support_specs(config),
+        *_billing_specs(config),
         *_complaint_specs(config),
         *_fault_specs(config),
         *_survey_specs(config),
+        *_friction_specs(config),
     ]
     registry = {s.name: s for s in specs}
     if static_columns:
@@ -130,6 +132,21 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last price increase {value} days ago",
             src,
             missing="no price increase on record",
+        ),
+        FeatureSpec(
+            "price_last_increase_pct",
+            p,
+            "the latest price increase was {value:.0f}%",
+            src,
+            missing="no price increase on record",
+        ),
+        FeatureSpec(
+            "price_last_increase_notice_days",
+            p,
+            "the latest price increase came with {value} days' notice",
+            src,
+            missing="no notice on record for the latest price increase",
+            zero="the latest price increase came without notice",
         ),
         FeatureSpec(
             "price_vs_new_customers_ratio",
@@ -251,13 +268,18 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing=no_contact,
         ),
+    ]
+    specs += [
         FeatureSpec(
-            window_name("support_unresolved", longest),
+            window_name("support_unresolved", w),
             s,
-            f"{{value}} unresolved support contact{{s}} {last}",
+            f"{{value}} unresolved support contact{{s}} in the last {w} days",
             src,
             COUNT,
-        ),
+        )
+        for w in cfg.windows_days
+    ]
+    specs += [
         FeatureSpec(
             window_name("support_unresolved_share", longest),
             s,
@@ -265,13 +287,19 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing=no_contact,
         ),
+    ]
+    specs += [
         FeatureSpec(
-            window_name("support_repeat_contacts", longest),
+            window_name("support_repeat_contacts", w),
             s,
-            f"{{value}} repeat support contact{{s}} within {cfg.repeat_contact_days} days of the previous one {last}",
+            f"{{value}} repeat support contact{{s}} within {cfg.repeat_contact_days} days of the previous one "
+            f"in the last {w} days",
             src,
             COUNT,
-        ),
+        )
+        for w in cfg.windows_days
+    ]
+    specs += [
         FeatureSpec(
             "support_days_since_last_contact",
             s,
@@ -289,6 +317,19 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
         ),
     ]
     return specs
+
+
+def _billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    return [
+        FeatureSpec(
+            window_name("billing_contacts", w),
+            Family.PRICE,
+            f"{{value}} contact{{s}} about the bill in the last {w} days",
+            "support_contacts",
+            COUNT,
+        )
+        for w in config.features.windows_days
+    ]
 
 
 def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
@@ -393,6 +434,19 @@ def _survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
             zero="survey score unchanged since the previous survey",
         ),
         FeatureSpec("survey_count", s, f"{{value}} survey{{s}} answered {within}", src, COUNT),
+    ]
+
+
+def _friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    return [
+        FeatureSpec(
+            "service_friction_score",
+            Family.SERVICE,
+            "service failures piling up (long waits, unresolved contacts, faults, complaints; recent ones weigh "
+            "most): friction score {value:.1f}",
+            "support_contacts,tech_faults,complaints",
+            zero=f"no service failure in the last {max(config.features.windows_days)} days",
+        )
     ]
 
 

@@ -20,8 +20,9 @@ def support_contact_features(
 ) -> pd.DataFrame:
     """Contact counts, waits, unresolved and repeat contacts, recency and trend, from contacts before ``as_of``.
 
-    Windows ``w`` cover ``as_of - w days <= timestamp < as_of``; wait statistics use the longest window and are
-    NaN for customers without contacts in it.
+    Windows ``w`` cover ``as_of - w days <= timestamp < as_of``; counts (contacts, long waits, unresolved, repeats)
+    come per window, so that a recent problem reads differently from an old one; wait statistics and shares use the
+    longest window and are NaN for customers without contacts in it.
     """
     t = as_timestamp(as_of)
     ev = events_before(contacts, "timestamp", customers, t)
@@ -44,10 +45,11 @@ def support_contact_features(
     )
     cols[window_name("support_wait_max", longest)] = ev.maximum(wait, in_longest)
     cols[window_name("support_long_wait_share", longest)] = ratio(ev.count(in_longest & long_wait), contacts_longest)
-    unresolved_count = ev.count(in_longest & unresolved)
-    cols[window_name("support_unresolved", longest)] = unresolved_count
-    cols[window_name("support_unresolved_share", longest)] = ratio(unresolved_count, contacts_longest)
-    cols[window_name("support_repeat_contacts", longest)] = _repeat_contacts(ev, in_longest, cfg.repeat_contact_days)
+    for w in cfg.windows_days:
+        cols[window_name("support_unresolved", w)] = ev.count(ev.within(w) & unresolved)
+    cols[window_name("support_unresolved_share", longest)] = ratio(ev.count(in_longest & unresolved), contacts_longest)
+    for w in cfg.windows_days:
+        cols[window_name("support_repeat_contacts", w)] = _repeat_contacts(ev, ev.within(w), cfg.repeat_contact_days)
     cols["support_days_since_last_contact"] = ev.days_since_last()
     cols["support_contact_trend"] = _contact_trend(ev, cfg.trend_recent_days, cfg.trend_baseline_days)
     return frame_of(customers, cols)

@@ -201,6 +201,17 @@ def _waits(
     return np.round(np.minimum(wait, cfg.max_wait_minutes), 1)
 
 
+def _base_topics(rng: np.random.Generator, cfg: SimulationConfig, price_sens: np.ndarray) -> np.ndarray:
+    """Topics of everyday contacts: the billing share grows with the caller's price sensitivity (odds times
+    ``sensitivity ** billing_contact_sensitivity``), so customers who watch their bill show it in the topic mix."""
+    weights = np.array(BASE_TOPIC_WEIGHTS, dtype=float)
+    weights /= weights.sum()
+    odds = weights[_BILLING] / (1.0 - weights[_BILLING]) * price_sens**cfg.billing_contact_sensitivity
+    others = np.delete(np.arange(len(weights)), _BILLING)
+    other_topic = others[rng.choice(len(others), len(price_sens), p=weights[others] / weights[others].sum())]
+    return np.where(rng.random(len(price_sens)) < odds / (1.0 + odds), _BILLING, other_topic)
+
+
 def _contacts(
     rng: np.random.Generator,
     cfg: SimulationConfig,
@@ -217,18 +228,28 @@ def _contacts(
     counts = rng.poisson(cfg.contact_rate * prop * mo.exposure)
     base_loc = np.repeat(np.arange(len(P)), counts)
     base_t = _uniform_seconds(rng, mo.a[base_loc], mo.b[base_loc])
-    base_topic = rng.choice(len(CONTACT_TOPICS), len(base_loc), p=np.array(BASE_TOPIC_WEIGHTS))
-    # Technical contacts follow faults, many more after a shared incident.
+    base_topic = _base_topics(rng, cfg, cu.price_sens[P[base_loc]])
+    # Technical contacts follow faults, many more after a shared incident; customers who mind service call more.
     shared = faults["incident"] >= 0
-    rate = np.where(shared, cfg.contacts_per_incident_hit, cfg.contacts_per_fault) * prop[faults["loc"]]
+    f_cust = P[faults["loc"]]
+    rate = (
+        np.where(shared, cfg.contacts_per_incident_hit, cfg.contacts_per_fault)
+        * prop[faults["loc"]]
+        * cu.service_sens[f_cust] ** cfg.fault_contact_sensitivity
+    )
     c = rng.poisson(rate)
     f_loc = np.repeat(faults["loc"], c)
     f_t = _after(rng, np.repeat(faults["t"], c), 0.4)
     f_inc = np.repeat(shared, c)
-    # Billing contacts follow price rises, more when the rise came without notice.
+    # Billing contacts follow price rises, more when the rise came without notice and from price-sensitive customers.
     rises = changes["new"] > changes["old"]
     r_loc0 = changes["loc"][rises]
-    c = rng.poisson(cfg.contacts_per_rise * prop[r_loc0] * (1.0 + (changes["notice"][rises] == 0)))
+    c = rng.poisson(
+        cfg.contacts_per_rise
+        * prop[r_loc0]
+        * cu.price_sens[P[r_loc0]] ** cfg.rise_contact_sensitivity
+        * (1.0 + (changes["notice"][rises] == 0))
+    )
     r_loc = np.repeat(r_loc0, c)
     r_t = _after(rng, np.repeat(changes["eff"][rises] * DAY, c), 3.0)
 

@@ -7,10 +7,18 @@ the customer's latent sensitivities)::
     h = h_other + h_price + h_service
 
 ``h_price`` grows with recent rises (worse without notice), plan mismatch and paying above today's list price;
-``h_service`` with long waits, unresolved and repeated contacts, complaints, faults and shared incidents;
-``h_other`` is a baseline times seasonality, lifecycle fragility, disengagement, static attributes and noise.
-Churners leave on a random day of the month; the component with the largest share is the planted cause. The
-month's events are then drawn for everyone present (see :mod:`churnml.synth.events`) and become next month's pain.
+``h_service`` with long waits, unresolved and repeated contacts, complaints, faults and shared incidents, beyond a
+small tolerance (an isolated bad experience is forgiven, a pattern is not); ``h_other`` is a baseline times
+seasonality, lifecycle fragility, disengagement, static attributes and noise. Churners leave on a random day of the
+month; the component with the largest share is the planted cause. The month's events are then drawn for everyone
+present (see :mod:`churnml.synth.events`) and become next month's pain.
+
+As in real portfolios, what drives a customer's churn is largely observable, though never directly: the price and
+service sensitivities and the `other` propensity are mostly written in who the customer is (acquisition channel,
+payment method, life stage, household; see :func:`_latent`) and leave traces in the logs (customers who mind service
+contact support more and call after faults; price-sensitive ones ask about their bill and call after a rise, see
+:mod:`churnml.synth.events`). Only a modest lognormal part of each trait stays hidden, so a good model can get close
+to the simulator's own probabilities, but not all the way.
 """
 
 from __future__ import annotations
@@ -27,6 +35,12 @@ from churnml.synth.events import DAY, Customers, Month, simulate_month
 CAUSES: tuple[str, ...] = ("other", "price", "service")
 _NEVER = np.iinfo(np.int64).max // (2 * DAY)  # a day that never comes
 _YEAR = 365.25
+_MEAN_HOUSEHOLD = 2.6  # household sizes are 1 + Poisson(1.6), cut at 7
+# Life-stage ages of the latent traits (see _latent) and the population means of their age terms under the default
+# age distribution (normal 44 +- 14, clipped to 18..90), so that the age terms average out to about 1.
+_PRICE_CALM_AGE, _PRICE_CALM_SPREAD = 50.0, 12.0  # price sensitivity is lowest at 50: E|age - 50| ~ 12
+_SERVICE_CARE_AGE, _SERVICE_CARE_MEAN = 40.0, 8.0  # service expectations grow after 40: E max(age - 40, 0) ~ 8
+_YOUNG_AGE, _YOUNG_MEAN = 32.0, 1.35  # young adults move and switch: E max(32 - age, 0) ~ 1.35
 
 
 @dataclass(frozen=True)
@@ -243,19 +257,42 @@ def _latent(
     household: np.ndarray,
     channel: np.ndarray,
     payment: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Price sensitivity, service sensitivity and `other` multiplier; they lean on the static attributes a little,
-    so those columns carry some signal too."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Price sensitivity, service sensitivity, `other` multiplier and contact propensity of each customer.
+
+    Each trait is a part written in the static attributes (acquisition channel, payment method, age, household;
+    see the catalogues in :mod:`churnml.synth.config`) times a mean-one lognormal the logs cannot see directly.
+    The unobservable service part also raises the contact propensity (``contact_service_correlation``): customers
+    who mind service reach out more, so their contact history betrays it, as in real support logs.
+    """
     n = len(age)
-    price_sens = _lognormal(rng, cfg.price_sensitivity_sigma, n) * np.exp(-0.01 * (age - 45) + 0.08 * (household - 2.6))
-    service_sens = _lognormal(rng, cfg.service_sensitivity_sigma, n) * np.exp(0.006 * (age - 45))
+    ch = np.array([c[2:] for c in ACQUISITION_CHANNELS])[channel]
+    pay = np.array([c[2:] for c in PAYMENT_METHODS])[payment]
+    members = household - _MEAN_HOUSEHOLD
+    # Life stage: price sensitivity is U-shaped in age (young adults and pensioners on fixed incomes count every
+    # euro), young adults move and switch for reasons of their own, and care about service grows after forty.
+    price_sens = (
+        ch[:, 1] * pay[:, 1]
+        * np.exp(cfg.price_age_effect * (np.abs(age - _PRICE_CALM_AGE) - _PRICE_CALM_SPREAD))
+        * np.exp(cfg.price_household_effect * members)
+        * _lognormal(rng, cfg.price_sensitivity_sigma, n)
+    )
+    z_service = rng.standard_normal(n)
+    s = cfg.service_sensitivity_sigma
+    service_sens = (
+        ch[:, 2] * pay[:, 2]
+        * np.exp(cfg.service_age_effect * (np.maximum(age - _SERVICE_CARE_AGE, 0.0) - _SERVICE_CARE_MEAN))
+        * np.exp(s * z_service - s**2 / 2)
+    )
     other_mult = (
-        np.array([c[2] for c in ACQUISITION_CHANNELS])[channel]
-        * np.array([c[2] for c in PAYMENT_METHODS])[payment]
-        * np.exp(-cfg.age_effect * (age - 45))
+        ch[:, 0] * pay[:, 0]
+        * np.exp(cfg.age_effect * (np.maximum(_YOUNG_AGE - age, 0.0) - _YOUNG_MEAN) - cfg.household_effect * members)
         * _lognormal(rng, cfg.other_propensity_sigma, n)
     )
-    return price_sens, service_sens, other_mult
+    rho, c = cfg.contact_service_correlation, cfg.contact_propensity_sigma
+    z_contact = rho * z_service + np.sqrt(1.0 - rho**2) * rng.standard_normal(n)
+    contact_prop = np.exp(c * z_contact - c**2 / 2)
+    return price_sens, service_sens, other_mult, contact_prop
 
 
 def _population(
@@ -290,8 +327,8 @@ def _population(
     channel = rng.choice(len(ACQUISITION_CHANNELS), n, p=[c[1] for c in ACQUISITION_CHANNELS])
     payment = rng.choice(len(PAYMENT_METHODS), n, p=[c[1] for c in PAYMENT_METHODS])
     age = np.round(np.clip(rng.normal(cfg.age_mean, cfg.age_sd, n), 18, 90))
-    household = np.clip(rng.poisson(1.6, n) + 1, 1, 7).astype(np.float64)
-    price_sens, service_sens, other_mult = _latent(rng, cfg, age, household, channel, payment)
+    household = np.clip(rng.poisson(_MEAN_HOUSEHOLD - 1.0, n) + 1, 1, 7).astype(np.float64)
+    price_sens, service_sens, other_mult, contact_prop = _latent(rng, cfg, age, household, channel, payment)
     pop = _Population(
         region=region,
         channel=channel,
@@ -300,7 +337,7 @@ def _population(
         household=household,
         price_sens=price_sens,
         service_sens=service_sens,
-        contact_prop=_lognormal(rng, cfg.contact_propensity_sigma, n),
+        contact_prop=contact_prop,
         fault_prone=_lognormal(rng, cfg.fault_proneness_sigma, n),
         satisfaction=rng.normal(0.0, 0.8, n),
         other_mult=other_mult,
@@ -363,7 +400,7 @@ def _burn_in(
         h_other, h_price, h_service = _hazard(rng, cfg, pop, st, known, t0, 0, edges[k].month - 1, cat)
         gone = known[rng.random(len(known)) < np.minimum(h_other + h_price + h_service, cfg.max_hazard)]
         fresh = _latent(rng, cfg, pop.age[gone], pop.household[gone], pop.channel[gone], pop.payment[gone])
-        pop.price_sens[gone], pop.service_sens[gone], pop.other_mult[gone] = fresh
+        pop.price_sens[gone], pop.service_sens[gone], pop.other_mult[gone], pop.contact_prop[gone] = fresh
         st.service[gone] = 0.0
         st.rises[gone] = 0.0
         st.log_e[gone] = 0.0
@@ -461,7 +498,7 @@ def _hazard(
         * sensitivity
         * np.where(new, cfg.new_service_multiplier, 1.0)
         * (1.0 + cfg.tenure_service_expectation * seniority)
-        * st.service[idx]
+        * np.maximum(st.service[idx] - cfg.service_tolerance, 0.0)
     )
     return h_other, h_price, h_service
 
