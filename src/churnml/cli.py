@@ -131,7 +131,8 @@ def print_training_summary(result, bundle_dir: Path, tracked) -> None:
     out.print(table)
     out.print(f"Split: {result.split.description}.")
     out.print(
-        f"Calibration: Brier {m['model_uncalibrated']['brier']:.4f} -> {m['model']['brier']:.4f}, "
+        f"Calibration ({result.bundle.calibrator.method_}): "
+        f"Brier {m['model_uncalibrated']['brier']:.4f} -> {m['model']['brier']:.4f}, "
         f"ECE {m['model_uncalibrated']['ece']:.4f} -> {m['model']['ece']:.4f}."
     )
     if "model_oracle_auc_ratio" in m:

@@ -99,7 +99,12 @@ class ModelConfig(_Model):
     early_stopping_rounds: int = Field(100, gt=0)
     class_weight: str | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
     num_threads: int = Field(0, ge=0, description="0 = all cores.")
-    calibration: str = Field("isotonic", pattern="^(isotonic|sigmoid)$")
+    calibration: str = Field(
+        "auto",
+        pattern="^(auto|isotonic|sigmoid)$",
+        description="`auto` keeps whichever of no map, sigmoid or isotonic has the lowest 5-fold log loss on the "
+        "tuning predictions.",
+    )
     holdout_fraction: float = Field(
         0.25, gt=0, lt=1, description="Single-snapshot data only: share of customers held out (stratified)."
     )

@@ -12,7 +12,7 @@ def _miscalibrated(n=20_000, seed=0):
     return raw, y
 
 
-@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("method", ["auto", "isotonic", "sigmoid"])
 def test_calibration_lowers_ece_on_held_out_rows(method):
     raw_fit, y_fit = _miscalibrated(seed=1)
     raw_eval, y_eval = _miscalibrated(seed=2)
@@ -23,11 +23,12 @@ def test_calibration_lowers_ece_on_held_out_rows(method):
     assert after < before / 3
 
 
-@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("method", ["auto", "isotonic", "sigmoid"])
 def test_round_trip_through_plain_data(method):
     raw, y = _miscalibrated()
     cal = Calibrator(method).fit(raw, y)
     again = Calibrator.from_dict(cal.to_dict())
+    assert again.to_dict() == cal.to_dict()
     probe = np.linspace(0, 1, 101)
     np.testing.assert_array_equal(cal.transform(probe), again.transform(probe))
 
@@ -64,3 +65,37 @@ def test_a_few_extreme_churners_do_not_make_certainty():
     raw[:5], y[:5] = 0.99, 1  # five top scores that all churned
     out = Calibrator("isotonic", min_bin=50).fit(raw, y).transform(np.array([0.99]))
     assert out[0] < 0.9
+
+
+def _calibrated(n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.beta(0.5, 10.0, n)  # churn-like: mostly small probabilities, already calibrated
+    return raw, (rng.uniform(size=n) < raw).astype(int)
+
+
+def test_auto_fixes_miscalibrated_scores():
+    raw, y = _miscalibrated(seed=1)
+    cal = Calibrator("auto").fit(raw, y)
+    assert cal.method_ in ("sigmoid", "isotonic")
+    assert min(cal.cv_log_loss_["sigmoid"], cal.cv_log_loss_["isotonic"]) < cal.cv_log_loss_["identity"]
+
+
+def test_auto_does_not_pay_for_a_map_that_calibrated_scores_do_not_need():
+    raw, y = _calibrated(seed=1)
+    raw_eval, y_eval = _calibrated(seed=2)
+    cal = Calibrator("auto").fit(raw, y)
+    assert set(cal.cv_log_loss_) == {"identity", "sigmoid", "isotonic"}
+    # Whatever it keeps, it is no worse on fresh rows than leaving the scores alone.
+    chosen = _log_loss(y_eval, cal.transform(raw_eval))
+    assert chosen <= _log_loss(y_eval, raw_eval) + 1e-3
+    assert cal.cv_log_loss_[cal.method_] == min(cal.cv_log_loss_.values())
+
+
+def test_auto_is_deterministic():
+    raw, y = _miscalibrated(seed=3)
+    assert Calibrator("auto").fit(raw, y).to_dict() == Calibrator("auto").fit(raw, y).to_dict()
+
+
+def _log_loss(y, p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

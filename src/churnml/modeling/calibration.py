@@ -12,22 +12,34 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 
+_CANDIDATES = ("identity", "sigmoid", "isotonic")
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 class Calibrator:
     """Maps raw model probabilities to calibrated ones.
 
     ``method="isotonic"`` learns a monotone step function (stored as its knots); ``"sigmoid"`` learns Platt
-    scaling on the logit (stored as slope and intercept). Learned state ends in ``_``.
+    scaling on the logit (stored as slope and intercept); ``"auto"`` picks among identity, sigmoid and isotonic
+    by ``folds``-fold cross-validated log loss on the rows it is given (``cv_log_loss_``) and fits the winner on
+    all of them: a booster trained on log loss is often calibrated already, and on a small held-out set a fitted
+    map can add more noise than it removes. Learned state ends in ``_``.
     """
 
-    def __init__(self, method: str = "isotonic", min_samples: int = 200, min_bin: int = 50):
+    def __init__(self, method: str = "isotonic", min_samples: int = 200, min_bin: int = 50, folds: int = 5):
         self.method = method
         self.min_samples = min_samples
         self.min_bin = min_bin
+        self.folds = folds
 
     def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
         raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
@@ -38,8 +50,32 @@ class Calibrator:
         if len(raw) < self.min_samples or len(np.unique(y)) < 2:
             self.method_ = "identity"
             return self
-        self.method_ = self.method
-        if self.method == "isotonic":
+        method = self._select(raw, y) if self.method == "auto" else self.method
+        self._fit_method(method, raw, y)
+        return self
+
+    def _select(self, raw: np.ndarray, y: np.ndarray) -> str:
+        """The candidate with the lowest out-of-fold log loss (ties: the simpler one, in candidate order)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = min(self.folds, int(np.bincount(y).min()))
+        if folds < 2:
+            self.cv_log_loss_ = {}
+            return "identity"
+        losses = {m: 0.0 for m in _CANDIDATES}
+        # Fixed shuffling seed: the same held-out rows always choose the same calibrator.
+        for fit_idx, eval_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(raw, y):
+            for m in _CANDIDATES:
+                cal = Calibrator(m, min_samples=0, min_bin=self.min_bin)._fit_method(m, raw[fit_idx], y[fit_idx])
+                losses[m] += _log_loss(y[eval_idx], cal.transform(raw[eval_idx])) * len(eval_idx)
+        self.cv_log_loss_ = {m: v / len(raw) for m, v in losses.items()}
+        return min(_CANDIDATES, key=lambda m: self.cv_log_loss_[m])
+
+    def _fit_method(self, method: str, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        self.method_ = method
+        if method == "identity":
+            pass
+        elif method == "isotonic":
             # Fit on pooled quantile bins of at least `min_bin` rows: a handful of top scores that all churned
             # would otherwise become a step to probability 1.0.
             order = np.argsort(raw, kind="stable")
@@ -51,11 +87,11 @@ class Calibrator:
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(centre, rate, sample_weight=weight)
             self.x_ = np.asarray(iso.X_thresholds_, dtype=float)
             self.y_ = np.asarray(iso.y_thresholds_, dtype=float)
-        elif self.method == "sigmoid":
+        elif method == "sigmoid":
             lr = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
             self.slope_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
         else:
-            raise ValueError(f"unknown calibration method {self.method!r}; use isotonic or sigmoid")
+            raise ValueError(f"unknown calibration method {method!r}; use auto, isotonic or sigmoid")
         return self
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
@@ -69,6 +105,8 @@ class Calibrator:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"method": self.method_, "n_samples": self.n_samples_}
+        if getattr(self, "cv_log_loss_", None):
+            data["cv_log_loss"] = dict(self.cv_log_loss_)
         if self.method_ == "isotonic":
             data.update(x=self.x_.tolist(), y=self.y_.tolist())
         elif self.method_ == "sigmoid":
@@ -80,6 +118,7 @@ class Calibrator:
         method = data["method"]
         cal = cls(method="isotonic" if method == "identity" else method)
         cal.method_, cal.n_samples_ = method, int(data.get("n_samples", 0))
+        cal.cv_log_loss_ = {str(k): float(v) for k, v in data.get("cv_log_loss", {}).items()}
         if method == "isotonic":
             cal.x_, cal.y_ = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
             if len(cal.x_) != len(cal.y_) or np.any(np.diff(cal.x_) < 0):
