@@ -166,6 +166,18 @@ def test_who_the_customer_is_and_what_they_ask_reveal_the_cause(data: SyntheticD
     assert per_cause["price"] > 2 * per_cause["other"]
 
 
+def test_service_leads_among_long_standing_leavers(data: SyntheticData):
+    """The domain: long-standing customers who leave mostly leave over service, new ones mostly for other reasons."""
+    subs = data.tables["subscriptions"]
+    ended = data.truth.merge(subs, left_on=["customer_id", "churn_date"], right_on=["customer_id", "end_date"])
+    assert len(ended) == len(data.truth)  # every churn closes a period
+    run_years = (ended["churn_date"] - ended["start_date"]).dt.days / 365.25
+    veterans = ended.loc[run_years >= 4, "cause"].value_counts(normalize=True)
+    newcomers = ended.loc[run_years < 0.25, "cause"].value_counts(normalize=True)
+    assert veterans["service"] > 0.5 and veterans["service"] > 2 * veterans["price"]
+    assert newcomers.idxmax() == "other"
+
+
 def test_won_back_customers_exist(data: SyntheticData):
     subs = _periods(data)
     in_window = subs[subs["end_date"].notna() & (subs["end_date"] >= data.start)]
