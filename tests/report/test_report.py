@@ -72,6 +72,8 @@ def test_every_section_is_present_with_pictures(small_run):
     ):
         assert needle in text
     assert "assets/model-reliability.png" in text  # the model card shows the bundle's reliability plot
+    calibration = text.split("<dt>Calibration</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    assert "tuning predictions" in calibration
 
 
 def test_hostile_ids_are_escaped_everywhere(small_run):

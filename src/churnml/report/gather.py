@@ -183,6 +183,7 @@ def gather_report_inputs(
         "split": meta.get("split", {}),
         "metrics": meta.get("metrics", {}),
         "config_hash": meta.get("config_hash"),
+        "calibration": {k: v for k, v in bundle.calibrator.to_dict().items() if k in ("method", "n_samples", "cv_log_loss")},
     }
     run = {
         "created": manifest.get("created"),

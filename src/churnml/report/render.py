@@ -677,6 +677,17 @@ def _customers_section(inputs: ReportInputs) -> str:
     return "".join(parts)
 
 
+def _calibration_fact(cal: Mapping[str, Any]) -> str:
+    losses = cal.get("cv_log_loss") or {}
+    method = cal.get("method")
+    if method == "identity":
+        method = "none: the raw scores were the best calibrated" if losses else "none: too few tuning rows to fit one"
+    text = f"{method or '—'}, from {int(cal.get('n_samples') or 0):,} tuning predictions"
+    if losses:
+        text += "; chosen by 5-fold log loss: " + ", ".join(f"{k} {float(v):.4f}" for k, v in losses.items())
+    return text
+
+
 def _model_card(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
     m = inputs.model
     split = m.get("split") or {}
@@ -699,6 +710,7 @@ def _model_card(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
         ),
         ("Rows", ", ".join(f"{k} {int(v):,}" for k, v in rows_info.items()) or "—"),
         ("Features", f"{m.get('features')} (LightGBM {m.get('lightgbm_version') or '?'}, {m.get('best_iteration')} trees)"),
+        ("Calibration", _calibration_fact(m.get("calibration") or {})),
         ("Configuration hash", m.get("config_hash")),
     ]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
