@@ -70,6 +70,21 @@ def test_scores_follow_the_contract(pipeline):
     assert (s["model_version"] == version).all()
 
 
+def test_referral_candidates_are_satisfied_low_risk_customers(pipeline):
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    assert s.columns[len(CONTRACT):].tolist()[-1] == "referral_candidate"
+    assert set(s["referral_candidate"]) == {"true", "false"}
+    chosen = s[s["referral_candidate"] == "true"]
+    assert len(chosen) > 0
+    assert (chosen["flagged"] == "false").all() and (chosen["risk_tier"] == "low").all()
+    surveys = io.load_dataset(pipeline / "data").dataset.surveys
+    before = surveys[surveys["timestamp"] < pd.Timestamp(AS_OF)].sort_values("timestamp")
+    latest = before.groupby("customer_id")["score"].last()
+    assert (latest.reindex(chosen["customer_id"]) >= 9).all()
+    m = json.loads((pipeline / "out" / "scores.manifest.json").read_text())
+    assert m["counts"]["referral_candidates"] == len(chosen)
+
+
 def test_ids_round_trip_and_cover_exactly_the_active_customers(pipeline):
     s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
     data = io.load_dataset(pipeline / "data").dataset

@@ -242,7 +242,8 @@ def score(
     io.atomic_write_text(io.manifest_path(out_file), json.dumps(manifest, indent=2) + "\n")
     out.print(
         f"Scored {counts['active_customers']:,} active customers at {t.date()} with model {bundle.version}: "
-        f"{counts['flagged']:,} flagged; by cause {counts['flagged_by_cause']}; actions {counts['flagged_by_action']}."
+        f"{counts['flagged']:,} flagged; by cause {counts['flagged_by_cause']}; actions {counts['flagged_by_action']}; "
+        f"{counts['referral_candidates']:,} referral candidates."
     )
     out.print(f"Scores: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
 

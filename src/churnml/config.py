@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -191,6 +191,19 @@ class ScoringConfig(_Model):
     reasons: int = Field(3, ge=0, le=3)
 
 
+class ReferralConfig(_Model):
+    """Satisfied customers are an asset: low-risk customers whose latest survey was enthusiastic are marked as
+    referral candidates (extra `referral_candidate` column of the scores file)."""
+
+    enabled: bool = True
+    min_survey_score: float = Field(
+        9, ge=0, le=10, description="Latest survey score (0-10, within features.survey_window_days) at least this."
+    )
+    risk_tiers: list[Literal["low", "medium", "high"]] = Field(
+        default_factory=lambda: ["low"], description="Risk tiers a candidate may be in; flagged customers never are."
+    )
+
+
 class ChurnConfig(_Model):
     """Everything the pipeline needs, in one typed object."""
 
@@ -203,6 +216,7 @@ class ChurnConfig(_Model):
     playbook: PlaybookConfig = PlaybookConfig()
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
+    referral: ReferralConfig = ReferralConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=lambda: {"payment_method": Family.PRICE},
         description="Cause family of `customers` columns; unlisted attributes are `other`. How a customer is billed "

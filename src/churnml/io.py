@@ -340,6 +340,8 @@ def read_scores(path: Path | str) -> pd.DataFrame:
         raise NotFoundError(f"{path}: scores file not found; run churnml score first")
     frame = pd.read_csv(path, dtype={"customer_id": "str", "primary_cause": "str", "reason_1": "str", "reason_2": "str", "reason_3": "str"}, keep_default_na=False, na_values={"cause_share": [""], "price_share": [""], "service_share": [""], "other_share": [""]})
     frame["flagged"] = frame["flagged"].astype(str).str.lower().eq("true")
+    if "referral_candidate" in frame:
+        frame["referral_candidate"] = frame["referral_candidate"].astype(str).str.lower().eq("true")
     return frame
 
 

@@ -69,6 +69,7 @@ def test_every_section_is_present_with_pictures(small_run):
         "What keeps customers",
         "Drivers by cause family",
         "Out-of-time validation",
+        "Referral candidates",
     ):
         assert needle in text
     assert "assets/model-reliability.png" in text  # the model card shows the bundle's reliability plot

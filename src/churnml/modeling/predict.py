@@ -48,6 +48,21 @@ SCORE_COLUMNS = [
 ]
 # Optional columns after the contract's, for analysts: how risk splits across the cause families.
 EXTRA_COLUMNS = ["price_share", "service_share", "other_share"]
+# ... and, for the CRM, satisfied low-risk customers worth a referral request (config `referral`).
+REFERRAL_COLUMN = "referral_candidate"
+_SURVEY_SCORE = "survey_last_score"
+
+
+def referral_candidates(
+    flagged: np.ndarray, tier: np.ndarray, survey_score: np.ndarray, config: ChurnConfig
+) -> np.ndarray:
+    """Not flagged, in an allowed risk tier, and a latest survey score of at least the configured minimum."""
+    r = config.referral
+    if not r.enabled:
+        return np.zeros(len(flagged), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        enthusiastic = np.nan_to_num(survey_score, nan=-1.0) >= r.min_survey_score
+    return ~flagged & np.isin(tier, r.risk_tiers) & enthusiastic
 
 
 def _peak_rss_mb() -> float:
@@ -83,6 +98,7 @@ class ScoreResult:
             "by_stage": {k: int(v) for k, v in s["lifecycle_stage"].value_counts().sort_index().items()},
             "flagged_by_cause": {k: int(v) for k, v in flagged["primary_cause"].value_counts().sort_index().items()},
             "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
+            "referral_candidates": int(s[REFERRAL_COLUMN].sum()) if REFERRAL_COLUMN in s else 0,
         }
 
 
@@ -121,11 +137,13 @@ def score_dataset(
     size = config.scoring.chunk_customers
 
     with log.stage("features_and_scores"):
-        probs = []
+        probs, surveys = [], []
         for _, part in _chunks(known, active, size, progress, "scoring"):
             features = build_features(part, t, config, context)
             probs.append(pd.Series(bundle.predict(features), index=features.index))
+            surveys.append(features[_SURVEY_SCORE].astype(float))
         p = pd.concat(probs).reindex(active).to_numpy() if probs else np.array([], dtype=float)
+        survey = pd.concat(surveys).reindex(active).to_numpy() if surveys else np.array([], dtype=float)
 
     with log.stage("rank_and_flag"):
         # Highest risk first; equal probabilities keep customer-id order, so reruns give identical ranks.
@@ -133,13 +151,14 @@ def score_dataset(
         rank = np.empty(len(active), dtype=np.int64)
         rank[order] = np.arange(1, len(active) + 1)
         flagged = flag(rank, p, config)
+        tier = risk_tiers(p, config.flagging.tiers.high, config.flagging.tiers.medium)
         scores = pd.DataFrame(
             {
                 "customer_id": active.to_numpy(),
                 "as_of_date": str(t.date()),
                 "churn_probability": p,
                 "risk_rank": rank,
-                "risk_tier": risk_tiers(p, config.flagging.tiers.high, config.flagging.tiers.medium),
+                "risk_tier": tier,
                 "flagged": flagged,
                 "lifecycle_stage": stage.to_numpy(),
             }
@@ -150,6 +169,7 @@ def score_dataset(
         scores["recommended_action"] = "none"
         for col in EXTRA_COLUMNS:
             scores[col] = np.nan
+        scores[REFERRAL_COLUMN] = referral_candidates(flagged, tier, survey, config)
 
     explain_seconds = 0.0
     with log.stage("explain_flagged"):
@@ -178,7 +198,7 @@ def score_dataset(
 
     scores["model_version"] = bundle.version
     scores = scores.sort_values("risk_rank", kind="stable").reset_index(drop=True)
-    return ScoreResult(scores[SCORE_COLUMNS + EXTRA_COLUMNS], log, explain_seconds)
+    return ScoreResult(scores[SCORE_COLUMNS + EXTRA_COLUMNS + [REFERRAL_COLUMN]], log, explain_seconds)
 
 
 def format_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -186,6 +206,8 @@ def format_scores(scores: pd.DataFrame) -> pd.DataFrame:
     out = scores.copy()
     out["churn_probability"] = np.char.mod("%.4f", out["churn_probability"].to_numpy(dtype=float))
     out["flagged"] = np.where(out["flagged"], "true", "false")
+    if REFERRAL_COLUMN in out:
+        out[REFERRAL_COLUMN] = np.where(out[REFERRAL_COLUMN].to_numpy(dtype=bool), "true", "false")
     for col in ["cause_share", *EXTRA_COLUMNS]:
         values = out[col].to_numpy(dtype=float)
         text = np.char.mod("%.4f", np.nan_to_num(values))

@@ -169,6 +169,8 @@ def gather_report_inputs(
         "flagged_by_cause": {k: int((flagged["primary_cause"] == k).sum()) for k in CAUSES},
         "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
         "pages": int(len(pages)),
+        # Scores files written before the column existed have no referral candidates to count.
+        "referral_candidates": int(scores["referral_candidate"].sum()) if "referral_candidate" in scores else None,
     }
     meta = bundle.meta
     model = {

@@ -247,6 +247,10 @@ def _overview(inputs: ReportInputs) -> str:
         ("High risk", f"{tiers.get('high', 0):,}", f"probability ≥ {pct(inputs.tiers['high'], 0)}"),
         ("Medium risk", f"{tiers.get('medium', 0):,}", f"probability ≥ {pct(inputs.tiers['medium'], 0)}"),
     ]
+    if pop.get("referral_candidates") is not None:
+        cards.append(
+            ("Referral candidates", f"{pop['referral_candidates']:,}", "satisfied low-risk customers: ask for a referral")
+        )
     card_html = "".join(
         f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div><div class="s">{esc(s)}</div></div>'
         for k, v, s in cards
