@@ -93,16 +93,21 @@ def _subscription_specs(config: ChurnConfig) -> list[FeatureSpec]:
     ]
 
 
+def _per_window(
+    config: ChurnConfig, stem: str, family: Family, what: str, source: str, group: str | None = None
+) -> list[FeatureSpec]:
+    """One count feature ``{stem}_{w}d`` per window, read as "{value} {what} in the last {w} days"."""
+    return [
+        FeatureSpec(window_name(stem, w), family, f"{{value}} {what} in the last {w} days", source, COUNT, group)
+        for w in config.features.windows_days
+    ]
+
+
 def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
     p, src, cfg = Family.PRICE, "price_changes", config.features
     longest = max(cfg.windows_days)
     specs = [FeatureSpec("monthly_price", p, "pays {value:.2f} a month", "subscriptions")]
-    specs += [
-        FeatureSpec(
-            window_name("price_increases", w), p, f"{{value}} price increase{{s}} in the last {w} days", src, COUNT
-        )
-        for w in cfg.windows_days
-    ]
+    specs += _per_window(config, "price_increases", p, "price increase{s}", src)
     specs += [
         FeatureSpec(
             window_name("price_change_pct", longest),
@@ -222,22 +227,8 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
     longest = max(cfg.windows_days)
     last = f"in the last {longest} days"
     wait = f"{cfg.long_wait_minutes:g} min"
-    specs = [
-        FeatureSpec(
-            window_name("support_contacts", w), s, f"{{value}} support contact{{s}} in the last {w} days", src, COUNT
-        )
-        for w in cfg.windows_days
-    ]
-    specs += [
-        FeatureSpec(
-            window_name("support_long_waits", w),
-            s,
-            f"{{value}} support contact{{s}} with waits over {wait} in the last {w} days",
-            src,
-            COUNT,
-        )
-        for w in cfg.windows_days
-    ]
+    specs = _per_window(config, "support_contacts", s, "support contact{s}", src)
+    specs += _per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
     no_contact = f"no support contact {last}"
     specs += [
         FeatureSpec(
@@ -269,36 +260,23 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             missing=no_contact,
         ),
     ]
-    specs += [
-        FeatureSpec(
-            window_name("support_unresolved", w),
-            s,
-            f"{{value}} unresolved support contact{{s}} in the last {w} days",
-            src,
-            COUNT,
-        )
-        for w in cfg.windows_days
-    ]
-    specs += [
+    specs += _per_window(config, "support_unresolved", s, "unresolved support contact{s}", src)
+    specs.append(
         FeatureSpec(
             window_name("support_unresolved_share", longest),
             s,
             f"{{value:.0%}} of support contacts unresolved {last}",
             src,
             missing=no_contact,
-        ),
-    ]
-    specs += [
-        FeatureSpec(
-            window_name("support_repeat_contacts", w),
-            s,
-            f"{{value}} repeat support contact{{s}} within {cfg.repeat_contact_days} days of the previous one "
-            f"in the last {w} days",
-            src,
-            COUNT,
         )
-        for w in cfg.windows_days
-    ]
+    )
+    specs += _per_window(
+        config,
+        "support_repeat_contacts",
+        s,
+        f"repeat support contact{{s}} within {cfg.repeat_contact_days} days of the previous one",
+        src,
+    )
     specs += [
         FeatureSpec(
             "support_days_since_last_contact",
@@ -320,16 +298,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
-    return [
-        FeatureSpec(
-            window_name("billing_contacts", w),
-            Family.PRICE,
-            f"{{value}} contact{{s}} about the bill in the last {w} days",
-            "support_contacts",
-            COUNT,
-        )
-        for w in config.features.windows_days
-    ]
+    return _per_window(config, "billing_contacts", Family.PRICE, "contact{s} about the bill", "support_contacts")
 
 
 def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
@@ -382,21 +351,15 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
 def _fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
     s, src, cfg = Family.SERVICE, "tech_faults", config.features
     longest = max(cfg.windows_days)
-    specs = [
-        FeatureSpec(window_name("faults", w), s, f"{{value}} technical fault{{s}} in the last {w} days", src, COUNT)
-        for w in cfg.windows_days
-    ]
-    specs += [
-        FeatureSpec(
-            window_name("faults_shared_incident", w),
-            s,
-            f"{{value}} fault{{s}} from incidents hitting {cfg.incident_min_customers}+ customers in the last {w} days",
-            src,
-            COUNT,
-            SHARED_INCIDENT,
-        )
-        for w in cfg.windows_days
-    ]
+    specs = _per_window(config, "faults", s, "technical fault{s}", src)
+    specs += _per_window(
+        config,
+        "faults_shared_incident",
+        s,
+        f"fault{{s}} from incidents hitting {cfg.incident_min_customers}+ customers",
+        src,
+        SHARED_INCIDENT,
+    )
     specs += [
         FeatureSpec(
             window_name("faults_minutes", longest),

@@ -47,31 +47,36 @@ def support_contact_features(
     cols[window_name("support_long_wait_share", longest)] = ratio(ev.count(in_longest & long_wait), contacts_longest)
     for w in cfg.windows_days:
         cols[window_name("support_unresolved", w)] = ev.count(ev.within(w) & unresolved)
-    cols[window_name("support_unresolved_share", longest)] = ratio(ev.count(in_longest & unresolved), contacts_longest)
+    unresolved_longest = cols[window_name("support_unresolved", longest)]
+    cols[window_name("support_unresolved_share", longest)] = ratio(unresolved_longest, contacts_longest)
+    # Windows nest inside the longest one, so a contact's repeat status found there holds in every window.
+    repeat = _repeats(ev, in_longest, cfg.repeat_contact_days)
     for w in cfg.windows_days:
-        cols[window_name("support_repeat_contacts", w)] = _repeat_contacts(ev, ev.within(w), cfg.repeat_contact_days)
+        cols[window_name("support_repeat_contacts", w)] = ev.count(ev.within(w) & repeat)
     cols["support_days_since_last_contact"] = ev.days_since_last()
     cols["support_contact_trend"] = _contact_trend(ev, cfg.trend_recent_days, cfg.trend_baseline_days)
     return frame_of(customers, cols)
 
 
-def _repeat_contacts(ev: Events, in_window: np.ndarray, repeat_days: int) -> np.ndarray:
-    """Contacts in the window that came at most ``repeat_days`` after the customer's previous contact.
+def _repeats(ev: Events, in_window: np.ndarray, repeat_days: int) -> np.ndarray:
+    """Per event: in the window and at most ``repeat_days`` after the customer's previous contact.
 
     The previous contact of the first one in the window may lie before the window, so it is looked up among the
     older contacts (their latest per customer) instead of sorting the whole history.
     """
     latest_before = ev.minimum(ev.age, ~in_window)  # age of the latest contact older than the window
-    codes, age = ev.codes[in_window], ev.age[in_window]
-    order = np.lexsort((-age, codes))  # customer, then oldest first
-    codes, age = codes[order], age[order]
+    where = np.flatnonzero(in_window)
+    order = np.lexsort((-ev.age[where], ev.codes[where]))  # customer, then oldest first
+    where = where[order]
+    codes, age = ev.codes[where], ev.age[where]
     previous_age = np.empty_like(age)
     previous_age[1:] = age[:-1]
     first = np.ones(len(codes), dtype=bool)
     first[1:] = codes[1:] != codes[:-1]
     previous_age[first] = latest_before[codes[first]]
-    repeat = (previous_age - age) <= repeat_days  # NaN (no previous contact) compares False
-    return np.bincount(codes[repeat], minlength=ev.n).astype(np.float64)
+    repeat = np.zeros(len(in_window), dtype=bool)
+    repeat[where] = (previous_age - age) <= repeat_days  # NaN (no previous contact) compares False
+    return repeat
 
 
 def _contact_trend(ev: Events, recent_days: int, baseline_days: int) -> np.ndarray:
