@@ -33,6 +33,7 @@ err = Console(stderr=True)
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
 AsOfOpt = Annotated[str, typer.Option("--as-of", help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
+ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")]
 
 
 def _config(path: Path | None) -> ChurnConfig:
@@ -206,7 +207,7 @@ def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
 def score(
     data: DataOpt,
     as_of: AsOfOpt,
-    model: Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")],
+    model: ModelOpt,
     out_file: Annotated[Path, typer.Option("--out", help="Scores CSV to write (atomically); a manifest JSON goes beside it.")],
     config: ConfigOpt = None,
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
@@ -282,7 +283,7 @@ def context_active(dataset, t) -> "pd.Index":
 def explain(
     data: DataOpt,
     as_of: AsOfOpt,
-    model: Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")],
+    model: ModelOpt,
     customer: Annotated[str, typer.Option("--customer", help="The customer id, exactly as in the data.")],
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     config: ConfigOpt = None,

@@ -60,8 +60,7 @@ def referral_candidates(
     r = config.referral
     if not r.enabled:
         return np.zeros(len(flagged), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        enthusiastic = np.nan_to_num(survey_score, nan=-1.0) >= r.min_survey_score
+    enthusiastic = np.nan_to_num(survey_score, nan=-1.0) >= r.min_survey_score  # no recent survey: not enthusiastic
     return ~flagged & np.isin(tier, r.risk_tiers) & enthusiastic
 
 
@@ -98,7 +97,7 @@ class ScoreResult:
             "by_stage": {k: int(v) for k, v in s["lifecycle_stage"].value_counts().sort_index().items()},
             "flagged_by_cause": {k: int(v) for k, v in flagged["primary_cause"].value_counts().sort_index().items()},
             "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
-            "referral_candidates": int(s[REFERRAL_COLUMN].sum()) if REFERRAL_COLUMN in s else 0,
+            "referral_candidates": int(s[REFERRAL_COLUMN].sum()),
         }
 
 
