@@ -105,6 +105,12 @@ class ModelConfig(_Model):
         description="`auto` keeps whichever of no map, sigmoid or isotonic has the lowest 5-fold log loss on the "
         "tuning predictions.",
     )
+    calibration_level: Literal["history", "tune"] = Field(
+        "history",
+        description="Where the level of the probabilities comes from: `history` matches the mean churn rate of every "
+        "snapshot before validation (months of them, so one unusual tuning month does not shift every "
+        "probability), `tune` keeps the tuning snapshot's own level.",
+    )
     holdout_fraction: float = Field(
         0.25, gt=0, lt=1, description="Single-snapshot data only: share of customers held out (stratified)."
     )
@@ -138,13 +144,22 @@ class FlaggingConfig(_Model):
 
 
 class CauseConfig(_Model):
-    """How SHAP contributions become a primary cause."""
+    """How a customer's risk splits into price, service and other, measured against the healthy reference."""
+
+    method: Literal["shapley", "alone", "removal"] = Field(
+        "shapley",
+        description="How each family's part is read from the 8 predictions with the families at the customer's "
+        "values or at the reference: `shapley` averages over every order of adding them; `alone` is what the "
+        "family adds to a customer with no other pain; `removal` is what fixing only that family would take away.",
+    )
 
     min_share: float = Field(
-        0.35, ge=0, le=1, description="Price or service becomes the cause only if it carries this share of positive risk."
+        0.35, ge=0, le=1, description="Price or service becomes the cause only if it is the largest part and carries this share of "
+        "the customer's risk (the rest: other)."
     )
     plan_mismatch_share: float = Field(
-        0.5, ge=0, le=1, description="Price cause becomes `plan_review` when plan-mismatch features carry this share of it."
+        0.5, ge=0, le=1, description="Price cause becomes `plan_review` when plan-mismatch features carry this share of its "
+        "contributions."
     )
     incident_share: float = Field(
         0.5, ge=0, le=1, description="Service cause becomes `incident_update` when shared-incident features carry this share."
@@ -218,10 +233,17 @@ class ChurnConfig(_Model):
     scoring: ScoringConfig = ScoringConfig()
     referral: ReferralConfig = ReferralConfig()
     static_attribute_families: dict[str, Family] = Field(
-        default_factory=lambda: {"payment_method": Family.PRICE},
-        description="Cause family of `customers` columns; unlisted attributes are `other`. How a customer is billed "
-        "is a price matter (as in the Telco preset); names not in your customers table are ignored, and a mapping "
-        "given here replaces this one.",
+        default_factory=dict,
+        description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "
+        "much a pain hurts this customer, never a cause of its own. Put a column in `price` or `service` only if a "
+        "value of it is a pain the remedy can fix (a contract without commitment, no technical support plan); names "
+        "not in your customers table are ignored.",
+    )
+    static_attribute_references: dict[str, float | str | list[str]] = Field(
+        default_factory=dict,
+        description="Healthy value of a `price` or `service` attribute, or a list of healthy levels (e.g. `Contract: "
+        "[Two year, One year]`); cause shares measure what the customer's own value adds against it. Unlisted: the "
+        "most common value in training.",
     )
     ignore_static_attributes: list[str] = Field(
         default_factory=list, description="`customers` columns never used as features (identifiers, free text)."

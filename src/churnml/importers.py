@@ -85,6 +85,10 @@ class SnapshotImportSpec(BaseModel):
     attribute_families: dict[str, Family] = Field(
         default_factory=dict, description="Suggested cause family per attribute (unlisted: other)."
     )
+    attribute_references: dict[str, float | str | list[str]] = Field(
+        default_factory=dict,
+        description="Suggested healthy value (or levels) of a price or service attribute (unlisted: the most common).",
+    )
 
     @model_validator(mode="after")
     def _dates_loadable(self) -> SnapshotImportSpec:
@@ -145,6 +149,13 @@ class SnapshotImportSpec(BaseModel):
             price_column="MonthlyCharges",
             plan_column="InternetService",
             attribute_families=families,
+            # Healthy states: a contract with commitment, automatic payment, the care add-ons (or no internet
+            # service to need them). The monthly charge is measured against the most common one.
+            attribute_references={
+                "Contract": ["Two year", "One year"],
+                "PaymentMethod": ["Credit card (automatic)", "Bank transfer (automatic)"],
+                **{c: ["Yes", "No internet service"] for c in ("TechSupport", "OnlineSecurity", "OnlineBackup", "DeviceProtection")},
+            },
         )
 
 
@@ -246,6 +257,7 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
     rejects.insert(0, "reason", reasons.text[~ok])
     rejects.insert(0, "line", lines[~ok])
     families = {a: spec.attribute_families[a].value for a in attributes if a in spec.attribute_families}
+    references = {a: spec.attribute_references[a] for a in attributes if a in spec.attribute_references}
     horizon = max(LabelConfig().horizon_days, spec.churn_window_days)
     return SnapshotImport(
         dataset=Dataset.from_frames({"subscriptions": subscriptions, "customers": customers}),
@@ -256,6 +268,7 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
         # Only the reference date is a real snapshot: earlier dates rebuilt from tenure carry no churn history.
         suggested_config={
             "static_attribute_families": families,
+            "static_attribute_references": references,
             "labels": {"horizon_days": horizon},
             "snapshots": {"max_snapshots": 1, "validation_snapshots": 1},
         },
@@ -316,9 +329,10 @@ def _resolve_columns(frame: pd.DataFrame, spec: SnapshotImportSpec) -> list[str]
             "column 'customer_id' would be an attribute but names the customers key; "
             "set id_column to it or add it to exclude_columns"
         )
-    for col in spec.attribute_families:
-        if col not in have:
-            problems.append(f"attribute_families: column '{col}' is not in the file; remove it or fix the spelling")
+    for option in ("attribute_families", "attribute_references"):
+        for col in getattr(spec, option):
+            if col not in have:
+                problems.append(f"{option}: column '{col}' is not in the file; remove it or fix the spelling")
     if problems:
         raise InputError(problems)
     return attributes

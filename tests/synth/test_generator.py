@@ -89,7 +89,8 @@ def test_every_table_is_canonical_with_contract_columns(data: SyntheticData):
             if col.allowed is not None:
                 assert set(values) <= set(col.allowed), (name, col.name)
     for frame, cols in ((data.truth, ["customer_id", "churn_date", "cause", "churn_probability"]),
-                        (data.oracle, ["customer_id", "as_of_date", "oracle_probability"])):
+                        (data.oracle, ["customer_id", "as_of_date", "oracle_probability", "hazard_other",
+                                       "hazard_price", "hazard_service", "oracle_cause"])):
         assert list(frame.columns) == cols
         assert frame["customer_id"].dtype == ID_DTYPE
 

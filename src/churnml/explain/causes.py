@@ -1,62 +1,250 @@
-"""From SHAP contributions to a cause: which family (price, service, other) carries a customer's risk.
+"""Why a customer is at risk: exact Shapley values of the three cause families against a healthy reference.
 
-Contributions are TreeSHAP values in log-odds, one per feature. Only positive contributions push risk up, so a
-customer's cause is read from how their positive contributions split across cause families.
+A customer's cause is not read from how their features compare with the population average (that names whatever
+dominates the portfolio: if most customers pay more than new ones, paying the same as new customers looks like a
+risk). Instead each pain feature has a healthy reference in the registry (no rise, paying what new customers pay,
+no unresolved contact) and the direction in which it hurts. The model is asked what the customer's risk would be
+with each combination of the three families, price, service and other, moved back to health: 2^3 = 8 predictions
+per customer. Only harmful departures move (a survey score of 9 or a rise a year ago is already healthy and stays),
+so a neutral value can never carry risk. The Shapley value of a family is its average added risk over the orders in
+which the families can be added; the parts add up exactly to the customer's risk minus their risk in health.
+
+Context features (tenure, plan, who the customer is) stay at the customer's own values throughout: they change how
+much a pain hurts this customer, but they are not a pain the remedy can fix. The risk the customer would have with
+every pain healed is the `other` part's base: a customer with no pain leaves, if at all, for other reasons.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churnml.config import CauseConfig, Family
+from churnml.config import CauseConfig, ChurnConfig, Family
+from churnml.explain.reasons import choose_reasons
 from churnml.features import FeatureSpec
+from churnml.modeling.bundle import ModelBundle
 
 FAMILIES = (Family.PRICE, Family.SERVICE, Family.OTHER)
 
 
-def _indicator(names: list[str], select) -> np.ndarray:
-    return np.array([1.0 if select(n) else 0.0 for n in names])
+def player_references(
+    registry: Mapping[str, FeatureSpec], feature_names: list[str], typical: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The reference of every feature that takes part in the attribution (context features are left out).
+
+    A `price` or `service` attribute of the customers table without a configured reference is measured against
+    ``typical`` (its most common training value, kept in the model bundle).
+    """
+    out: dict[str, Any] = {}
+    for name in feature_names:
+        spec = registry.get(name)
+        if spec is None:
+            continue
+        if spec.reference is not None:
+            out[name] = spec.reference
+        elif spec.source == "customers" and spec.family is not Family.OTHER and typical and name in typical:
+            out[name] = math.nan if typical[name] is None else typical[name]
+    return out
+
+
+def _at_reference(
+    X: pd.DataFrame, columns: list[str], references: Mapping[str, Any], departs: np.ndarray
+) -> pd.DataFrame:
+    """``X`` with the harmful departures (``departs``, by column position) of ``columns`` moved to the reference.
+
+    Only a harmful value is a pain to take away: a healthy one (no contact, a survey score of 9, a rise long ago)
+    and a missing one stay as they are, so a neutral value can never carry any part of the risk.
+    """
+    out = X.copy()
+    position = {c: j for j, c in enumerate(X.columns)}
+    for c in columns:
+        ref, col, move = references[c], out[c], departs[:, position[c]]
+        if not move.any():
+            continue
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            ref = ref[0] if isinstance(ref, tuple) else ref  # the first healthy level stands for them all
+            level = ref if ref in col.cat.categories else None
+            values = col.astype(object).to_numpy()
+            values[move] = level
+            out[c] = pd.Categorical(values, categories=col.cat.categories)
+        else:
+            values = col.to_numpy(dtype=float, copy=True)
+            values[move] = float(ref)  # NaN for a "no such event" reference
+            out[c] = values
+    return out
+
+
+def family_values(
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    X: pd.DataFrame,
+    registry: Mapping[str, FeatureSpec],
+    references: Mapping[str, Any],
+    departs: np.ndarray,
+) -> dict[frozenset[Family], np.ndarray]:
+    """The risk of every row with exactly the families in each subset at the customer's values, the rest at the
+    reference: 2^3 = 8 predictions per row. ``predict`` maps a prepared feature frame (``X``, columns in model
+    order) to probabilities; ``departs`` is :func:`harmful_departures` of the same rows and columns."""
+    members = {f: [c for c in X.columns if c in references and registry[c].family is f] for f in FAMILIES}
+    value: dict[frozenset[Family], np.ndarray] = {}
+    for size in range(len(FAMILIES) + 1):
+        for subset in combinations(FAMILIES, size):
+            away = [c for f in FAMILIES if f not in subset for c in members[f]]
+            value[frozenset(subset)] = np.asarray(predict(_at_reference(X, away, references, departs)), dtype=float)
+    return value
+
+
+def family_parts(value: Mapping[frozenset[Family], np.ndarray], method: str = "shapley") -> np.ndarray:
+    """Each family's part of the risk (probability units, columns in :data:`FAMILIES` order) from
+    :func:`family_values`.
+
+    ``shapley``: exact Shapley values, the family's added risk averaged over every order of adding the three, so the
+    parts add up to the risk minus the risk at the reference. ``alone``: what the family adds to the reference on its
+    own. ``removal``: what setting only that family to the reference would take away.
+    """
+    n = len(FAMILIES)
+    everyone, nobody = frozenset(FAMILIES), frozenset()
+    parts = np.zeros((len(value[nobody]), n))
+    for k, f in enumerate(FAMILIES):
+        if method == "alone":
+            parts[:, k] = value[frozenset({f})] - value[nobody]
+        elif method == "removal":
+            parts[:, k] = value[everyone] - value[everyone - {f}]
+        else:
+            others = [g for g in FAMILIES if g is not f]
+            for size in range(n):
+                weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+                for subset in combinations(others, size):
+                    s = frozenset(subset)
+                    parts[:, k] += weight * (value[s | {f}] - value[s])
+    return parts
+
+
+def harmful_departures(
+    features: pd.DataFrame, registry: Mapping[str, FeatureSpec], references: Mapping[str, Any]
+) -> np.ndarray:
+    """Boolean matrix: which of each customer's values depart from the healthy reference in the harmful direction.
+
+    ``references`` is :func:`player_references`; context features never depart, and a missing value never does
+    (it is unknown, or it is the "no such event" reference).
+    """
+    out = np.zeros(features.shape, dtype=bool)
+    for j, name in enumerate(features.columns):  # a loop over features, each vectorised over customers
+        if name not in references:
+            continue
+        ref, col = references[name], features[name]
+        present = col.notna().to_numpy()
+        if isinstance(ref, (str, tuple)) or not pd.api.types.is_numeric_dtype(col.dtype):
+            healthy_levels = [str(r) for r in ref] if isinstance(ref, tuple) else [str(ref)]
+            text = col.astype("string").to_numpy(dtype=object, na_value=None)
+            out[:, j] = present & ~np.isin(text, healthy_levels)
+            continue
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        spec = registry[name]
+        healthy = spec.neutral_range() if spec.reference is not None else None
+        if healthy is None:  # only the reference itself is healthy; a "no such event" reference: any event
+            out[:, j] = present if math.isnan(float(ref)) else present & (values != float(ref))
+        else:
+            out[:, j] = present & ((values < healthy[0]) | (values > healthy[1]))
+    return out
 
 
 def attribute_causes(
-    contributions: np.ndarray, feature_names: list[str], registry: Mapping[str, FeatureSpec], cfg: CauseConfig
+    phi: np.ndarray,
+    base: np.ndarray,
+    contributions: np.ndarray,
+    departs: np.ndarray,
+    feature_names: list[str],
+    registry: Mapping[str, FeatureSpec],
+    cfg: CauseConfig,
 ) -> pd.DataFrame:
-    """Per row: the share of positive risk each family carries, the primary cause and its share.
+    """Per row: the share of risk each family carries, the primary cause and its share.
 
-    ``primary_cause`` is price or service, whichever carries more positive risk, when its share reaches
-    ``cfg.min_share``; otherwise ``other``. ``cause_share`` is the share the primary cause carries.
-    ``plan_mismatch_share`` and ``incident_share`` are the parts of the price and service risk carried by
-    plan-mismatch and shared-incident features; the playbook uses them.
+    The parts are price = its Shapley value, service = its Shapley value, other = the risk at the healthy reference
+    plus other's Shapley value (each floored at 0), as shares of their sum. ``primary_cause`` is the largest part;
+    price or service only when its share also reaches ``cfg.min_share``, else ``other``. ``plan_mismatch_share``
+    and ``incident_share`` are the parts of the price and service contributions (TreeSHAP, counting only values
+    that depart from the reference) that plan-mismatch and shared-incident features carry; the playbook uses them.
     """
-    positive = np.clip(np.asarray(contributions, dtype=float), 0.0, None)
-    total = positive.sum(axis=1)
-    safe_total = np.where(total > 0, total, 1.0)
-    family = {f: positive @ _indicator(feature_names, lambda n, f=f: _family(registry, n) is f) for f in FAMILIES}
-    share = {f: family[f] / safe_total for f in FAMILIES}
-    price_wins = family[Family.PRICE] >= family[Family.SERVICE]
-    lead = np.where(price_wins, Family.PRICE.value, Family.SERVICE.value)
-    lead_share = np.where(price_wins, share[Family.PRICE], share[Family.SERVICE])
-    explained = (total > 0) & (lead_share >= cfg.min_share)
-    primary = np.where(explained, lead, Family.OTHER.value)
-    cause_share = np.where(explained, lead_share, share[Family.OTHER])
-    mismatch = positive @ _indicator(feature_names, lambda n: n in registry and registry[n].plan_mismatch)
-    incident = positive @ _indicator(feature_names, lambda n: n in registry and registry[n].shared_incident)
+    parts = np.column_stack(
+        [np.maximum(phi[:, 0], 0.0), np.maximum(phi[:, 1], 0.0), np.maximum(base + phi[:, 2], 0.0)]
+    )
+    total = parts.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    share = parts / safe[:, None]
+    lead = np.argmax(parts, axis=1)
+    lead_share = share[np.arange(len(share)), lead]
+    pain_led = (lead < 2) & (total > 0) & (lead_share >= cfg.min_share)
+    names = np.array([f.value for f in FAMILIES])
+    primary = np.where(pain_led, names[lead], Family.OTHER.value)
+    cause_share = np.where(pain_led, lead_share, share[:, 2])
+
+    positive = np.where(departs, np.clip(np.asarray(contributions, dtype=float), 0.0, None), 0.0)
+
+    def _sum(select: Callable[[FeatureSpec], bool]) -> np.ndarray:
+        mask = np.array([n in registry and select(registry[n]) for n in feature_names], dtype=float)
+        return positive @ mask
+
+    price = _sum(lambda s: s.family is Family.PRICE)
+    service = _sum(lambda s: s.family is Family.SERVICE)
+    mismatch = _sum(lambda s: s.plan_mismatch)
+    incident = _sum(lambda s: s.shared_incident)
     return pd.DataFrame(
         {
             "primary_cause": primary,
             "cause_share": cause_share,
-            "price_share": share[Family.PRICE],
-            "service_share": share[Family.SERVICE],
-            "other_share": share[Family.OTHER],
-            "plan_mismatch_share": np.divide(mismatch, family[Family.PRICE], out=np.zeros_like(mismatch), where=family[Family.PRICE] > 0),
-            "incident_share": np.divide(incident, family[Family.SERVICE], out=np.zeros_like(incident), where=family[Family.SERVICE] > 0),
+            "price_share": share[:, 0],
+            "service_share": share[:, 1],
+            "other_share": share[:, 2],
+            "plan_mismatch_share": np.divide(mismatch, price, out=np.zeros_like(mismatch), where=price > 0),
+            "incident_share": np.divide(incident, service, out=np.zeros_like(incident), where=service > 0),
         }
     )
 
 
-def _family(registry: Mapping[str, FeatureSpec], name: str) -> Family:
-    spec = registry.get(name)
-    return spec.family if spec is not None else Family.OTHER
+def reason_candidates(
+    contributions: np.ndarray,
+    departs: np.ndarray,
+    feature_names: list[str],
+    references: Mapping[str, Any],
+    primary: np.ndarray,
+) -> np.ndarray:
+    """Which contributions may become a reason: they raise the risk, and the value is a harmful departure from the
+    healthy reference; for a customer whose cause is `other`, also context (who they are, how long they stayed)."""
+    context = np.array([n not in references for n in feature_names])
+    other = np.asarray(primary) == Family.OTHER.value
+    return (np.asarray(contributions) > 0) & (departs | (context[None, :] & other[:, None]))
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Everything the scores file and the explanations need about why each customer is at risk."""
+
+    contributions: np.ndarray  # TreeSHAP, log-odds, one column per model feature
+    causes: pd.DataFrame  # attribute_causes
+    departs: np.ndarray  # harmful_departures
+    reasons: np.ndarray  # chosen reason columns per row (-1: none)
+
+
+def attribute(
+    features: pd.DataFrame, bundle: ModelBundle, registry: Mapping[str, FeatureSpec], config: ChurnConfig
+) -> Attribution:
+    """Contributions, cause shares against the healthy reference, and the reasons, for a frame of features."""
+    names = bundle.feature_names
+    X = bundle.prepare(features)
+    contributions = bundle.contributions(X)[:, :-1]
+    references = player_references(registry, names, bundle.meta.get("typical_values"))
+    departs = harmful_departures(features[names], registry, references)
+    value = family_values(lambda Z: bundle.calibrator.transform(bundle.predict_raw(Z)), X, registry, references, departs)
+    phi, base = family_parts(value, config.cause.method), value[frozenset()]
+    causes = attribute_causes(phi, base, contributions, departs, names, registry, config.cause)
+    candidates = reason_candidates(contributions, departs, names, references, causes["primary_cause"].to_numpy())
+    family = np.array([(registry[n].family if n in registry else Family.OTHER).value for n in names])
+    first = family[None, :] == causes["primary_cause"].to_numpy()[:, None]
+    reasons = choose_reasons(contributions, candidates, first, config.scoring.reasons)
+    return Attribution(contributions, causes, departs, reasons)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
-from churnml.explain.causes import attribute_causes
+from churnml.explain.causes import attribute
 from churnml.explain.playbook import explain_actions, recommend_actions
 from churnml.features import PopulationContext, build_features, feature_registry, population_context, render_reason
 from churnml.lifecycle import lifecycle_stage
@@ -53,11 +53,11 @@ def explain_customers(
     part = known.for_customers(ids)
     features = build_features(part, t, config, context)
     X = bundle.prepare(features)
-    raw = bundle.contributions(X)
-    contrib, base = raw[:, :-1], float(raw[0, -1]) if len(raw) else 0.0
+    base = float(bundle.contributions(X.iloc[:1])[0, -1]) if len(X) else 0.0
     p = bundle.predict(features)
     registry = feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
-    causes = attribute_causes(contrib, bundle.feature_names, registry, config.cause)
+    why = attribute(features, bundle, registry, config)
+    contrib, causes = why.contributions, why.causes
     stage = lifecycle_stage(part.subscriptions, t, config.labels).reindex(features.index).to_numpy()
     price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(features))
     actions = recommend_actions(causes, stage, p, price, config.playbook, config.cause)

@@ -24,6 +24,17 @@ def top_contributions(contributions: np.ndarray, k: int, *, positive: bool = Tru
     return idx, vals
 
 
+def choose_reasons(contributions: np.ndarray, candidates: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` reasons: candidates in ``first`` (the primary cause's family) by
+    contribution, largest first, then the other candidates; -1 where there are fewer than ``k``."""
+    c = np.asarray(contributions, dtype=float)
+    k = min(k, c.shape[1])
+    # Rank by (in the cause's family, contribution): the family first, the largest contribution first within it.
+    key = np.where(candidates, np.where(first, 1.0, 0.0) * (np.abs(c).max() + 1.0) * 2 + c, -np.inf)
+    idx = np.argsort(-key, axis=1, kind="stable")[:, :k]
+    return np.where(np.take_along_axis(candidates, idx, axis=1), idx, -1)
+
+
 def render_reasons(
     idx: np.ndarray, features: pd.DataFrame, registry: Mapping[str, FeatureSpec]
 ) -> list[np.ndarray]:

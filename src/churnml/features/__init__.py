@@ -18,7 +18,7 @@ from churnml.dataset import Dataset, as_timestamp
 from churnml.features.billing import billing_contact_features
 from churnml.features.complaints import complaint_features
 from churnml.features.faults import incident_sizes, tech_fault_features
-from churnml.features.friction import service_friction_features
+from churnml.features.friction import price_pressure_features, service_friction_features
 from churnml.features.prices import new_customer_prices, price_change_features
 from churnml.features.registry import FeatureSpec, feature_registry, render_reason
 from churnml.features.static import attribute_categories, static_features
@@ -91,6 +91,7 @@ def build_features(
         service_friction_features(
             dataset.support_contacts, dataset.tech_faults, dataset.complaints, customers, t, cfg
         ),
+        price_pressure_features(dataset.price_changes, dataset.complaints, customers, t, cfg),
     ]
     reserved = [c for part in parts for c in part.columns]
     parts.append(

@@ -1,4 +1,5 @@
-"""Service friction: one recency-weighted score of the service failures a customer went through (service).
+"""Friction scores: recency-weighted sums of the service failures (service) and price shocks (price) a customer went
+through.
 
 Customers forgive an isolated bad experience; a pattern of them, recent and piling up, is what drives them away.
 The separate counts per log (support, faults, complaints) and per window say what happened; this score adds them up
@@ -6,6 +7,11 @@ the way memory does, so that a model with little data does not have to learn the
 1 and fades by half every ``FRICTION_HALF_LIFE_DAYS``: a support contact that waited longer than
 ``long_wait_minutes``, one left unresolved (a contact that was both counts 2), a technical fault, a non-billing
 complaint. Events in the longest window before ``as_of`` count; older ones have faded to an eighth or less.
+
+Price pressure is its price twin: every rise counts its size in tenths (a 10% rise counts 1), twice when it came
+with less than ``short_notice_days`` of notice or none on record, and every billing complaint counts 1, all fading
+the same way. A single score lets a model learn how much price pressure a kind of customer bears with one split on
+who they are, where the separate rise features would each need their own.
 """
 
 from __future__ import annotations
@@ -47,3 +53,30 @@ def service_friction_features(
     service = (complaints["category"] != PRICE_CATEGORY).to_numpy(dtype=bool, na_value=True)[ev.pos]
     score += ev.total(fade(ev.age), service)
     return frame_of(customers, {"service_friction_score": score})
+
+
+def price_pressure_features(
+    price_changes: pd.DataFrame,
+    complaints: pd.DataFrame,
+    customers: pd.Index,
+    as_of: str | pd.Timestamp,
+    cfg: FeatureConfig,
+) -> pd.DataFrame:
+    """``price_pressure_score``: faded rise sizes (doubled on short or unknown notice) plus faded billing complaints."""
+    t = as_timestamp(as_of)
+    longest = max(cfg.windows_days)
+
+    def fade(age: np.ndarray) -> np.ndarray:
+        return 0.5 ** (age / FRICTION_HALF_LIFE_DAYS)
+
+    ev = events_before(price_changes, "timestamp", customers, t, max_age_days=longest)
+    old = ev.column(price_changes, "old_price")
+    new = ev.column(price_changes, "new_price")
+    notice = ev.column(price_changes, "notice_days")
+    tenths = np.where((new > old) & (old > 0), (new / np.where(old > 0, old, 1.0) - 1.0) * 10.0, 0.0)
+    unannounced = ~(notice >= cfg.short_notice_days)  # NaN (unknown) counts as short
+    score = ev.total(fade(ev.age) * tenths * (1.0 + unannounced))
+    ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
+    billing = (complaints["category"] == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
+    score += ev.total(fade(ev.age), billing)
+    return frame_of(customers, {"price_pressure_score": score})

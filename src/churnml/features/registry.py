@@ -1,9 +1,15 @@
-"""The one feature registry: every feature's name, cause family and plain-language reason template.
+"""The one feature registry: every feature's name, cause family, healthy reference and plain-language reason.
 
 Explanations turn a feature's contribution into a reason with the customer's own value ("4 support contacts with
 waits over 20 min in the last 30 days"), and the remedy playbook sums contributions per cause family. Price
 features marked ``plan_mismatch`` and service features marked ``shared_incident`` let it tell a plan review from a
 retention offer and an incident update from a manager's call.
+
+Each pain feature declares its **healthy reference**: the value of a customer nothing is wrong with (no rise, paying
+what new customers pay, no unresolved contact), with the direction in which it hurts. Causes are measured as what
+moving a family's features from the reference to the customer's values adds to the risk, and a reason cites only a
+value that departs from the reference in the harmful direction. Features without a reference (tenure, plan, who the
+customer is) are *context*: they set how much a pain hurts this customer and never count as a pain themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ PLAN_MISMATCH = "plan_mismatch"
 SHARED_INCIDENT = "shared_incident"
 
 COUNT, NUMBER, FLAG, CATEGORY = "count", "number", "flag", "category"
+HIGHER, LOWER, AWAY = "higher", "lower", "away"  # which departures from the reference hurt
+NO_EVENT = math.nan  # reference of a feature that is missing when nothing happened (no contact, no survey)
+_INF = math.inf
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,23 @@ class FeatureSpec:
     group: str | None = None  # PLAN_MISMATCH or SHARED_INCIDENT
     missing: str | None = None  # the reason when the value is missing
     zero: str | None = None  # the reason when the value is 0, where the template would read oddly
+    reference: float | str | tuple[str, ...] | None = None  # healthy value(s) (NO_EVENT: missing); None = context
+    hurts: str | None = None  # HIGHER, LOWER or AWAY from the reference
+    neutral: tuple[float, float] | None = None  # values still healthy; default: the reference's healthy side
+
+    @property
+    def context(self) -> bool:
+        """No healthy reference: part of who the customer is, never a pain of its own."""
+        return self.reference is None
+
+    def neutral_range(self) -> tuple[float, float] | None:
+        """Closed interval of healthy numeric values; None where only the reference itself is healthy."""
+        if self.neutral is not None:
+            return self.neutral
+        if not isinstance(self.reference, float) or math.isnan(self.reference):
+            return None
+        r = float(self.reference)
+        return {HIGHER: (-_INF, r), LOWER: (r, _INF)}.get(self.hurts or AWAY, (r, r))
 
     @property
     def plan_mismatch(self) -> bool:
@@ -74,6 +100,14 @@ def feature_registry(config: ChurnConfig, static_columns: Mapping[str, Any] | No
     return registry
 
 
+_NONE_IS_HEALTHY: dict[str, Any] = {"reference": 0.0, "hurts": HIGHER}  # counts, sizes, scores of failures
+
+
+def _recent(days: int) -> dict[str, Any]:
+    """Days since the latest event: healthy when there is none, or when it is at least ``days`` old."""
+    return {"reference": NO_EVENT, "hurts": LOWER, "neutral": (float(days), _INF)}
+
+
 def _subscription_specs(config: ChurnConfig) -> list[FeatureSpec]:
     o, src = Family.OTHER, "subscriptions"
     new_days = config.labels.new_customer_days
@@ -98,7 +132,9 @@ def _per_window(
 ) -> list[FeatureSpec]:
     """One count feature ``{stem}_{w}d`` per window, read as "{value} {what} in the last {w} days"."""
     return [
-        FeatureSpec(window_name(stem, w), family, f"{{value}} {what} in the last {w} days", source, COUNT, group)
+        FeatureSpec(
+            window_name(stem, w), family, f"{{value}} {what} in the last {w} days", source, COUNT, group, **_NONE_IS_HEALTHY
+        )
         for w in config.features.windows_days
     ]
 
@@ -115,6 +151,7 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"price {{up_down}} {{abs:.0f}}% in the last {longest} days",
             src,
             zero=f"price unchanged in the last {longest} days",
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             window_name("price_max_increase_pct", longest),
@@ -122,6 +159,7 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"a price increase of {{value:.0f}}% in the last {longest} days",
             src,
             zero=f"no price increase in the last {longest} days",
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             window_name("price_short_notice_increases", longest),
@@ -130,6 +168,7 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"in the last {longest} days",
             src,
             COUNT,
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             "price_days_since_last_increase",
@@ -137,6 +176,7 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last price increase {value} days ago",
             src,
             missing="no price increase on record",
+            **_recent(longest),
         ),
         FeatureSpec(
             "price_last_increase_pct",
@@ -144,6 +184,9 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "the latest price increase was {value:.0f}%",
             src,
             missing="no price increase on record",
+            reference=NO_EVENT,
+            hurts=HIGHER,
+            neutral=(-_INF, 0.0),
         ),
         FeatureSpec(
             "price_last_increase_notice_days",
@@ -152,6 +195,9 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing="no notice on record for the latest price increase",
             zero="the latest price increase came without notice",
+            reference=NO_EVENT,
+            hurts=LOWER,
+            neutral=(float(cfg.short_notice_days), _INF),
         ),
         FeatureSpec(
             "price_vs_new_customers_ratio",
@@ -159,6 +205,8 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "pays {value:.0%} of what new customers pay for the same plan",
             src,
             missing="no recent new-customer price for the plan",
+            reference=1.0,
+            hurts=HIGHER,
         ),
         FeatureSpec(
             "price_vs_new_customers_diff",
@@ -167,6 +215,7 @@ def _price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing="no recent new-customer price for the plan",
             zero="pays the same as new customers on the same plan",
+            **_NONE_IS_HEALTHY,
         ),
     ]
     return specs
@@ -184,6 +233,9 @@ def _usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             group=PLAN_MISMATCH,
             missing="no usage allowance on record",
+            reference=0.75,
+            hurts=AWAY,
+            neutral=(0.5, 1.0),
         ),
         FeatureSpec(
             f"usage_months_over_allowance_{k}m",
@@ -192,6 +244,7 @@ def _usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             COUNT,
             PLAN_MISMATCH,
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             f"usage_months_under_half_{k}m",
@@ -200,6 +253,7 @@ def _usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             COUNT,
             PLAN_MISMATCH,
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             "usage_unlimited", o, "unlimited allowance: {value}", src, FLAG, missing="no recent usage on record"
@@ -218,6 +272,8 @@ def _usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing="no earlier usage to compare with",
             zero=f"usage steady over {months}",
+            reference=0.0,
+            hurts=LOWER,
         ),
     ]
 
@@ -230,6 +286,8 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
     specs = _per_window(config, "support_contacts", s, "support contact{s}", src)
     specs += _per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
     no_contact = f"no support contact {last}"
+    slow = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (0.0, float(cfg.long_wait_minutes))}
+    none_failed = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-_INF, 0.0)}
     specs += [
         FeatureSpec(
             window_name("support_wait_mean", longest),
@@ -237,6 +295,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"average support wait {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            **slow,
         ),
         FeatureSpec(
             window_name("support_wait_p90", longest),
@@ -244,6 +303,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"1 in 10 support waits over {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            **slow,
         ),
         FeatureSpec(
             window_name("support_wait_max", longest),
@@ -251,6 +311,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"longest support wait {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            **slow,
         ),
         FeatureSpec(
             window_name("support_long_wait_share", longest),
@@ -258,6 +319,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{{value:.0%}} of support contacts waited over {wait} {last}",
             src,
             missing=no_contact,
+            **none_failed,
         ),
     ]
     specs += _per_window(config, "support_unresolved", s, "unresolved support contact{s}", src)
@@ -268,6 +330,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{{value:.0%}} of support contacts unresolved {last}",
             src,
             missing=no_contact,
+            **none_failed,
         )
     )
     specs += _per_window(
@@ -284,6 +347,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last support contact {value:.0f} days ago",
             src,
             missing="no support contact on record",
+            **_recent(longest),
         ),
         FeatureSpec(
             "support_contact_trend",
@@ -292,6 +356,7 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{cfg.trend_recent_days} days against the {cfg.trend_baseline_days} days before",
             src,
             zero=f"support contacts steady in the last {cfg.trend_recent_days} days",
+            **_NONE_IS_HEALTHY,
         ),
     ]
     return specs
@@ -312,6 +377,7 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{{value}} {cat} complaint{{s}} {last}",
             src,
             COUNT,
+            **_NONE_IS_HEALTHY,
         )
         for cat in COMPLAINT_CATEGORIES
     ]
@@ -322,6 +388,7 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"billing complaints of total severity {{value}} {last}",
             src,
             zero=f"no billing complaint {last}",
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             window_name("complaints_nonbilling_severity", longest),
@@ -329,6 +396,7 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"service complaints of total severity {{value}} {last}",
             src,
             zero=f"no service complaint {last}",
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             "complaints_billing_days_since_last",
@@ -336,6 +404,7 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last billing complaint {value:.0f} days ago",
             src,
             missing="no billing complaint on record",
+            **_recent(longest),
         ),
         FeatureSpec(
             "complaints_nonbilling_days_since_last",
@@ -343,6 +412,7 @@ def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last service complaint {value:.0f} days ago",
             src,
             missing="no service complaint on record",
+            **_recent(longest),
         ),
     ]
     return specs
@@ -366,9 +436,15 @@ def _fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
             s,
             f"{{value:.0f}} minutes of faults in the last {longest} days",
             src,
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
-            window_name("faults_outages", longest), s, f"{{value}} outage{{s}} in the last {longest} days", src, COUNT
+            window_name("faults_outages", longest),
+            s,
+            f"{{value}} outage{{s}} in the last {longest} days",
+            src,
+            COUNT,
+            **_NONE_IS_HEALTHY,
         ),
         FeatureSpec(
             "faults_days_since_last",
@@ -376,6 +452,7 @@ def _fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last technical fault {value:.0f} days ago",
             src,
             missing="no technical fault on record",
+            **_recent(longest),
         ),
     ]
     return specs
@@ -385,9 +462,13 @@ def _survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
     s, src = Family.SERVICE, "surveys"
     none = "no recent survey answer"
     within = f"in the last {config.features.survey_window_days} days"
+    # Satisfied is 7 and up (passives and promoters on the usual 0..10 scale); no answer is no complaint.
+    unhappy = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, _INF)}
     return [
-        FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none),
-        FeatureSpec("survey_lowest_score", s, f"lowest survey score {{value}}/10 {within}", src, missing=none),
+        FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none, **unhappy),
+        FeatureSpec(
+            "survey_lowest_score", s, f"lowest survey score {{value}}/10 {within}", src, missing=none, **unhappy
+        ),
         FeatureSpec(
             "survey_score_change",
             s,
@@ -395,6 +476,9 @@ def _survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing="no earlier survey to compare with",
             zero="survey score unchanged since the previous survey",
+            reference=NO_EVENT,
+            hurts=LOWER,
+            neutral=(0.0, _INF),
         ),
         FeatureSpec("survey_count", s, f"{{value}} survey{{s}} answered {within}", src, COUNT),
     ]
@@ -409,7 +493,17 @@ def _friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "most): friction score {value:.1f}",
             "support_contacts,tech_faults,complaints",
             zero=f"no service failure in the last {max(config.features.windows_days)} days",
-        )
+            **_NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "price_pressure_score",
+            Family.PRICE,
+            "price shocks piling up (recent rises, larger and short-notice ones weighing most, billing complaints): "
+            "pressure score {value:.1f}",
+            "price_changes,complaints",
+            zero=f"no price rise or billing complaint in the last {max(config.features.windows_days)} days",
+            **_NONE_IS_HEALTHY,
+        ),
     ]
 
 
@@ -419,8 +513,20 @@ def _static_specs(config: ChurnConfig, columns: Mapping[str, Any], reserved: Any
     for col, name in names.items():
         kind = NUMBER if is_numeric_attribute(columns[col]) else CATEGORY
         family = config.static_attribute_families.get(col, Family.OTHER)
+        reference: Any = config.static_attribute_references.get(col)
+        if isinstance(reference, list):  # several healthy levels; the first stands for them all
+            reference = tuple(str(r) for r in reference)
+        elif reference is not None:
+            reference = float(reference) if kind == NUMBER else str(reference)
         out[name] = FeatureSpec(
-            name, Family(family), f"{col} is {{value}}", "customers", kind, missing=f"{col} unknown"
+            name,
+            Family(family),
+            f"{col} is {{value}}",
+            "customers",
+            kind,
+            missing=f"{col} unknown",
+            reference=reference,
+            hurts=AWAY if reference is not None else None,
         )
     return out
 

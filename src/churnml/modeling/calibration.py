@@ -94,8 +94,34 @@ class Calibrator:
             raise ValueError(f"unknown calibration method {method!r}; use auto, isotonic or sigmoid")
         return self
 
+    level_shift_ = 0.0
+
+    def relevel(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        """Shift the calibrated log-odds by one constant so that the mean calibrated probability of ``raw`` equals
+        the churn rate of ``y`` (``level_shift_``): the shape comes from the tuning rows, the level from as many
+        months of labelled history as there are, so one unusual tuning month does not set every probability."""
+        raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=float)
+        self.level_shift_ = 0.0
+        target = float(y.mean()) if len(y) else float("nan")
+        if not 0.0 < target < 1.0:
+            return self
+        base = _logit(self.transform(raw))
+        lo, hi = -5.0, 5.0
+        for _ in range(60):  # bisection: the mean is increasing in the shift
+            mid = (lo + hi) / 2
+            if np.mean(1.0 / (1.0 + np.exp(-(base + mid)))) < target:
+                lo = mid
+            else:
+                hi = mid
+        self.level_shift_ = float((lo + hi) / 2)
+        return self
+
     def transform(self, raw: np.ndarray) -> np.ndarray:
-        raw = np.asarray(raw, dtype=float)
+        p = self._shape(np.asarray(raw, dtype=float))
+        shift = getattr(self, "level_shift_", 0.0)
+        return p if shift == 0.0 else 1.0 / (1.0 + np.exp(-(_logit(p) + shift)))
+
+    def _shape(self, raw: np.ndarray) -> np.ndarray:
         if self.method_ == "identity":
             return raw.copy()
         if self.method_ == "isotonic":
@@ -107,6 +133,8 @@ class Calibrator:
         data: dict[str, Any] = {"method": self.method_, "n_samples": self.n_samples_}
         if getattr(self, "cv_log_loss_", None):
             data["cv_log_loss"] = dict(self.cv_log_loss_)
+        if getattr(self, "level_shift_", 0.0):
+            data["level_shift"] = self.level_shift_
         if self.method_ == "isotonic":
             data.update(x=self.x_.tolist(), y=self.y_.tolist())
         elif self.method_ == "sigmoid":
@@ -119,6 +147,9 @@ class Calibrator:
         cal = cls(method="isotonic" if method == "identity" else method)
         cal.method_, cal.n_samples_ = method, int(data.get("n_samples", 0))
         cal.cv_log_loss_ = {str(k): float(v) for k, v in data.get("cv_log_loss", {}).items()}
+        cal.level_shift_ = float(data.get("level_shift", 0.0))
+        if not np.isfinite(cal.level_shift_):
+            raise ValueError("calibrator level_shift must be a finite number")
         if method == "isotonic":
             cal.x_, cal.y_ = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
             if len(cal.x_) != len(cal.y_) or np.any(np.diff(cal.x_) < 0):

@@ -23,9 +23,9 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
-from churnml.explain.causes import attribute_causes
+from churnml.explain.causes import attribute
 from churnml.explain.playbook import recommend_actions
-from churnml.explain.reasons import render_reasons, top_contributions
+from churnml.explain.reasons import render_reasons
 from churnml.features import build_features, feature_registry, population_context
 from churnml.lifecycle import active_customers, lifecycle_stage
 from churnml.modeling.bundle import ModelBundle
@@ -177,13 +177,11 @@ def score_dataset(
         pos = pd.Series(np.arange(len(active)), index=active)
         for ids, part in _chunks(known, flagged_ids, size, progress, "explaining"):
             features = build_features(part, t, config, context)
-            X = bundle.prepare(features)
             started = time.perf_counter()
-            contrib = bundle.contributions(X)[:, :-1]
+            why = attribute(features, bundle, registry, config)
             explain_seconds += time.perf_counter() - started
-            causes = attribute_causes(contrib, bundle.feature_names, registry, config.cause)
-            idx, _ = top_contributions(contrib, config.scoring.reasons)
-            reasons = render_reasons(idx, features[bundle.feature_names], registry)
+            causes = why.causes
+            reasons = render_reasons(why.reasons, features[bundle.feature_names], registry)
             rows = pos.reindex(features.index).to_numpy()
             price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(rows))
             actions = recommend_actions(causes, scores["lifecycle_stage"].to_numpy()[rows], p[rows], price, config.playbook, config.cause)

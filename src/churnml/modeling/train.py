@@ -155,6 +155,9 @@ class ChurnClassifier:
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         self.calibrator_ = Calibrator(self.config.calibration).fit(self.predict_raw(X_tune), y_tune)
+        if self.config.calibration_level == "history":
+            history = pd.concat([X, X_tune])
+            self.calibrator_.relevel(self.predict_raw(history), np.concatenate([y, y_tune]))
         return self
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
@@ -181,6 +184,21 @@ def _feature_infos(X: pd.DataFrame, families: Mapping[str, Family]) -> list[Feat
         else:
             infos.append(FeatureInfo(c, families.get(c, Family.OTHER), "numeric"))
     return infos
+
+
+def typical_values(X: pd.DataFrame) -> dict[str, Any]:
+    """Each feature's most common training value (median of numbers, most frequent level): the reference of an
+    attribute configured as a price or service matter without a healthy value of its own."""
+    out: dict[str, Any] = {}
+    for c in X.columns:
+        col = X[c]
+        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+            counts = col.astype("string").value_counts(sort=True)
+            out[c] = str(counts.index[0]) if len(counts) else None
+        else:
+            median = float(pd.to_numeric(col, errors="coerce").median())
+            out[c] = None if np.isnan(median) else median
+    return out
 
 
 def _version(model_text_hash: str, created: datetime) -> str:
@@ -269,6 +287,7 @@ def train_model(
         "config_hash": config.fingerprint(),
         "config": config.model_dump(mode="json"),
         "data_fingerprint": data_fingerprint or {},
+        "typical_values": typical_values(Xtr),
     }
     bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
     summary = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]

@@ -2,5 +2,6 @@
 
 from churnml.synth.config import PlanSpec, SimulationConfig
 from churnml.synth.simulate import CAUSES, SyntheticData, generate
+from churnml.synth.worlds import WORLDS, world_config
 
-__all__ = ["CAUSES", "PlanSpec", "SimulationConfig", "SyntheticData", "generate"]
+__all__ = ["CAUSES", "PlanSpec", "SimulationConfig", "SyntheticData", "WORLDS", "generate", "world_config"]

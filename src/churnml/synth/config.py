@@ -7,6 +7,8 @@ customer of average sensitivity.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Static attribute catalogues: (value, population weight, multiplier on the `other` hazard, on the price sensitivity,
@@ -122,6 +124,16 @@ class SimulationConfig(_Model):
     list_change_max: float = Field(0.02, gt=-1, description="Upper bound; list prices drift down so loyal customers pay more.")
     historic_rise_probability: float = Field(0.6, ge=0, le=1, description="Rises per past year of tenure, for initial prices.")
     historic_rise_size: float = Field(0.07, ge=0, description="Size of each historic rise.")
+    rise_schedule: Literal["cohort", "wave", "anniversary"] = Field(
+        "cohort",
+        description="When yearly rises come: `cohort` in a month drawn per customer, `wave` company-wide on the first "
+        "of each month in `wave_months` (one size for everyone), `anniversary` in the month the customer's current "
+        "subscription started, from its first anniversary on.",
+    )
+    wave_months: tuple[int, ...] = Field((3, 9), min_length=1, description="Calendar months (1..12) of rise waves.")
+    promo_share: float = Field(0.0, ge=0, le=1, description="Share of new subscriptions that start on an intake promotion.")
+    promo_discount: float = Field(0.3, ge=0, lt=1, description="Promotional discount off the list price.")
+    promo_months: int = Field(6, ge=1, description="Months until the promotion expires into a rise back to full price.")
     notice_good_share: float = Field(0.55, ge=0, le=1, description="Rises announced 30..60 days ahead.")
     notice_short_share: float = Field(0.30, ge=0, le=1, description="Rises announced 1..13 days ahead; the rest get no notice.")
     notice_unrecorded_share: float = Field(0.15, ge=0, le=1, description="Share of rises whose notice_days is not recorded (NaN).")
@@ -182,6 +194,14 @@ class SimulationConfig(_Model):
     seasonality: tuple[float, ...] = Field(
         (1.6, 1.0, 0.95, 0.95, 0.9, 0.9, 0.95, 1.0, 1.45, 1.05, 0.95, 0.8),
         description="Multiplier of the `other` hazard per calendar month, January first.",
+    )
+    base_hazard_drift: float = Field(
+        0.0, description="Monthly log change of the base hazard over the recorded window: a drifting base churn rate."
+    )
+    static_causes: bool = Field(
+        True,
+        description="Whether who the customer is (channel, payment method, age, household) shapes their sensitivities "
+        "and `other` propensity; False leaves every static attribute without any effect on churn.",
     )
     hazard_noise_sigma: float = Field(
         0.1,
@@ -297,6 +317,8 @@ class SimulationConfig(_Model):
         ):
             if getattr(self, lo) > getattr(self, hi):
                 raise ValueError(f"{lo} must not exceed {hi}")
+        if any(not 1 <= m <= 12 for m in self.wave_months):
+            raise ValueError("wave_months are calendar months 1..12")
         if len({p.name for p in self.plans}) != len(self.plans):
             raise ValueError("plan names must be unique")
         if any(w < 0 for w in (*self.region_weights, *self.channel_weights.values())) or sum(self.region_weights) <= 0:

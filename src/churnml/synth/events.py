@@ -73,6 +73,8 @@ class Customers:
     service_sens: np.ndarray
     satisfaction: np.ndarray
     rise_month: np.ndarray
+    period_start: np.ndarray  # day the current period started
+    promo_end: np.ndarray  # day an intake promotion expires into a rise; far future without one
     price: np.ndarray
     plan: np.ndarray
     lock_until: np.ndarray
@@ -107,20 +109,42 @@ def _after(rng: np.random.Generator, t: np.ndarray, mean_days: float) -> np.ndar
     return t + 300 + (rng.exponential(mean_days, len(t)) * DAY).astype(np.int64)
 
 
+def _yearly_rise_due(cfg: SimulationConfig, cu: Customers, mo: Month, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who is due this month's yearly rise under the configured schedule, and on which day it takes effect."""
+    P = mo.present
+    if cfg.rise_schedule == "wave":  # one letter for the whole base: the same day for everyone present then
+        return np.full(len(P), (mo.calendar_month + 1) in cfg.wave_months), np.full(len(P), mo.t0, np.int64)
+    if cfg.rise_schedule == "anniversary":
+        start = cu.period_start[P]
+        start_month = start.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+        return (start_month == mo.calendar_month) & (mo.t0 - start >= 330), eff
+    return cu.rise_month[P] == mo.calendar_month, eff
+
+
 def _price_changes(rng: np.random.Generator, cfg: SimulationConfig, cu: Customers, mo: Month) -> dict[str, np.ndarray]:
     P, n = mo.present, len(mo.present)
-    annual = (cu.rise_month[P] == mo.calendar_month) & (rng.random(n) < cfg.annual_rise_probability)
+    chance = rng.random(n) < cfg.annual_rise_probability
     individual = rng.random(n) < cfg.individual_rise_rate
     cut = rng.random(n) < cfg.price_cut_rate
-    eff = mo.t0 + rng.integers(0, mo.days, n)
+    due, eff = _yearly_rise_due(cfg, cu, mo, mo.t0 + rng.integers(0, mo.days, n))
+    annual = due & chance
+    yearly_pct = rng.uniform(cfg.annual_rise_min, cfg.annual_rise_max, n)
+    if cfg.rise_schedule == "wave" and n:
+        yearly_pct[:] = yearly_pct[0]  # one size for the whole wave
     pct = np.where(
         annual,
-        rng.uniform(cfg.annual_rise_min, cfg.annual_rise_max, n),
+        yearly_pct,
         np.where(individual, rng.uniform(cfg.individual_rise_min, cfg.individual_rise_max, n),
                  -rng.uniform(cfg.price_cut_min, cfg.price_cut_max, n)),
     )
     # A change needs an unlocked price and must take effect while the customer is still here.
     ok = (annual | individual | cut) & (eff >= mo.a) & (eff < mo.b) & (cu.lock_until[P] <= eff)
+    # An intake promotion expires into a rise back to full price on its own day, lock or not.
+    promo_end = cu.promo_end[P]
+    expiring = (promo_end >= mo.a) & (promo_end < mo.b)
+    eff = np.where(expiring, promo_end, eff)
+    pct = np.where(expiring, 1.0 / (1.0 - cfg.promo_discount) - 1.0, pct)
+    ok |= expiring
     sel = np.flatnonzero(ok)
     k = len(sel)
     old = cu.price[P[sel]]

@@ -51,7 +51,9 @@ class SyntheticData:
     ``truth`` has one row per churn in ``[start, end)`` (``customer_id``, ``churn_date``, planted ``cause``, and
     ``churn_probability``: the simulator's probability of churn within 60 days from the first of the churn month);
     periods that ended before ``start`` (customers won back earlier) are history, not truth. ``oracle`` scores
-    every customer active on the first day of each month with the simulator's own 60-day probability.
+    every customer active on the first day of each month with the simulator's own 60-day probability, the monthly
+    hazard parts it used (``hazard_other``, ``hazard_price``, ``hazard_service``) and the cause they imply
+    (``oracle_cause``, the largest part): the truth about cause that was knowable at that date.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -71,6 +73,7 @@ class _State:
     next_start: np.ndarray
     period_start: np.ndarray
     lock_until: np.ndarray
+    promo_end: np.ndarray  # day an intake promotion expires; _NEVER without one
     plan: np.ndarray
     price: np.ndarray  # price paid now
     start_price: np.ndarray  # price when the current period started (what subscriptions.monthly_price records)
@@ -119,7 +122,7 @@ def generate(
     # Records begin at `start`: the warm-up's rises are history, so a period's recorded price is today's.
     st.start_price[:] = st.price
 
-    oracle_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    oracle_parts: list[tuple[np.ndarray, ...]] = []
     truth_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     period_parts: list[tuple[np.ndarray, ...]] = [prior]
     rows: dict[str, list[dict[str, np.ndarray]]] = {}
@@ -132,7 +135,7 @@ def generate(
         h_other, h_price, h_service = _hazard(rng, cfg, pop, st, active, t0, m, month_starts[m].month - 1, catalogue)
         hazard = np.minimum(h_other + h_price + h_service, cfg.max_hazard)
         p60 = 1.0 - (1.0 - hazard) ** 2
-        oracle_parts.append((active, p60))
+        oracle_parts.append((active, p60, h_other, h_price, h_service))
 
         churn = rng.random(len(active)) < hazard
         churners = active[churn]
@@ -165,6 +168,7 @@ def generate(
             rows.setdefault(table, []).append(cols)
         loc, new_price = out.new_prices
         st.price[mo.present[loc]] = new_price
+        st.promo_end[st.promo_end < t1] = _NEVER  # expired into a rise this month
 
         # A period records the price it started at; later rises are rows of price_changes. Writing the end price
         # here would leak future rises into every snapshot taken during the period.
@@ -269,6 +273,12 @@ def _latent(
     ch = np.array([c[2:] for c in ACQUISITION_CHANNELS])[channel]
     pay = np.array([c[2:] for c in PAYMENT_METHODS])[payment]
     members = household - _MEAN_HOUSEHOLD
+    if not cfg.static_causes:  # who the customer is tells nothing about why they would leave
+        ch, pay = np.ones_like(ch), np.ones_like(pay)
+        cfg = cfg.model_copy(
+            update={"price_age_effect": 0.0, "price_household_effect": 0.0, "service_age_effect": 0.0,
+                    "age_effect": 0.0, "household_effect": 0.0}
+        )
     # Life stage: price sensitivity is U-shaped in age (young adults and pensioners on fixed incomes count every
     # euro), young adults move and switch for reasons of their own, and care about service grows after forty.
     price_sens = (
@@ -365,6 +375,7 @@ def _population(
         next_start=joins,
         period_start=period_start,
         lock_until=period_start + cfg.price_lock_days,
+        promo_end=np.full(n, _NEVER, np.int64),
         plan=plan,
         price=price,
         # Rises before the simulated window leave no price_changes rows, so the record starts at today's price.
@@ -441,7 +452,10 @@ def _open(
     other = rng.integers(0, len(cat.names), len(idx)).astype(np.int16)
     plan = np.where(rng.random(len(idx)) < fit_p, plan, other).astype(np.int16)
     st.plan[idx] = plan
-    st.price[idx] = cat.list_prices[plan, m]
+    # Intake promotions: a discount off list for the first months, then a rise back to full price.
+    promo = rng.random(len(idx)) < cfg.promo_share if cfg.promo_share > 0 else np.zeros(len(idx), dtype=bool)
+    st.price[idx] = np.where(promo, np.round(cat.list_prices[plan, m] * (1.0 - cfg.promo_discount), 2), cat.list_prices[plan, m])
+    st.promo_end[idx] = np.where(promo, np.asarray(day) + int(round(cfg.promo_months * 30.44)), _NEVER)
     st.start_price[idx] = st.price[idx]
     st.period_start[idx] = day
     st.lock_until[idx] = np.asarray(day) + cfg.price_lock_days
@@ -477,6 +491,7 @@ def _hazard(
     disengaged = np.maximum(0.0, -st.log_e[idx] - 0.1)
     h_other = (
         cfg.base_hazard
+        * np.exp(cfg.base_hazard_drift * m)
         * cfg.seasonality[calendar_month]
         * fragility
         * loyalty
@@ -512,6 +527,8 @@ def _customers_view(pop: _Population, st: _State) -> Customers:
         service_sens=pop.service_sens,
         satisfaction=pop.satisfaction,
         rise_month=pop.rise_month,
+        period_start=st.period_start,
+        promo_end=st.promo_end,
         price=st.price,
         plan=st.plan,
         lock_until=st.lock_until,
@@ -677,14 +694,19 @@ def _truth_frame(ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.nda
 
 
 def _oracle_frame(
-    ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.ndarray, np.ndarray]], month_starts: pd.DatetimeIndex
+    ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.ndarray, ...]], month_starts: pd.DatetimeIndex
 ) -> pd.DataFrame:
-    cust = np.concatenate([p[0] for p in parts])
+    cust, prob, h_other, h_price, h_service = (np.concatenate(c) for c in zip(*parts))
     as_of = np.repeat(month_starts.values.astype("datetime64[ns]"), [len(p[0]) for p in parts])
+    cause = np.argmax(np.stack([h_other, h_price, h_service]), axis=0)  # same rule as the planted cause
     return pd.DataFrame(
         {
             "customer_id": ids.take(cust),
             "as_of_date": as_of,
-            "oracle_probability": np.concatenate([p[1] for p in parts]).astype(np.float64),
+            "oracle_probability": prob.astype(np.float64),
+            "hazard_other": h_other.astype(np.float64),
+            "hazard_price": h_price.astype(np.float64),
+            "hazard_service": h_service.astype(np.float64),
+            "oracle_cause": _strings(CAUSES, cause),
         }
     )
