@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= data/demo
+WORLDS_ARGS ?= --seeds 1,2 --customers 20000
 BENCH_ARGS ?= --customers 1000000 --stages generate,validate,features,generate-train,train,score
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench clean
+.PHONY: help install demo test bench worlds clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -29,6 +30,9 @@ test: $(STAMP) ## Run the whole test suite
 
 bench: $(STAMP) ## Measure wall time and peak memory of the pipeline stages (see BENCHMARKS.md)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+worlds: $(STAMP) ## Train and score on every simulated world with the defaults: risk, calibration and cause at T
+	$(BIN)/python benchmarks/worlds.py $(WORLDS_ARGS)
 
 clean: ## Remove generated data, models, tracking files and the virtual environment
 	rm -rf $(VENV) data/demo models/*/ mlruns mlflow.db mlartifacts reports .pytest_cache

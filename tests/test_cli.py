@@ -120,3 +120,16 @@ def test_features_command_writes_one_row_per_active_customer(generated, tmp_path
     data = io.load_dataset(generated).dataset
     assert list(frame.index) == list(active_customers(data.subscriptions, "2025-03-01"))
     assert {"support_contacts_30d", "monthly_price", "tenure_days"} <= set(frame.columns)
+
+
+def test_generate_a_named_world_and_refuse_an_unknown_one(tmp_path):
+    ok = run("generate", "--out", str(tmp_path / "w"), "--customers", "300", "--seed", "9", "--months", "6",
+             "--world", "price_waves")
+    assert ok.returncode == 0, ok.stderr
+    rises = pd.read_csv(tmp_path / "w" / "price_changes.csv", parse_dates=["timestamp"])
+    assert rises["timestamp"].dt.month.isin([3, 9]).mean() > 0.5  # the March wave dominates six months from January
+    oracle = pd.read_parquet(tmp_path / "w" / "oracle.parquet")
+    assert {"hazard_price", "hazard_service", "hazard_other", "oracle_cause"} <= set(oracle.columns)
+    bad = run("generate", "--out", str(tmp_path / "x"), "--world", "atlantis")
+    assert bad.returncode == 2 and "unknown world 'atlantis'" in bad.stderr and "price_waves" in bad.stderr
+    assert not (tmp_path / "x").exists()

@@ -62,15 +62,21 @@ def generate(
     start: Annotated[str, typer.Option("--start", help="First simulated day (YYYY-MM-DD).")] = "2024-01-01",
     months: Annotated[int, typer.Option("--months", min=3, help="Months simulated.")] = 24,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    world: Annotated[
+        str, typer.Option("--world", help="Simulated world: how churn comes about (see README, 'Simulated worlds').")
+    ] = "default",
 ) -> None:
     """Write a synthetic dataset with planted churn causes, a ground-truth file and oracle probabilities."""
+    from churnml.synth import WORLDS, world_config
     from churnml.synth import generate as simulate
 
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("use csv or parquet", param_hint="--format")
+    if world not in WORLDS:
+        raise typer.BadParameter(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}", param_hint="--world")
     started = time.perf_counter()
-    with err.status(f"Simulating {customers:,} customers over {months} months…"):
-        data = simulate(customers, seed=seed, start=start, months=months)
+    with err.status(f"Simulating {customers:,} customers over {months} months ({world} world)…"):
+        data = simulate(customers, seed=seed, start=start, months=months, config=world_config(world))
     from churnml.dataset import Dataset
 
     with err.status(f"Writing tables to {out_dir}…"):

@@ -99,3 +99,28 @@ def test_auto_is_deterministic():
 def _log_loss(y, p):
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@pytest.mark.parametrize("method", ["auto", "isotonic", "sigmoid"])
+def test_relevel_takes_the_level_from_history_and_keeps_the_ranking(method):
+    """One unusual tuning month (churn 30% below normal) must not set every probability's level."""
+    rng = np.random.default_rng(3)
+    true_p = rng.uniform(0.01, 0.2, 20_000)
+    raw = true_p.copy()
+    quiet_month = (rng.uniform(size=len(true_p)) < true_p * 0.7).astype(int)
+    history = (rng.uniform(size=len(true_p)) < true_p).astype(int)
+    cal = Calibrator(method).fit(raw, quiet_month)
+    assert cal.transform(raw).mean() == pytest.approx(quiet_month.mean(), rel=0.05)
+    cal.relevel(raw, history)
+    p = cal.transform(raw)
+    assert p.mean() == pytest.approx(history.mean(), rel=1e-3)
+    assert (np.diff(p[np.argsort(raw)]) >= -1e-12).all()  # a monotone map stays monotone
+    again = Calibrator.from_dict(cal.to_dict())
+    np.testing.assert_allclose(again.transform(raw), p)
+
+
+def test_relevel_refuses_a_non_finite_shift_from_plain_data():
+    raw, y = _miscalibrated()
+    data = Calibrator("sigmoid").fit(raw, y).to_dict() | {"level_shift": float("inf")}
+    with pytest.raises(ValueError, match="level_shift"):
+        Calibrator.from_dict(data)

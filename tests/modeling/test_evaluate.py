@@ -36,3 +36,36 @@ def test_metrics_by_group_and_lift():
     assert by["new"]["roc_auc"] == 1.0 and by["established"]["roc_auc"] == 0.0
     curve = lift_curve(y, np.array([0.9, 0.1, 0.8, 0.2]))
     assert curve["captured"].iloc[-1] == 1.0 and curve["captured"].iloc[1] == 1.0
+
+
+def test_evaluate_at_compares_causes_with_the_oracle_on_the_same_flagged_leavers():
+    from churnml.modeling.evaluate import evaluate_at
+
+    t = pd.Timestamp("2025-10-01")
+    ids = [f"c{i}" for i in range(8)]
+    scores = pd.DataFrame({
+        "customer_id": ids,
+        "churn_probability": [0.9, 0.8, 0.7, 0.6, 0.5, 0.1, 0.05, 0.02],
+        "flagged": [True] * 5 + [False] * 3,
+        "primary_cause": ["price", "service", "price", "other", "service", "", "", ""],
+    })
+    truth = pd.DataFrame({
+        "customer_id": ["c0", "c1", "c2", "c3", "c5", "c6"],
+        "churn_date": pd.to_datetime(["2025-10-10", "2025-11-01", "2025-11-20", "2025-10-02", "2025-10-05", "2026-02-01"]),
+        "cause": ["price", "price", "service", "price", "service", "price"],  # c6 leaves after the horizon
+    })
+    oracle = pd.DataFrame({
+        "customer_id": ids, "as_of_date": t, "oracle_probability": np.linspace(0.9, 0.1, 8),
+        "oracle_cause": ["price", "price", "price", "price", "service", "service", "other", "other"],
+    })
+    out = evaluate_at(scores, truth, oracle, t, horizon_days=60)
+    assert out["churners"] == 5 and out["flagged_leavers"] == 4
+    # Model: c0 right, c1 wrong (service for price), c2 wrong (price for service), c3 wrong (other for price).
+    assert out["cause_accuracy"] == pytest.approx(1 / 4)
+    # Oracle: c0, c1, c3 right; c2 wrong.
+    assert out["oracle_cause_accuracy"] == pytest.approx(3 / 4)
+    assert out["cause_accuracy_ratio"] == pytest.approx(1 / 3)
+    assert out["price_recall"] == pytest.approx(1 / 3) and out["price_oracle_recall"] == 1.0
+    assert out["service_recall"] == 0.0 and out["service_oracle_recall"] == 0.0
+    assert out["price_share"] == pytest.approx(2 / 5) and out["price_oracle_share"] == pytest.approx(4 / 5)
+    assert out["observed"] == pytest.approx(5 / 8) and out["mean_predicted"] == pytest.approx(scores["churn_probability"].mean())
