@@ -19,6 +19,8 @@ CONTACTS = [
     ("a", "2026-03-01", "phone", 3.0, True, "billing"),  # on T: not known yet
     ("b", "2026-02-01", "phone", 3.0, True, None),  # topic not recorded: not counted
     ("b", "2025-10-01", "email", 3.0, True, "billing"),  # 151
+    ("c", "2026-02-20", "phone", 3.0, False, "technical"),  # 9: a service contact
+    ("c", "2026-02-22", "phone", 3.0, False, "billing"),  # 7: unresolved, and a repeat 2 days after the previous
     ("gone", "2026-02-01", "phone", 3.0, True, "billing"),  # not among the customers asked for
 ]
 
@@ -27,9 +29,15 @@ def test_billing_contacts_by_hand(table):
     got = billing_contact_features(table("support_contacts", CONTACTS, COLUMNS), CUSTOMERS, T, CFG)
     expected = pd.DataFrame(
         {
-            "billing_contacts_30d": [2, 0, 0],
-            "billing_contacts_90d": [3, 0, 0],
-            "billing_contacts_180d": [3, 1, 0],
+            "billing_contacts_30d": [2, 0, 1],
+            "billing_contacts_90d": [3, 0, 1],
+            "billing_contacts_180d": [3, 1, 1],
+            "billing_unresolved_30d": [0, 0, 1],
+            "billing_unresolved_90d": [1, 0, 1],
+            "billing_unresolved_180d": [1, 0, 1],
+            "billing_repeat_contacts_30d": [0, 0, 1],
+            "billing_repeat_contacts_90d": [0, 0, 1],
+            "billing_repeat_contacts_180d": [0, 0, 1],
         },
         index=CUSTOMERS,
         dtype="float64",
@@ -41,9 +49,9 @@ def test_windows_come_from_config(table):
     got = billing_contact_features(
         table("support_contacts", CONTACTS, COLUMNS), CUSTOMERS, T, FeatureConfig(windows_days=[10, 365])
     )
-    assert list(got.columns) == ["billing_contacts_10d", "billing_contacts_365d"]
-    assert got["billing_contacts_10d"].tolist() == [1, 0, 0]
-    assert got["billing_contacts_365d"].tolist() == [4, 1, 0]
+    assert list(got.columns) == [f"billing_{k}_{w}d" for k in ("contacts", "unresolved", "repeat_contacts") for w in (10, 365)]
+    assert got["billing_contacts_10d"].tolist() == [1, 0, 1]
+    assert got["billing_contacts_365d"].tolist() == [4, 1, 1]
 
 
 def test_without_topics_or_contacts_nothing_is_counted(table):

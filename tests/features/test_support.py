@@ -97,3 +97,21 @@ def test_ids_are_text_never_numbers(table):
     ids = pd.Index(["00123", "123"], dtype="str", name="customer_id")
     got = support_contact_features(contacts, ids, T, CFG)
     assert got["support_contacts_30d"].tolist() == [1.0, 2.0]
+
+
+def test_contacts_about_the_bill_are_left_to_the_price_family_but_their_waits_count(table):
+    from churnml.config import FeatureConfig
+    from churnml.features.support import support_contact_features
+
+    rows = [
+        ("a", "2026-02-20", "phone", 40.0, False, "billing"),
+        ("a", "2026-02-21", "phone", 5.0, False, "billing"),  # a repeat about the bill
+        ("a", "2026-02-05", "phone", 5.0, False, "technical"),
+    ]
+    frame = table("support_contacts", rows, ["customer_id", "timestamp", "channel", "wait_minutes", "resolved", "topic"])
+    got = support_contact_features(frame, pd.Index(["a"], dtype="str", name="customer_id"), "2026-03-01", FeatureConfig())
+    assert got.loc["a", "support_contacts_30d"] == 1
+    assert got.loc["a", "support_unresolved_30d"] == 1 and got.loc["a", "support_unresolved_share_180d"] == 1.0
+    assert got.loc["a", "support_repeat_contacts_30d"] == 0
+    assert got.loc["a", "support_long_waits_30d"] == 1  # the desk kept them waiting: service, whatever the topic
+    assert got.loc["a", "support_wait_max_180d"] == 40.0

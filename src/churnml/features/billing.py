@@ -1,9 +1,10 @@
 """Billing queries: support contacts about the bill, a price signal although they come through the support desk.
 
 A customer who keeps asking about the bill watches what they pay: in retention practice "called about the bill"
-is among the first signs of a price-driven departure, especially right after a rise. The contact itself (its wait,
-whether it was resolved) stays a service fact in :mod:`churnml.features.support`; only the topic is read here.
-Contacts without a recorded ``topic`` are not counted (the topic column is optional in the contract).
+is among the first signs of a price-driven departure, especially right after a rise. What a contact was about
+decides its family: contacts about the bill, left unresolved or repeated, count here (price), every other contact
+in :mod:`churnml.features.support` (service). How long the desk made the customer wait stays a service fact for
+every contact. Contacts without a recorded ``topic`` are service contacts (the topic column is optional).
 """
 
 from __future__ import annotations
@@ -18,16 +19,27 @@ from churnml.features._common import events_before, frame_of, window_name
 BILLING_TOPIC = "billing"
 
 
+def billing_topic(contacts: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
+    """Per event position: the contact's ``topic`` is billing (case-insensitive); False without a topic."""
+    if "topic" not in contacts.columns or not len(pos):
+        return np.zeros(len(pos), dtype=bool)
+    topic = contacts["topic"].astype("str").str.strip().str.lower()
+    return (topic == BILLING_TOPIC).to_numpy(dtype=bool, na_value=False)[pos]
+
+
 def billing_contact_features(
     contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
 ) -> pd.DataFrame:
-    """Support contacts whose ``topic`` is billing (case-insensitive), per window before ``as_of``."""
+    """Support contacts whose ``topic`` is billing, per window before ``as_of``: all, unresolved, and repeats
+    (within ``repeat_contact_days`` of the customer's previous contact of any topic)."""
+    from churnml.features.support import repeat_contacts
+
     t = as_timestamp(as_of)
     ev = events_before(contacts, "timestamp", customers, t)
-    if "topic" in contacts.columns and len(ev.pos):
-        topic = contacts["topic"].astype("str").str.strip().str.lower()
-        billing = (topic == BILLING_TOPIC).to_numpy(dtype=bool, na_value=False)[ev.pos]
-    else:
-        billing = np.zeros(len(ev.pos), dtype=bool)
+    billing = billing_topic(contacts, ev.pos)
+    unresolved = billing & ~ev.column(contacts, "resolved", bool)
+    repeat = billing & repeat_contacts(ev, ev.within(max(cfg.windows_days)), cfg.repeat_contact_days)
     cols = {window_name("billing_contacts", w): ev.count(ev.within(w) & billing) for w in cfg.windows_days}
+    cols |= {window_name("billing_unresolved", w): ev.count(ev.within(w) & unresolved) for w in cfg.windows_days}
+    cols |= {window_name("billing_repeat_contacts", w): ev.count(ev.within(w) & repeat) for w in cfg.windows_days}
     return frame_of(customers, cols)

@@ -5,8 +5,8 @@ Customers forgive an isolated bad experience; a pattern of them, recent and pili
 The separate counts per log (support, faults, complaints) and per window say what happened; this score adds them up
 the way memory does, so that a model with little data does not have to learn the sum itself. Every failure counts
 1 and fades by half every ``FRICTION_HALF_LIFE_DAYS``: a support contact that waited longer than
-``long_wait_minutes``, one left unresolved (a contact that was both counts 2), a technical fault, a non-billing
-complaint. Events in the longest window before ``as_of`` count; older ones have faded to an eighth or less.
+``long_wait_minutes``, one left unresolved unless it was about the bill (a contact that was both counts 2), a
+technical fault, a non-billing complaint. Events in the longest window before ``as_of`` count; older ones have faded to an eighth or less.
 
 Price pressure is its price twin: every rise counts its size in tenths (a 10% rise counts 1), twice when it came
 with less than ``short_notice_days`` of notice or none on record, and every billing complaint counts 1, all fading
@@ -22,6 +22,7 @@ import pandas as pd
 from churnml.config import FeatureConfig
 from churnml.dataset import as_timestamp
 from churnml.features._common import events_before, frame_of
+from churnml.features.billing import billing_topic
 from churnml.features.complaints import PRICE_CATEGORY
 
 FRICTION_HALF_LIFE_DAYS = 60.0
@@ -45,7 +46,7 @@ def service_friction_features(
 
     ev = events_before(contacts, "timestamp", customers, t, max_age_days=longest)
     failures = (ev.column(contacts, "wait_minutes") > cfg.long_wait_minutes).astype(np.float64)
-    failures += ~ev.column(contacts, "resolved", bool)
+    failures += ~ev.column(contacts, "resolved", bool) & ~billing_topic(contacts, ev.pos)  # a bill query: price
     score += ev.total(fade(ev.age) * failures)
     ev = events_before(faults, "timestamp", customers, t, max_age_days=longest)
     score += ev.total(fade(ev.age))

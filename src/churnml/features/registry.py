@@ -363,7 +363,18 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
-    return _per_window(config, "billing_contacts", Family.PRICE, "contact{s} about the bill", "support_contacts")
+    p, src = Family.PRICE, "support_contacts"
+    return [
+        *_per_window(config, "billing_contacts", p, "contact{s} about the bill", src),
+        *_per_window(config, "billing_unresolved", p, "unresolved contact{s} about the bill", src),
+        *_per_window(
+            config,
+            "billing_repeat_contacts",
+            p,
+            f"repeat contact{{s}} about the bill within {config.features.repeat_contact_days} days of the previous one",
+            src,
+        ),
+    ]
 
 
 def _complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:

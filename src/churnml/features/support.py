@@ -1,4 +1,8 @@
-"""Support contacts: how often customers call, how long they wait and whether their issue gets solved (service)."""
+"""Support contacts: how often customers call, how long they wait and whether their issue gets solved (service).
+
+Contacts about the bill are a price signal (:mod:`churnml.features.billing`): they are left out of the counts,
+unresolved and repeat contacts here, while every contact's wait stays a service fact.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import pandas as pd
 from churnml.config import FeatureConfig
 from churnml.dataset import as_timestamp
 from churnml.features._common import Events, events_before, frame_of, group_quantile, ratio, window_name
+from churnml.features.billing import billing_topic
 
 # Contact trend is expressed per this many days so that recent and baseline windows of any length compare.
 TREND_PER_DAYS = 30
@@ -20,6 +25,9 @@ def support_contact_features(
 ) -> pd.DataFrame:
     """Contact counts, waits, unresolved and repeat contacts, recency and trend, from contacts before ``as_of``.
 
+    Counts, unresolved and repeat contacts (and their shares) leave out billing-topic contacts; waits, recency and
+    trend read every contact.
+
     Windows ``w`` cover ``as_of - w days <= timestamp < as_of``; counts (contacts, long waits, unresolved, repeats)
     come per window, so that a recent problem reads differently from an old one; wait statistics and shares use the
     longest window and are NaN for customers without contacts in it.
@@ -29,14 +37,15 @@ def support_contact_features(
     n = len(customers)
     wait = ev.column(contacts, "wait_minutes")
     long_wait = wait > cfg.long_wait_minutes
-    unresolved = ~ev.column(contacts, "resolved", bool)
+    service = ~billing_topic(contacts, ev.pos)
+    unresolved = service & ~ev.column(contacts, "resolved", bool)
     longest = max(cfg.windows_days)
     in_longest = ev.within(longest)
     contacts_longest = ev.count(in_longest)
 
     cols: dict[str, np.ndarray] = {}
     for w in cfg.windows_days:
-        cols[window_name("support_contacts", w)] = ev.count(ev.within(w))
+        cols[window_name("support_contacts", w)] = ev.count(ev.within(w) & service)
     for w in cfg.windows_days:
         cols[window_name("support_long_waits", w)] = ev.count(ev.within(w) & long_wait)
     cols[window_name("support_wait_mean", longest)] = ev.mean(wait, in_longest)
@@ -48,9 +57,9 @@ def support_contact_features(
     for w in cfg.windows_days:
         cols[window_name("support_unresolved", w)] = ev.count(ev.within(w) & unresolved)
     unresolved_longest = cols[window_name("support_unresolved", longest)]
-    cols[window_name("support_unresolved_share", longest)] = ratio(unresolved_longest, contacts_longest)
+    cols[window_name("support_unresolved_share", longest)] = ratio(unresolved_longest, ev.count(in_longest & service))
     # Windows nest inside the longest one, so a contact's repeat status found there holds in every window.
-    repeat = _repeats(ev, in_longest, cfg.repeat_contact_days)
+    repeat = service & repeat_contacts(ev, in_longest, cfg.repeat_contact_days)
     for w in cfg.windows_days:
         cols[window_name("support_repeat_contacts", w)] = ev.count(ev.within(w) & repeat)
     cols["support_days_since_last_contact"] = ev.days_since_last()
@@ -58,7 +67,7 @@ def support_contact_features(
     return frame_of(customers, cols)
 
 
-def _repeats(ev: Events, in_window: np.ndarray, repeat_days: int) -> np.ndarray:
+def repeat_contacts(ev: Events, in_window: np.ndarray, repeat_days: int) -> np.ndarray:
     """Per event: in the window and at most ``repeat_days`` after the customer's previous contact.
 
     The previous contact of the first one in the window may lie before the window, so it is looked up among the
