@@ -198,3 +198,23 @@ def test_reasons_come_from_the_primary_cause_first_and_only_from_candidates():
     idx = choose_reasons(contrib, candidates, first, 3)
     assert idx[0].tolist() == [1, 2, 0]  # the family's own reason leads, then by contribution
     assert idx[1].tolist() == [1, 2, 3]
+
+
+def test_a_categorical_attribute_is_healed_to_its_first_healthy_level():
+    config = ChurnConfig(static_attribute_families={"contract": Family.PRICE},
+                         static_attribute_references={"contract": ["two_year", "one_year"]})
+    registry = feature_registry(config, {"contract": pd.StringDtype()})
+    refs = player_references(registry, ["contract"])
+    levels = ["monthly", "one_year", "two_year"]
+    X = pd.DataFrame({"contract": pd.Categorical(["monthly", "one_year", None], categories=levels)})
+    seen = []
+
+    def model(Z):
+        seen.append([None if pd.isna(v) else v for v in Z["contract"].astype(object)])
+        return np.where(Z["contract"].astype(object) == "monthly", 0.3, 0.1)
+
+    departs = harmful_departures(X, registry, refs)
+    assert departs[:, 0].tolist() == [True, False, False]
+    parts = family_parts(family_values(model, X, registry, refs, departs))
+    np.testing.assert_allclose(parts[:, 0], [0.2, 0.0, 0.0])
+    assert ["two_year", "one_year", None] in seen  # only the harmful level moved, to the first healthy one

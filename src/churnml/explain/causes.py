@@ -70,7 +70,7 @@ def _at_reference(
         if isinstance(col.dtype, pd.CategoricalDtype):
             ref = ref[0] if isinstance(ref, tuple) else ref  # the first healthy level stands for them all
             level = ref if ref in col.cat.categories else None
-            values = col.astype(object).to_numpy()
+            values = np.array(col.astype(object), dtype=object)  # a writable copy
             values[move] = level
             out[c] = pd.Categorical(values, categories=col.cat.categories)
         else:
