@@ -264,3 +264,31 @@ def test_real_telco_file_imports_and_loads_back(tmp_path):
         assert name in features.columns, col
         assert registry[name].family.value == result.suggested_config["static_attribute_families"][col]
     assert isinstance(features["Contract"].dtype, pd.CategoricalDtype) and features["TotalCharges"].dtype == "float64"
+
+
+@pytest.mark.slow
+def test_real_telco_scores_with_causes_against_the_presets_healthy_levels():
+    """End to end on the real export: a model, the scores, and price/service attributes healed to healthy levels."""
+    if not TELCO.is_file():
+        pytest.skip(f"real Telco file not found at {TELCO}: the ../shared data folder is absent beside this checkout")
+    from churnml.features import feature_registry
+    from churnml.labels import training_snapshots
+    from churnml.modeling.predict import score_dataset
+    from churnml.modeling.train import train_model
+
+    result = import_snapshot(io.read_text_table(TELCO), SnapshotImportSpec.telco(T))
+    cfg = parse_config({**result.suggested_config, "tracking": {"enabled": False}, "model": {"num_threads": 2}})
+    as_of = pd.Timestamp(T) + pd.Timedelta(days=90)
+    known = result.dataset.known_at(as_of)
+    registry = feature_registry(cfg, dict(known.customers.drop(columns="customer_id").dtypes))
+    bundle = train_model(training_snapshots(known, as_of, cfg), cfg, {n: s.family for n, s in registry.items()},
+                         as_of=as_of).bundle
+    bundle.meta["version"] = "telco"
+    scores = score_dataset(result.dataset, T, bundle, cfg).scores
+    flagged = scores[scores["flagged"]]
+    assert len(flagged) == 705 and set(flagged["primary_cause"]) <= {"price", "service", "other"}
+    reasons = set(flagged[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel())
+    healthy = {"Contract is Two year", "Contract is One year", "TechSupport is Yes", "TechSupport is No internet service",
+               "PaymentMethod is Credit card (automatic)", "PaymentMethod is Bank transfer (automatic)"}
+    assert not reasons & healthy, reasons & healthy
+    assert "Contract is Month-to-month" in reasons
