@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,3 +65,24 @@ def test_friction_is_a_service_feature_with_a_readable_reason():
     assert spec.family == Family.SERVICE and spec.group is None
     assert render_reason(spec, 2.345).endswith("friction score 2.3")
     assert render_reason(spec, 0.0) == "no service failure in the last 180 days"
+
+
+def test_price_pressure_score_by_hand(table):
+    from churnml.features.friction import price_pressure_features
+
+    changes = table("price_changes", [
+        # customer, timestamp, old, new, notice                       age at T (days)
+        ("a", "2025-12-31", 20.0, 22.0, 45.0),  # 60: a 10% rise with good notice counts 1, at half weight
+        ("a", "2026-02-27", 22.0, 23.1, np.nan),  # 2: 5% with no notice on record counts 2 x 0.5
+        ("a", "2026-01-30", 23.1, 21.0, 0.0),  # a cut counts nothing
+        ("b", "2025-08-13", 20.0, 30.0, 0.0),  # 200: outside the longest window
+        ("b", "2026-03-01", 20.0, 30.0, 0.0),  # on T: not known yet
+        ("c", "2026-01-30", 0.0, 10.0, 0.0),  # from a free price: no size to speak of
+    ])
+    complaints = table("complaints", [("b", "2026-01-30", "billing", 2), ("b", "2026-01-30", "service", 5)])
+    got = price_pressure_features(changes, complaints, CUSTOMERS, T, CFG)["price_pressure_score"]
+    fade = lambda days: 0.5 ** (days / FRICTION_HALF_LIFE_DAYS)  # noqa: E731
+    np.testing.assert_allclose(got.to_numpy(), [1.0 * fade(60) + 1.0 * fade(2), fade(30), 0.0], rtol=1e-9)
+    registry = feature_registry(ChurnConfig())
+    assert registry["price_pressure_score"].family is Family.PRICE
+    assert render_reason(registry["price_pressure_score"], 0.0) == "no price rise or billing complaint in the last 180 days"

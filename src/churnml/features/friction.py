@@ -6,7 +6,8 @@ The separate counts per log (support, faults, complaints) and per window say wha
 the way memory does, so that a model with little data does not have to learn the sum itself. Every failure counts
 1 and fades by half every ``FRICTION_HALF_LIFE_DAYS``: a support contact that waited longer than
 ``long_wait_minutes``, one left unresolved unless it was about the bill (a contact that was both counts 2), a
-technical fault, a non-billing complaint. Events in the longest window before ``as_of`` count; older ones have faded to an eighth or less.
+technical fault, a non-billing complaint. Events in the longest window before ``as_of`` count; older ones have
+faded to an eighth or less.
 
 Price pressure is its price twin: every rise counts its size in tenths (a 10% rise counts 1), twice when it came
 with less than ``short_notice_days`` of notice or none on record, and every billing complaint counts 1, all fading
@@ -28,6 +29,11 @@ from churnml.features.complaints import PRICE_CATEGORY
 FRICTION_HALF_LIFE_DAYS = 60.0
 
 
+def _fade(age_days: np.ndarray) -> np.ndarray:
+    """Weight of an event ``age_days`` old: halves every ``FRICTION_HALF_LIFE_DAYS``."""
+    return 0.5 ** (age_days / FRICTION_HALF_LIFE_DAYS)
+
+
 def service_friction_features(
     contacts: pd.DataFrame,
     faults: pd.DataFrame,
@@ -41,18 +47,15 @@ def service_friction_features(
     longest = max(cfg.windows_days)
     score = np.zeros(len(customers))
 
-    def fade(age: np.ndarray) -> np.ndarray:
-        return 0.5 ** (age / FRICTION_HALF_LIFE_DAYS)
-
     ev = events_before(contacts, "timestamp", customers, t, max_age_days=longest)
     failures = (ev.column(contacts, "wait_minutes") > cfg.long_wait_minutes).astype(np.float64)
     failures += ~ev.column(contacts, "resolved", bool) & ~billing_topic(contacts, ev.pos)  # a bill query: price
-    score += ev.total(fade(ev.age) * failures)
+    score += ev.total(_fade(ev.age) * failures)
     ev = events_before(faults, "timestamp", customers, t, max_age_days=longest)
-    score += ev.total(fade(ev.age))
+    score += ev.total(_fade(ev.age))
     ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
     service = (complaints["category"] != PRICE_CATEGORY).to_numpy(dtype=bool, na_value=True)[ev.pos]
-    score += ev.total(fade(ev.age), service)
+    score += ev.total(_fade(ev.age), service)
     return frame_of(customers, {"service_friction_score": score})
 
 
@@ -67,17 +70,14 @@ def price_pressure_features(
     t = as_timestamp(as_of)
     longest = max(cfg.windows_days)
 
-    def fade(age: np.ndarray) -> np.ndarray:
-        return 0.5 ** (age / FRICTION_HALF_LIFE_DAYS)
-
     ev = events_before(price_changes, "timestamp", customers, t, max_age_days=longest)
     old = ev.column(price_changes, "old_price")
     new = ev.column(price_changes, "new_price")
     notice = ev.column(price_changes, "notice_days")
     tenths = np.where((new > old) & (old > 0), (new / np.where(old > 0, old, 1.0) - 1.0) * 10.0, 0.0)
     unannounced = ~(notice >= cfg.short_notice_days)  # NaN (unknown) counts as short
-    score = ev.total(fade(ev.age) * tenths * (1.0 + unannounced))
+    score = ev.total(_fade(ev.age) * tenths * (1.0 + unannounced))
     ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
     billing = (complaints["category"] == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
-    score += ev.total(fade(ev.age), billing)
+    score += ev.total(_fade(ev.age), billing)
     return frame_of(customers, {"price_pressure_score": score})
