@@ -86,3 +86,12 @@ def test_price_pressure_score_by_hand(table):
     registry = feature_registry(ChurnConfig())
     assert registry["price_pressure_score"].family is Family.PRICE
     assert render_reason(registry["price_pressure_score"], 0.0) == "no price rise or billing complaint in the last 180 days"
+
+
+def test_price_pressure_without_any_price_change_is_zero(table):
+    from churnml.features.friction import price_pressure_features
+
+    complaints = table("complaints", [("b", "2026-01-30", "billing", 2)])
+    got = price_pressure_features(table("price_changes", []), complaints, CUSTOMERS, T, CFG)["price_pressure_score"]
+    assert got.dtype == "float64"
+    np.testing.assert_allclose(got.to_numpy(), [0.0, 0.5 ** (30 / FRICTION_HALF_LIFE_DAYS), 0.0])

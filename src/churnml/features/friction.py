@@ -76,7 +76,8 @@ def price_pressure_features(
     notice = ev.column(price_changes, "notice_days")
     tenths = np.where((new > old) & (old > 0), (new / np.where(old > 0, old, 1.0) - 1.0) * 10.0, 0.0)
     unannounced = ~(notice >= cfg.short_notice_days)  # NaN (unknown) counts as short
-    score = ev.total(_fade(ev.age) * tenths * (1.0 + unannounced))
+    # float even when nobody had a price change (bincount of no weights gives integers)
+    score = ev.total(_fade(ev.age) * tenths * (1.0 + unannounced)).astype(np.float64)
     ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
     billing = (complaints["category"] == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
     score += ev.total(_fade(ev.age), billing)
