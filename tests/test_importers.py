@@ -292,3 +292,85 @@ def test_real_telco_scores_with_causes_against_the_presets_healthy_levels():
                "PaymentMethod is Credit card (automatic)", "PaymentMethod is Bank transfer (automatic)"}
     assert not reasons & healthy, reasons & healthy
     assert "Contract is Month-to-month" in reasons
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "family"),
+    [
+        ("Customer service calls", None, Family.SERVICE),
+        ("support_tickets_90d", None, Family.SERVICE),
+        ("NumComplaints", None, Family.SERVICE),
+        ("Total day charge", None, Family.PRICE),
+        ("Monthly fee/€", None, Family.PRICE),
+        ("BillingCycle", None, Family.PRICE),
+        ("PaymentMethod", None, Family.PRICE),
+        ("customer service charge", None, Family.SERVICE),  # care words win: a discount does not fix care
+        ("Method", ["Bank transfer", "Electronic payment"], Family.PRICE),  # the levels speak when the name does not
+        ("Account length", None, Family.OTHER),
+        ("State", ["KS", "OH"], Family.OTHER),
+        ("Servicer", None, Family.OTHER),  # whole words only
+    ],
+)
+def test_family_suggestions_from_names_and_levels(column, values, family):
+    from churnml.importers import suggest_family
+
+    suggested, word = suggest_family(column, None if values is None else pd.Series(values))
+    assert suggested is family
+    assert bool(word) == (family is not Family.OTHER)
+
+
+def test_suggestions_fill_what_the_spec_leaves_and_never_override_it():
+    frame = _frame([("a", "1", "no", "10", "basic", "n", "3")], columns=("id", "months", "left", "price", "plan", "Support calls", "Total charge"))
+    result = import_snapshot(frame, _spec(attribute_families={"Total charge": Family.OTHER}))
+    assert result.suggested_config["static_attribute_families"] == {"Support calls": "service", "Total charge": "other"}
+    assert result.family_suggestions == {"Support calls": ("service", "calls")}
+
+
+def test_a_crm_export_with_awkward_headers_trains_and_scores_end_to_end(tmp_path):
+    """Headers with spaces, punctuation, non-ASCII letters and names that clean alike: import, train, score, explain."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    calls = rng.poisson(1.5, n)
+    charge = rng.normal(30, 9, n).clip(1).round(2)
+    churn = rng.random(n) < 1 / (1 + np.exp(-(-3.2 + 0.7 * calls + 0.04 * (charge - 30))))
+    export = pd.DataFrame({
+        "Phone": [f"{382 + i % 600}-{4657 + i:04d}" for i in range(n)],
+        "État": rng.choice(["KS", "Île-de-France"], n),
+        "Account length": rng.integers(1, 200, n),
+        "Total day charge": charge,
+        "Total day charge (USD)": (charge * 1.1).round(2),
+        "total_day_charge": (charge * 0.9).round(2),
+        "Customer service calls": calls,
+        "{Plan}: Int'l": rng.choice(["yes", "no"], n),
+        "Monthly fee/€": (charge + 10).round(2),
+        "Churn": np.where(churn, "True", "False"),
+    })
+    export.to_csv(tmp_path / "export.csv", index=False)
+    churnml = str(Path(sys.executable).parent / "churnml")
+
+    def run(*args):
+        proc = subprocess.run([churnml, *args], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    shown = run("import-snapshot", "--input", "export.csv", "--out", "data", "--reference-date", "2024-06-30",
+                "--id-column", "Phone", "--tenure-column", "Account length", "--churn-column", "Churn", "--price-column", "Monthly fee/€")
+    assert "Customer service calls" in shown and "service" in shown
+    suggested = (tmp_path / "data" / "suggested_config.yaml").read_text(encoding="utf-8")
+    (tmp_path / "run.yaml").write_text(suggested + "tracking:\n  enabled: false\nmodel:\n  num_threads: 2\n", encoding="utf-8")
+    config = parse_config(__import__("yaml").safe_load((tmp_path / "run.yaml").read_text(encoding="utf-8")))
+    assert config.static_attribute_families["Customer service calls"] is Family.SERVICE
+    run("train", "--data", "data", "--as-of", "2024-09-30", "--config", "run.yaml", "--model-dir", "models")
+    run("score", "--data", "data", "--as-of", "2024-06-30", "--config", "run.yaml", "--model", "models/latest", "--out", "scores.csv")
+    scores = pd.read_csv(tmp_path / "scores.csv", dtype=str, keep_default_na=False)
+    flagged = scores[scores["flagged"] == "true"]
+    assert len(scores) == n and len(flagged) == n // 10
+    # The planted driver is the service calls: it leads the causes and is cited by its own header.
+    assert (flagged["primary_cause"] == "service").mean() > 0.5
+    assert flagged["reason_1"].str.startswith("Customer service calls is ").mean() > 0.5
+    explained = run("explain", "--data", "data", "--as-of", "2024-06-30", "--config", "run.yaml", "--model", "models/latest",
+                    "--customer", flagged["customer_id"].iloc[0])
+    assert "Customer service calls" in explained

@@ -12,6 +12,7 @@ import click
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from churnml import io
@@ -392,6 +393,13 @@ def import_snapshot(
     else:
         rejects_path.unlink(missing_ok=True)
     io.atomic_write_text(out_dir / "suggested_config.yaml", yaml.safe_dump(result.suggested_config, sort_keys=False))
+    if result.family_suggestions:
+        table = Table(title="Suggested cause families (edit static_attribute_families to change)")
+        for heading in ("column", "family", "because of"):
+            table.add_column(heading)
+        for column, (family, word) in result.family_suggestions.items():
+            table.add_row(escape(column), family, f"'{word}' in its name or values" if word else "no price or service word")
+        out.print(table)
     out.print(
         f"Imported {result.accepted:,} of {result.read:,} customers ({result.rejected:,} rejected"
         f"{f', see {rejects_path}' if result.rejected else ''}) into {out_dir}; attributes: {len(result.attributes)}. "

@@ -30,7 +30,9 @@ Mapping rules (contract section 1):
   text; blanks are missing, never rejects), so the returned dataset equals what ``write_dataset`` then
   ``load_dataset`` gives back. ``attribute_families`` become ``suggested_config["static_attribute_families"]``
   for the columns imported as attributes; a family for another column of the file is ignored (so a preset
-  still works after excluding a column), one for a column the file lacks is an error.
+  still works after excluding a column), one for a column the file lacks is an error. Every other attribute gets
+  the family its header (or its text levels) suggests, :func:`suggest_family`: service, support, complaint,
+  call, fault... -> service; price, charge, bill, fee, payment... -> price; else other.
 * **Ids.** ``customer_id`` is kept exactly as in the file (``00123`` stays ``00123``).
 * **Rejects.** A row is rejected, with its source line, every reason and its raw values, when its id is empty,
   tenure is empty / not a whole number / negative / reaches before 1900, the churn flag is not yes/no,
@@ -42,7 +44,8 @@ Mapping rules (contract section 1):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -170,6 +173,7 @@ class SnapshotImport:
     rejected: int
     suggested_config: dict[str, Any]  # {"static_attribute_families": {...}, "labels": {...}}
     attributes: tuple[str, ...] = ()  # the columns that became `customers` attributes, in order
+    family_suggestions: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (family, the word)
 
     def __post_init__(self) -> None:
         assert self.accepted + self.rejected == self.read, "rows lost in snapshot import"
@@ -256,7 +260,10 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
     rejects = frame.loc[~ok].astype(str)
     rejects.insert(0, "reason", reasons.text[~ok])
     rejects.insert(0, "line", lines[~ok])
-    families = {a: spec.attribute_families[a].value for a in attributes if a in spec.attribute_families}
+    suggested = {a: suggest_family(a, frame[a]) for a in attributes if a not in spec.attribute_families}
+    families = {
+        a: (spec.attribute_families[a] if a in spec.attribute_families else suggested[a][0]).value for a in attributes
+    }
     references = {a: spec.attribute_references[a] for a in attributes if a in spec.attribute_references}
     horizon = max(LabelConfig().horizon_days, spec.churn_window_days)
     return SnapshotImport(
@@ -273,7 +280,53 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
             "snapshots": {"max_snapshots": 1, "validation_snapshots": 1},
         },
         attributes=tuple(attributes),
+        family_suggestions={a: (f.value, word) for a, (f, word) in suggested.items()},
     )
+
+
+# Words in a header (or in a text column's values) that say which remedy its risk calls for. Service words come
+# first: "customer service charge" is about care, and a care problem is not solved with a discount.
+_FAMILY_WORDS: tuple[tuple[Family, frozenset[str]], ...] = (
+    (Family.SERVICE, frozenset(
+        "service services support complaint complaints call calls care fault faults outage outages ticket tickets "
+        "wait waits waiting helpdesk repair repairs incident incidents escalation escalations".split()
+    )),
+    (Family.PRICE, frozenset(
+        "price prices pricing charge charges charged bill bills billing billed fee fees payment payments pay cost "
+        "costs discount discounts tariff tariffs invoice invoices".split()
+    )),
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_VALUE_LEVELS = 50  # a text column with more distinct values is free text, not levels worth reading
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of a header or value, camelCase and snake_case split (``PaymentMethod`` -> payment, method)."""
+    return {w.lower() for w in _WORD.findall(str(text))}
+
+
+def suggest_family(column: str, values: pd.Series | None = None) -> tuple[Family, str]:
+    """The cause family a column's header (else its text values) suggests, and the word that decided it.
+
+    ``Customer service calls`` -> service (``calls``); ``Total day charge`` -> price (``charge``); a column
+    ``Method`` whose levels read ``Bank transfer``, ``Electronic payment`` -> price (``payment``). Nothing matching
+    -> other, with an empty word. A suggestion only: the import prints it, and ``static_attribute_families`` in
+    the config has the last word.
+    """
+    header = _words(column)
+    for family, words in _FAMILY_WORDS:
+        hit = sorted(header & words)
+        if hit:
+            return family, hit[0]
+    if values is not None and not pd.api.types.is_numeric_dtype(values.dtype):
+        levels = values.dropna().astype(str).unique()
+        if 0 < len(levels) <= _VALUE_LEVELS:
+            seen = set().union(*(_words(v) for v in levels))
+            for family, words in _FAMILY_WORDS:
+                hit = sorted(seen & words)
+                if hit:
+                    return family, hit[0]
+    return Family.OTHER, ""
 
 
 # ---------------------------------------------------------------------------------------------------- helpers

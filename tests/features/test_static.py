@@ -1,7 +1,10 @@
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from churnml.features.static import attribute_categories, static_feature_names, static_features
+from churnml.features.static import attribute_categories, safe_feature_name, static_feature_names, static_features
 
 CUSTOMERS = pd.Index(["a", "b", "c"], dtype="str", name="customer_id")
 
@@ -67,3 +70,42 @@ def test_feature_names_avoid_other_features_and_skip_dates():
 def test_no_customers_table(table):
     got = static_features(table("customers", []), CUSTOMERS)
     assert got.shape == (3, 0) and list(got.index) == list(CUSTOMERS)
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("PaymentMethod", "PaymentMethod"),  # already safe: kept, so existing configs and models keep their names
+        ("tenure_months", "tenure_months"),
+        ("Customer service calls", "customer_service_calls"),
+        ("Total day charge (USD)", "total_day_charge_usd"),
+        ("Monthly fee/€", "monthly_fee"),
+        ("Région", "region"),
+        ("a,b:c[d]{e}\"f'", "a_b_c_d_e_f"),  # LightGBM's JSON punctuation
+        ("2nd line", "attribute_2nd_line"),
+        ("€€", "attribute"),
+        ("顧客", "attribute"),
+        ("  padded  ", "padded"),
+    ],
+)
+def test_safe_feature_names(header, name):
+    assert safe_feature_name(header) == name
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", safe_feature_name(header))
+
+
+def test_headers_that_clean_alike_get_distinct_names():
+    names = static_feature_names({"customer_id": "str", "a b": "float64", "a_b": "float64", "A-B": "str", "€": "str", "¥": "str"}, [], [])
+    assert names == {"a b": "a_b", "a_b": "customer_a_b", "A-B": "customer_customer_a_b", "€": "attribute", "¥": "customer_attribute"}
+    assert len(set(names.values())) == len(names)
+
+
+def test_a_header_keeps_its_words_in_the_reason_and_label():
+    from churnml.config import ChurnConfig
+    from churnml.features.registry import feature_registry, render_reason
+    from churnml.report.labels import feature_label
+
+    registry = feature_registry(ChurnConfig(), {"customer_id": "str", "Customer service calls": "float64", "{odd} header": "str"})
+    calls, odd = registry["customer_service_calls"], registry["odd_header"]
+    assert render_reason(calls, 4.0) == "Customer service calls is 4"
+    assert render_reason(odd, "x") == "{odd} header is x"  # a brace in a header is text, not a template field
+    assert feature_label(calls, calls.name) == "Customer service calls"

@@ -53,6 +53,7 @@ class FeatureSpec:
     reference: float | str | tuple[str, ...] | None = None  # healthy value(s) (NO_EVENT: missing); None = context
     hurts: str | None = None  # HIGHER, LOWER or AWAY from the reference
     neutral: tuple[float, float] | None = None  # values still healthy; default: the reference's healthy side
+    label: str | None = None  # how people know it (a customers column's original header); default: the name
 
     @property
     def context(self) -> bool:
@@ -529,15 +530,17 @@ def _static_specs(config: ChurnConfig, columns: Mapping[str, Any], reserved: Any
             reference = tuple(str(r) for r in reference)
         elif reference is not None:
             reference = float(reference) if kind == NUMBER else str(reference)
+        header = str(col).replace("{", "{{").replace("}", "}}")  # a literal brace in a header is no template field
         out[name] = FeatureSpec(
             name,
             Family(family),
-            f"{col} is {{value}}",
+            f"{header} is {{value}}",
             "customers",
             kind,
             missing=f"{col} unknown",
             reference=reference,
             hurts=AWAY if reference is not None else None,
+            label=str(col),
         )
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
@@ -11,6 +13,24 @@ from churnml.features._common import positions_in
 
 # Names the training table uses for its own columns; an attribute may not shadow them either.
 RESERVED_COLUMNS = frozenset({"customer_id", "snapshot_date", "lifecycle_stage", "label"})
+_SAFE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNSAFE_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def safe_feature_name(column: object) -> str:
+    """A feature name every tool keeps exactly: ASCII letters, digits and ``_``, not starting with a digit.
+
+    LightGBM rewrites spaces and JSON punctuation in feature names, so a CRM header such as ``Customer service
+    calls`` or ``Monthly fee/€`` would no longer match its model. A name already safe is kept as it is (Telco's
+    ``PaymentMethod`` stays); any other is folded to ASCII, lower-cased and joined with ``_``
+    (``customer_service_calls``, ``monthly_fee``). The original header stays the feature's label.
+    """
+    text = str(column)
+    if _SAFE.fullmatch(text):
+        return text
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    name = _UNSAFE_RUN.sub("_", ascii_text).strip("_")
+    return f"attribute_{name}".rstrip("_") if not name or name[0].isdigit() else name
 
 
 def is_numeric_attribute(dtype: object) -> bool:
@@ -27,15 +47,16 @@ def static_feature_names(
 ) -> dict[str, str]:
     """Attribute column -> feature name, for the columns that become features.
 
-    A column keeps its name unless another feature already has it; then it gets a ``customer_`` prefix (repeated
-    until unique), so the name never depends on anything but the column names and the reserved names.
+    A column's name is :func:`safe_feature_name` of its header. A name another feature already has (a built-in
+    feature, or an earlier header that cleans to the same name) gets a ``customer_`` prefix, repeated until
+    unique, so the name depends on nothing but the column names, their order and the reserved names.
     """
     taken = set(reserved) | RESERVED_COLUMNS
     names: dict[str, str] = {}
     for col, dtype in columns.items():
         if col == "customer_id" or col in ignore or not is_usable_attribute(dtype):
             continue
-        name = str(col)
+        name = safe_feature_name(col)
         while name in taken:
             name = f"customer_{name}"
         taken.add(name)

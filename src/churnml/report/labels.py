@@ -69,6 +69,8 @@ def feature_label(spec: FeatureSpec | None, name: str) -> str:
         return name.replace("_", " ")
     if spec.kind == "flag":
         return spec.template.split(":")[0].strip()
+    if spec.label is not None:
+        return spec.label
     if spec.kind == "category" or spec.source == "customers":
         return name.replace("_", " ")
     try:
