@@ -173,3 +173,27 @@ def test_explain_one_customer_in_text_and_json(pipeline):
     assert payload["raises_risk"] and all(r["contribution"] > 0 for r in payload["raises_risk"])
     unknown = run("explain", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--customer", top["customer_id"].lstrip("0"), cwd=pipeline)
     assert unknown.returncode == 7 and "matched exactly as text" in unknown.stderr
+
+
+def test_signed_bundles_score_only_with_the_key(pipeline, tmp_path):
+    import os
+
+    env_cfg = tmp_path / "signed.yaml"
+    env_cfg.write_text("signing:\n  key_env: CHURNML_TEST_SIGNING_KEY\n")
+    signed = io.write_bundle(io.read_bundle(pipeline / "models" / "latest"), tmp_path / "signed_models", key=b"k3y")
+
+    def score(model, env):
+        return subprocess.run([CHURNML, "score", "--data", "data", "--as-of", AS_OF, "--model", str(model), "--config", str(env_cfg),
+                               "--out", str(tmp_path / "s.csv")], capture_output=True, text=True, cwd=pipeline, timeout=900,
+                              env={**os.environ, **env})
+
+    missing = score(signed, {})
+    assert missing.returncode == 3 and "CHURNML_TEST_SIGNING_KEY is not set" in missing.stderr
+    wrong = score(signed, {"CHURNML_TEST_SIGNING_KEY": "other"})
+    assert wrong.returncode == 6 and "signature" in wrong.stderr
+    unsigned = score(pipeline / "models" / "latest", {"CHURNML_TEST_SIGNING_KEY": "k3y"})
+    assert unsigned.returncode == 6 and "not signed" in unsigned.stderr
+    assert not (tmp_path / "s.csv").exists()  # a refused model writes nothing
+    right = score(signed, {"CHURNML_TEST_SIGNING_KEY": "k3y"})
+    assert right.returncode == 0, right.stderr
+    assert (tmp_path / "s.csv").read_text() == (pipeline / "out" / "scores.csv").read_text()

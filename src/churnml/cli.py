@@ -18,7 +18,7 @@ from rich.table import Table
 from churnml import io
 from churnml.config import ChurnConfig, load_config
 from churnml.dataset import as_timestamp
-from churnml.errors import ChurnMLError, ExitCode, InputError, RejectedRowsError
+from churnml.errors import ChurnMLError, ConfigError, ExitCode, InputError, RejectedRowsError
 from churnml.validation import ValidationResult
 
 app = typer.Typer(
@@ -39,6 +39,25 @@ ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory,
 
 def _config(path: Path | None) -> ChurnConfig:
     return load_config(path)
+
+
+def _signing_key(cfg: ChurnConfig) -> bytes | None:
+    """The bundle signing key the config points at (an environment variable or a file), read here and only here."""
+    signing = cfg.signing
+    if signing.key_env:
+        value = os.environ.get(signing.key_env, "")
+        if not value:
+            raise ConfigError(f"signing.key_env: the environment variable {signing.key_env} is not set or empty; export the key or remove signing.key_env")
+        return value.encode("utf-8")
+    if signing.key_file:
+        try:
+            key = Path(signing.key_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"signing.key_file: {signing.key_file} cannot be read ({exc.strerror}); fix the path or its permissions") from None
+        if not key.strip():
+            raise ConfigError(f"signing.key_file: {signing.key_file} is empty; write a key into it (e.g. 32 random bytes)")
+        return key
+    return None
 
 
 def print_validation(result: ValidationResult, title: str = "Validation") -> None:
@@ -178,7 +197,7 @@ def train(
     fingerprint = dataset.fingerprint()
     with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
         result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
-    bundle_dir = io.write_bundle(result.bundle, model_dir)
+    bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg))
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
     tracked = None
@@ -225,7 +244,7 @@ def score(
     from churnml.modeling.predict import score_dataset
 
     started = time.perf_counter()
-    bundle = io.read_bundle(model)
+    bundle = io.read_bundle(model, key=_signing_key(_config(config)) if config else None)
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
     loaded = _load(data, rejects)
@@ -305,7 +324,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
-    bundle = io.read_bundle(model)
+    bundle = io.read_bundle(model, key=_signing_key(_config(config)) if config else None)
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
@@ -440,12 +459,14 @@ def report(
     scores: Annotated[Path, typer.Option("--scores", help="Scores CSV written by churnml score (its manifest must sit beside it).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report (index.html).")],
     max_customers: Annotated[int, typer.Option("--max-customers", min=1, help="Flagged customers that get their own page.")] = 300,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML configuration; only its `signing` section is used here.")] = None,
 ) -> Path:
     """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
     from churnml.report import build_report_files
 
+    key = _signing_key(_config(config)) if config else None
     with err.status("Building the report…"):
-        files = build_report_files(scores, max_customers=max_customers)
+        files = build_report_files(scores, max_customers=max_customers, key=key)
     index = io.write_report(files, out_dir)
     out.print(f"Report: {index}")
     return index

@@ -219,6 +219,16 @@ class ReferralConfig(_Model):
     )
 
 
+class SigningConfig(_Model):
+    """HMAC-SHA256 signing of model bundles. With a key, `train` signs what it writes and every command that loads
+    a bundle refuses one without a valid signature made with the same key."""
+
+    key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the key (read once by the command line)."
+    )
+    key_file: Path | None = Field(None, description="File whose bytes are the key (keep it readable only by the job).")
+
+
 class ChurnConfig(_Model):
     """Everything the pipeline needs, in one typed object."""
 
@@ -232,6 +242,7 @@ class ChurnConfig(_Model):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     referral: ReferralConfig = ReferralConfig()
+    signing: SigningConfig = SigningConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=dict,
         description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "

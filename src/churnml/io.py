@@ -248,14 +248,17 @@ def read_text_table(path: Path | str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- model bundles
 
 
-def write_bundle(bundle: "ModelBundle", models_dir: Path | str, *, update_latest: bool = True) -> Path:
-    """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically; point ``models_dir/latest`` at it."""
+def write_bundle(
+    bundle: "ModelBundle", models_dir: Path | str, *, update_latest: bool = True, key: bytes | None = None
+) -> Path:
+    """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically, signed with ``key`` when given; point
+    ``models_dir/latest`` at it."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     final = models_dir / bundle.version
     if final.exists():
         raise FileExistsError(f"{final} already exists; bundle versions are never overwritten")
-    model_text, bundle_json = bundle.to_files()
+    model_text, bundle_json = bundle.to_files(key)
     tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.version}.", dir=models_dir))
     try:
         (tmp / "model.txt").write_text(model_text, encoding="utf-8")
@@ -275,8 +278,8 @@ def write_bundle(bundle: "ModelBundle", models_dir: Path | str, *, update_latest
     return final
 
 
-def read_bundle(path: Path | str) -> "ModelBundle":
-    """Load a bundle directory (or ``models/latest``), verifying its checksums."""
+def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
+    """Load a bundle directory (or ``models/latest``), verifying its checksums (and its signature, given ``key``)."""
     from churnml.errors import ModelError
     from churnml.modeling.bundle import ModelBundle
 
@@ -284,7 +287,16 @@ def read_bundle(path: Path | str) -> "ModelBundle":
     model_file, meta_file = path / "model.txt", path / "bundle.json"
     if not model_file.is_file() or not meta_file.is_file():
         raise ModelError(f"{path}: not a model bundle (needs model.txt and bundle.json); pass --model models/latest after training")
-    return ModelBundle.from_files(model_file.read_text(encoding="utf-8"), meta_file.read_text(encoding="utf-8"), str(path))
+    texts = []
+    for file in (model_file, meta_file):
+        try:
+            texts.append(file.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"{file}: not UTF-8 text (byte {exc.start} of the file); retrain or restore the bundle") from None
+        except OSError as exc:
+            raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
+    model_text, meta_text = texts
+    return ModelBundle.from_files(model_text, meta_text, str(path), key=key)
 
 
 def save_figures(figures: dict, directory: Path | str) -> list[Path]:

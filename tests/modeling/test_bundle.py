@@ -1,4 +1,5 @@
 import json
+import re
 
 import lightgbm as lgb
 import numpy as np
@@ -86,3 +87,73 @@ def test_versions_are_never_overwritten_and_latest_moves(tmp_path):
 def test_not_a_bundle(tmp_path):
     with pytest.raises(ModelError, match="not a model bundle"):
         io.read_bundle(tmp_path)
+
+
+def _rehash(path, model_text):
+    """What an attacker without the key can do: edit model.txt and recompute both plain checksums."""
+    from churnml.modeling.bundle import sha256_text
+
+    (path / "model.txt").write_text(model_text)
+    meta = json.loads((path / "bundle.json").read_text())
+    meta["model_sha256"] = sha256_text(model_text)
+    meta.pop("content_sha256")
+    meta["content_sha256"] = sha256_text(json.dumps({k: v for k, v in meta.items() if k != "signature"}, indent=2, sort_keys=True, default=str))
+    (path / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace("leaf_value=", "leaf_value=1 2 3 ", 1),  # a tree whose arrays no longer agree
+        lambda t: t.replace("num_leaves=", "num_leaves=9999", 1),
+        lambda t: t[: len(t) // 2],  # cut short
+        lambda t: t.replace("Tree=1\n", "Tree=1\nnum_leaves=-5\n", 1),
+    ],
+    ids=["leaf_values", "num_leaves", "truncated", "negative_leaves"],
+)
+def test_a_malformed_rehashed_model_is_a_model_error_not_a_crash(tmp_path, edit):
+    bundle, _ = _bundle()
+    path = io.write_bundle(bundle, tmp_path)
+    _rehash(path, edit((path / "model.txt").read_text()))
+    with pytest.raises(ModelError, match="not a usable LightGBM model"):
+        io.read_bundle(path)
+
+
+def test_a_signed_bundle_loads_only_with_its_key(tmp_path):
+    bundle, X = _bundle()
+    path = io.write_bundle(bundle, tmp_path, key=b"nightly-secret")
+    assert len(json.loads((path / "bundle.json").read_text())["signature"]) == 64
+    np.testing.assert_allclose(io.read_bundle(path, key=b"nightly-secret").predict(X), bundle.predict(X))
+    io.read_bundle(path)  # without a configured key the plain checksums still hold
+    with pytest.raises(ModelError, match="signature that the configured key did not make"):
+        io.read_bundle(path, key=b"another-key")
+
+
+def test_a_rehashed_edit_of_a_signed_bundle_is_refused(tmp_path):
+    bundle, _ = _bundle()
+    path = io.write_bundle(bundle, tmp_path, key=b"nightly-secret")
+    # One digit of one leaf changed: the same length, so the header's tree sizes still hold and the model parses.
+    text = (path / "model.txt").read_text()
+    _rehash(path, re.sub(r"(leaf_value=-?)(\d)", lambda m: m[1] + ("2" if m[2] == "1" else "1"), text, count=1))
+    io.read_bundle(path)  # the plain checksums were forged successfully...
+    with pytest.raises(ModelError, match="signature"):
+        io.read_bundle(path, key=b"nightly-secret")  # ...the signature cannot be
+
+
+def test_an_unsigned_bundle_is_refused_when_a_key_is_configured(tmp_path):
+    bundle, _ = _bundle()
+    path = io.write_bundle(bundle, tmp_path)
+    with pytest.raises(ModelError, match="not signed"):
+        io.read_bundle(path, key=b"nightly-secret")
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(b"\xff\xfe not utf-8", "not UTF-8"), (b"[1, 2]", "not a bundle's metadata"), (b"{not json", "not valid JSON")],
+)
+def test_unreadable_bundle_json_is_a_model_error(tmp_path, content, match):
+    bundle, _ = _bundle()
+    path = io.write_bundle(bundle, tmp_path)
+    (path / "bundle.json").write_bytes(content)
+    with pytest.raises(ModelError, match=match):
+        io.read_bundle(path)

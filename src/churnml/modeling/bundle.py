@@ -1,14 +1,24 @@
 """The model bundle: LightGBM's native text model plus JSON metadata, never a pickle.
 
 A bundle directory holds ``model.txt`` and ``bundle.json``; ``bundle.json`` records the sha256 of
-``model.txt`` and its own content hash, and loading refuses a bundle whose files do not match them. Reading
-and writing the directory is :mod:`churnml.io`'s job; this module holds the in-memory object and its checks.
+``model.txt`` and its own content hash, and loading refuses a bundle whose files do not match them. A plain hash
+only catches accidents: anyone who edits the model can re-hash it. With a signing key (config ``signing``), the
+bundle also carries an HMAC-SHA256 of both hashes, which only a holder of the key can produce, and loading with
+the key refuses a bundle without a valid signature.
+
+LightGBM's parser aborts the whole process on some malformed model texts (SIGABRT, SIGSEGV) instead of raising,
+so a model text is first parsed, and used for one prediction, in a child process; only a text that survives
+there is loaded here. Reading and writing the directory is :mod:`churnml.io`'s job; this module holds the
+in-memory object and its checks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +35,46 @@ BUNDLE_FORMAT = 1
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def signature(key: bytes, model_sha256: str, content_sha256: str) -> str:
+    """HMAC-SHA256 over both checksums: proof that a holder of ``key`` wrote this exact model and metadata."""
+    return hmac.new(key, f"{model_sha256}:{content_sha256}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+_PROBE = """
+import sys
+import numpy as np
+import lightgbm as lgb
+booster = lgb.Booster(model_str=sys.stdin.read())
+n = booster.num_feature()
+booster.predict(np.full((2, n), np.nan))
+booster.predict(np.zeros((2, n)), pred_contrib=True)
+print(n)
+"""
+_PROBE_SECONDS = 120
+
+
+def probe_model_text(model_text: str, source: str) -> None:
+    """Parse ``model_text`` and predict with it in a child process; a crash or error there is a :class:`ModelError`.
+
+    LightGBM answers some malformed texts by aborting its process rather than raising; here that process is a
+    throwaway one, and the caller's survives to report the problem.
+    """
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE], input=model_text, capture_output=True, text=True, timeout=_PROBE_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"{source}/model.txt: LightGBM did not finish parsing it in {_PROBE_SECONDS} s; retrain or restore the bundle") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        fatal = next((ln for ln in reversed(lines) if "Fatal" in ln or "Error" in ln), lines[-1] if lines else "")
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
+        raise ModelError(
+            f"{source}/model.txt is not a usable LightGBM model (parsing it stopped with {how}: {fatal.strip()[:300]}); "
+            "retrain or restore the bundle"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +147,8 @@ class ModelBundle:
 
     # ---------------------------------------------------------------------------------------- persistence
 
-    def to_files(self) -> tuple[str, str]:
-        """The text of ``model.txt`` and ``bundle.json``."""
+    def to_files(self, key: bytes | None = None) -> tuple[str, str]:
+        """The text of ``model.txt`` and ``bundle.json``; signed when a ``key`` is given."""
         model_text = self.booster.model_to_string(num_iteration=self.booster.best_iteration or None)
         meta = dict(self.meta)
         meta.update(
@@ -108,17 +158,29 @@ class ModelBundle:
             model_sha256=sha256_text(model_text),
         )
         meta.pop("content_sha256", None)
+        meta.pop("signature", None)
         body = json.dumps(meta, indent=2, sort_keys=True, default=str)
         meta["content_sha256"] = sha256_text(body)
+        if key is not None:
+            meta["signature"] = signature(key, meta["model_sha256"], meta["content_sha256"])
         return model_text, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n"
 
     @classmethod
-    def from_files(cls, model_text: str, bundle_json: str, source: str = "bundle") -> ModelBundle:
-        """Rebuild a bundle, refusing it if either file changed since it was written."""
+    def from_files(
+        cls, model_text: str, bundle_json: str, source: str = "bundle", *, key: bytes | None = None, probe: bool = True
+    ) -> ModelBundle:
+        """Rebuild a bundle, refusing it if either file changed since it was written.
+
+        With ``key``, the bundle must carry a valid signature made with it. ``probe`` parses the model text in a
+        child process first (:func:`probe_model_text`); leave it on for any file that came from outside.
+        """
         try:
             meta = json.loads(bundle_json)
         except json.JSONDecodeError as exc:
             raise ModelError(f"{source}/bundle.json is not valid JSON ({exc}); retrain or restore the bundle") from None
+        if not isinstance(meta, dict):
+            raise ModelError(f"{source}/bundle.json is JSON but not a bundle's metadata (an object); retrain or restore the bundle")
+        signed = meta.pop("signature", None)
         if meta.get("format") != BUNDLE_FORMAT:
             raise ModelError(f"{source}: bundle format {meta.get('format')!r} is not supported (expected {BUNDLE_FORMAT})")
         claimed = meta.pop("content_sha256", None)
@@ -127,11 +189,21 @@ class ModelBundle:
             raise ModelError(f"{source}/bundle.json was modified after the bundle was written (checksum mismatch); retrain")
         if sha256_text(model_text) != meta.get("model_sha256"):
             raise ModelError(f"{source}/model.txt does not match the checksum in bundle.json; it was altered or corrupted; retrain")
+        if key is not None:
+            if not isinstance(signed, str):
+                raise ModelError(f"{source}/bundle.json is not signed, and a signing key is configured; retrain with the key, or sign nothing")
+            if not hmac.compare_digest(signed, signature(key, meta["model_sha256"], claimed)):
+                raise ModelError(f"{source}/bundle.json carries a signature that the configured key did not make; the bundle was altered or signed with another key")
+        if probe:
+            probe_model_text(model_text, source)
         try:
             booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as exc:
             raise ModelError(f"{source}/model.txt is not a LightGBM model ({exc})") from None
-        features = [FeatureInfo.from_dict(d) for d in meta.pop("features")]
+        try:
+            features = [FeatureInfo.from_dict(d) for d in meta.pop("features")]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{source}/bundle.json: its feature list is malformed ({exc!r}); retrain or restore the bundle") from None
         if booster.feature_name() != [f.name for f in features]:
             raise ModelError(f"{source}: model.txt and bundle.json list different features; the bundle is inconsistent")
         calibrator = Calibrator.from_dict(meta.pop("calibrator"))

@@ -38,9 +38,10 @@ def evaluation_pngs(bundle_dir: Path | str) -> dict[str, bytes]:
 
 
 def read_report_inputs(
-    scores_path: Path | str, *, max_customer_pages: int = 300, profile_sample: int = 50_000
+    scores_path: Path | str, *, max_customer_pages: int = 300, profile_sample: int = 50_000, key: bytes | None = None
 ) -> tuple[ReportInputs, dict[str, bytes]]:
-    """Everything :func:`churnml.report.render_report` needs for a scores file written by ``churnml score``."""
+    """Everything :func:`churnml.report.render_report` needs for a scores file written by ``churnml score``
+    (``key``: the bundle must be signed with it)."""
     scores_path = Path(scores_path)
     scores = io.read_scores(scores_path)
     manifest = io.read_manifest(scores_path)
@@ -56,7 +57,7 @@ def read_report_inputs(
         )
     bundle_dir = _resolve(model_raw, scores_path)
     data_dir = _resolve(subs, scores_path).parent
-    bundle = io.read_bundle(bundle_dir)
+    bundle = io.read_bundle(bundle_dir, key=key)
     config = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
     dataset = io.load_dataset(data_dir).dataset
     inputs = gather_report_inputs(
@@ -65,7 +66,9 @@ def read_report_inputs(
     return inputs, evaluation_pngs(bundle_dir)
 
 
-def build_report_files(scores_path: Path | str, *, max_customers: int = 300, profile_sample: int = 50_000) -> dict[str, bytes]:
+def build_report_files(
+    scores_path: Path | str, *, max_customers: int = 300, profile_sample: int = 50_000, key: bytes | None = None
+) -> dict[str, bytes]:
     """The report of a scores file as ``{relative path: bytes}``, ready for :func:`churnml.io.write_report`."""
-    inputs, pngs = read_report_inputs(scores_path, max_customer_pages=max_customers, profile_sample=profile_sample)
+    inputs, pngs = read_report_inputs(scores_path, max_customer_pages=max_customers, profile_sample=profile_sample, key=key)
     return render_report(inputs, pngs)
