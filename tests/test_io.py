@@ -113,3 +113,113 @@ def test_outputs_get_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644
+
+
+def _publish(out, csv_text, manifest_text, *, fail=False):
+    with io.publish_scores(out) as run:
+        run.scores.write_text(csv_text)
+        run.manifest.write_text(manifest_text)
+        if fail:
+            raise RuntimeError("killed before publication")
+
+
+def test_the_scores_pair_is_published_together(tmp_path):
+    out = tmp_path / "out" / "scores.csv"
+    _publish(out, "a\n1\n", '{"run": 1}')
+    assert out.read_text() == "a\n1\n" and io.manifest_path(out).read_text() == '{"run": 1}'
+    with pytest.raises(RuntimeError):
+        _publish(out, "a\n2\n", '{"run": 2}', fail=True)
+    assert out.read_text() == "a\n1\n" and io.manifest_path(out).read_text() == '{"run": 1}'  # the old pair, whole
+    _publish(out, "a\n3\n", '{"run": 3}')
+    assert out.read_text() == "a\n3\n" and io.manifest_path(out).read_text() == '{"run": 3}'
+    assert not list(out.parent.rglob("*.tmp"))
+
+
+def test_a_plain_file_from_before_becomes_the_published_link(tmp_path):
+    out = tmp_path / "scores.csv"
+    out.write_text("old")
+    io.manifest_path(out).write_text("{}")
+    _publish(out, "new\n", '{"new": true}')
+    assert out.is_symlink() and out.read_text() == "new\n" and io.manifest_path(out).read_text() == '{"new": true}'
+
+
+def test_leftovers_of_killed_runs_are_removed_and_old_runs_pruned(tmp_path):
+    out = tmp_path / "scores.csv"
+    _publish(out, "1", "{}")
+    runs = tmp_path / ".scores.csv.runs"
+    (runs / "20200101T000000Z-dead.tmp").mkdir()
+    (tmp_path / ".scores.csv.abc.tmp").write_text("half")
+    for k in range(io.KEEP_RUNS + 3):
+        _publish(out, str(k), "{}")
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert len(list(runs.iterdir())) == io.KEEP_RUNS + 1  # the current run and the kept ones
+    assert out.read_text() == str(io.KEEP_RUNS + 2)
+
+
+def test_a_second_run_on_the_same_output_is_refused(tmp_path):
+    from churnml.errors import BusyError, ExitCode
+
+    out = tmp_path / "scores.csv"
+    with io.publish_scores(out) as run:
+        run.scores.write_text("1")
+        run.manifest.write_text("{}")
+        with pytest.raises(BusyError, match="another churnml run is writing this output") as info:
+            _publish(out, "2", "{}")
+        assert info.value.exit_code == ExitCode.BUSY
+    assert out.read_text() == "1"
+    _publish(out, "3", "{}")  # the lock is free again
+    assert out.read_text() == "3"
+
+
+def test_published_files_and_folders_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "scores.csv"
+        _publish(out, "1", "{}")
+    finally:
+        os.umask(old)
+    target = out.resolve()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o755
+
+
+def test_a_users_symlink_is_written_through(tmp_path):
+    real = tmp_path / "crm" / "inbox.csv"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "scores.csv"
+    link.symlink_to(real)
+    assert io.output_target(link) == real.resolve()
+    _publish(io.output_target(link), "new", "{}")
+    assert link.read_text() == "new" and (tmp_path / "crm" / "inbox.manifest.json").exists()
+    assert io.output_target(tmp_path / "crm" / "inbox.csv") == tmp_path / "crm" / "inbox.csv"  # our own link stays
+
+
+def test_a_mixed_pair_is_refused(tmp_path):
+    import hashlib
+
+    from churnml.errors import InputError
+
+    out = tmp_path / "scores.csv"
+    out.write_text("a\n1\n")
+    io.verify_scores_pair(out, {"output": {"sha256": hashlib.sha256(b"a\n1\n").hexdigest()}})
+    with pytest.raises(InputError, match="records another file"):
+        io.verify_scores_pair(out, {"output": {"sha256": "0" * 64}})
+
+
+def test_parquet_scores_are_typed(tmp_path):
+    scores = pd.DataFrame({
+        "customer_id": ["007", "10"], "as_of_date": "2026-01-01", "churn_probability": [0.123456, 0.5], "risk_rank": [2, 1],
+        "risk_tier": ["medium", "high"], "flagged": [False, True], "lifecycle_stage": ["new", "established"],
+        "primary_cause": ["", "price"], "cause_share": [float("nan"), 0.61234], "reason_1": ["", "=cmd"], "reason_2": "",
+        "reason_3": "", "recommended_action": ["none", "retention_offer"], "model_version": "v1",
+    })
+    path = tmp_path / "scores.parquet"
+    io.write_scores(scores, path)
+    back = pd.read_parquet(path)
+    assert back["customer_id"].tolist() == ["007", "10"] and pd.api.types.is_string_dtype(back["customer_id"].dtype)
+    assert back["flagged"].dtype == bool and back["churn_probability"].tolist() == [0.1235, 0.5]
+    assert io.read_scores(path)["customer_id"].tolist() == ["007", "10"]

@@ -211,6 +211,24 @@ def train(
     print_training_summary(result, bundle_dir, tracked)
 
 
+def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
+    """Refuse an --out that would destroy an input or the model, or that names a folder."""
+    option = "--out"
+    if out_file.is_dir():
+        raise typer.BadParameter(f"{out_file} is a directory; give a file name such as {out_file / 'scores.csv'}", param_hint=option)
+    targets = {Path(os.path.realpath(p)) for p in (out_file, io.manifest_path(out_file))}
+    try:
+        inputs = {Path(os.path.realpath(p)) for p in io.find_tables(data).values()}
+    except ChurnMLError:
+        inputs = set()  # the load itself reports what is wrong with --data
+    if targets & inputs:
+        raise typer.BadParameter(f"{out_file} is an input table of {data}; write the scores elsewhere", param_hint=option)
+    bundle_dir = Path(os.path.realpath(model))
+    if any(t == bundle_dir or bundle_dir in t.parents for t in targets):
+        raise typer.BadParameter(f"{out_file} lies inside the model bundle {model}; write the scores elsewhere", param_hint=option)
+    return out_file
+
+
 def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
     """The training configuration unless --config is given; features and labels must match the model's."""
     from churnml.config import parse_config
@@ -244,29 +262,31 @@ def score(
     from churnml.modeling.predict import score_dataset
 
     started = time.perf_counter()
+    out_file = _guard_output(io.output_target(out_file), data=data, model=model)
     bundle = io.read_bundle(model, key=_signing_key(_config(config)) if config else None)
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
-    loaded = _load(data, rejects)
-    result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
-    if result.scores.empty:
-        raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
-    digest = io.write_scores(result.scores, out_file)
-    counts = result.counts()
-    manifest = {
-        "as_of": str(t.date()),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
-        "config_hash": cfg.fingerprint(),
-        "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
-        "rejects_dir": str(rejects or data / "rejects") if loaded.total_rejected else None,
-        "output": {"path": str(out_file), "rows": len(result.scores), "sha256": digest},
-        "counts": counts,
-        "stages": result.log.stages,
-        "explain": {"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
-        "duration_seconds": round(time.perf_counter() - started, 2),
-    }
-    io.atomic_write_text(io.manifest_path(out_file), json.dumps(manifest, indent=2) + "\n")
+    with io.publish_scores(out_file) as run:  # holds the output's lock from here to publication
+        loaded = _load(data, rejects)
+        result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
+        if result.scores.empty:
+            raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
+        digest = io.write_scores(result.scores, run.scores)
+        counts = result.counts()
+        manifest = {
+            "as_of": str(t.date()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
+            "config_hash": cfg.fingerprint(),
+            "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
+            "rejects_dir": str(rejects or data / "rejects") if loaded.total_rejected else None,
+            "output": {"path": str(out_file), "rows": len(result.scores), "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
+            "counts": counts,
+            "stages": result.log.stages,
+            "explain": {"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
+            "duration_seconds": round(time.perf_counter() - started, 2),
+        }
+        io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
     out.print(
         f"Scored {counts['active_customers']:,} active customers at {t.date()} with model {bundle.version}: "
         f"{counts['flagged']:,} flagged; by cause {counts['flagged_by_cause']}; actions {counts['flagged_by_action']}; "

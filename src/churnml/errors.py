@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     REJECTED_ROWS = 5  # --strict and some rows were rejected
     MODEL = 6  # model bundle missing, tampered with or incompatible with the data
     NOT_FOUND = 7  # a requested customer or file does not exist
+    BUSY = 8  # another run is writing the same output right now
 
 
 class ChurnMLError(Exception):
@@ -56,3 +57,9 @@ class NotFoundError(ChurnMLError):
     """A requested customer or file does not exist."""
 
     exit_code = ExitCode.NOT_FOUND
+
+
+class BusyError(ChurnMLError):
+    """Another run holds the lock of the output this run would write."""
+
+    exit_code = ExitCode.BUSY

@@ -2,14 +2,25 @@
 
 Reads a dataset directory (each table ``NAME.csv`` or ``NAME.parquet``), writes tables, rejects and outputs
 atomically (temporary file, then rename), and neutralises spreadsheet formulas in CSV text fields.
+
+The scores file and its manifest are one unit (:func:`publish_scores`): each run writes both into a fresh run
+folder ``.NAME.csv.runs/<run>/``; ``NAME.csv`` and ``NAME.manifest.json`` are fixed links into ``.NAME.csv.current``, itself
+a link to the latest complete run folder, and a run is published by renaming one new ``.NAME.current`` link over
+the old. A reader therefore always finds the old pair or the new pair, never one of each, whatever moment the
+writer dies at; the manifest also records the CSV's sha256 (:func:`verify_scores_pair`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import os
+import shutil
 import tempfile
+import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -326,11 +337,24 @@ def read_oracle(directory: Path | str) -> pd.DataFrame | None:
 
 
 def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
-    """Write the scores CSV atomically with every text field formula-safe; return its sha256."""
+    """Write the scores file atomically and return its sha256: CSV with every text field formula-safe, or, for a
+    ``.parquet`` path, typed Parquet (ids and texts as strings, probabilities rounded as in the CSV, flags as
+    booleans)."""
     import hashlib
 
     from churnml.modeling.predict import format_scores
 
+    if Path(path).suffix.lower() == ".parquet":
+        typed = scores.copy()
+        for c in typed.columns:
+            if typed[c].dtype == object or pd.api.types.is_string_dtype(typed[c].dtype):
+                typed[c] = typed[c].astype("string")
+        for c in ("churn_probability", "cause_share", "price_share", "service_share", "other_share"):
+            if c in typed:
+                typed[c] = typed[c].astype(float).round(4)
+        with atomic_path(path) as tmp:
+            typed.to_parquet(tmp, index=False)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     formatted = format_scores(scores)
     text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
     write_csv(formatted, path, protect=text_columns)
@@ -343,6 +367,119 @@ def manifest_path(scores_path: Path | str) -> Path:
     return p.with_name(p.stem + ".manifest.json")
 
 
+KEEP_RUNS = 3  # complete run folders kept beside the current one, for a look back at recent nights
+
+
+@dataclass(frozen=True)
+class ScoresRun:
+    """Where one run writes its pair before it is published: paths inside a private, incomplete run folder."""
+
+    folder: Path
+    scores: Path
+    manifest: Path
+
+
+def _dir_mode() -> int:
+    return 0o777 & ~_umask()
+
+
+def _run_names(out_file: Path) -> tuple[Path, Path, Path]:
+    """``(.NAME.runs, .NAME.current, .NAME.lock)`` beside ``out_file`` (NAME with its suffix: ``scores.csv``)."""
+    d, name = out_file.parent, out_file.name
+    return d / f".{name}.runs", d / f".{name}.current", d / f".{name}.lock"
+
+
+def _clean_leftovers(out_file: Path, runs: Path) -> None:
+    """Remove what killed runs left behind: incomplete run folders and temporary files of this output."""
+    if runs.is_dir():
+        for p in runs.iterdir():
+            if p.name.endswith(".tmp"):
+                shutil.rmtree(p, ignore_errors=True)
+    for name in (out_file.name, manifest_path(out_file).name):
+        for p in out_file.parent.glob(f".{name}.*.tmp"):
+            p.unlink(missing_ok=True)
+
+
+def _link_over(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` with one rename, so readers see the old target or the new, never neither."""
+    tmp = link.with_name(f"{link.name}.{uuid.uuid4().hex}.tmp")
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+@contextlib.contextmanager
+def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[ScoresRun]:
+    """Yield a private run folder for the scores file and its manifest; publish both at once if the block succeeds.
+
+    A second run on the same output while this one holds it raises :class:`~churnml.errors.BusyError` at once.
+    Leftovers of killed runs are removed first; after publishing, only the ``keep`` newest earlier runs remain.
+    A failed block publishes nothing and leaves the previous pair as it was.
+    """
+    from churnml.errors import BusyError
+
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    runs, current, lock_path = _run_names(out_file)
+    with open(lock_path, "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(
+                f"{out_file}: another churnml run is writing this output now (lock {lock_path}); wait for it to finish, "
+                "or give this run another --out"
+            ) from None
+        _clean_leftovers(out_file, runs)
+        runs.mkdir(exist_ok=True)
+        os.chmod(runs, _dir_mode())
+        run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+        folder = runs / f"{run_id}.tmp"
+        folder.mkdir()
+        try:
+            yield ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name)
+            for p in folder.iterdir():
+                os.chmod(p, _file_mode())
+            os.chmod(folder, _dir_mode())
+            final = runs / run_id
+            os.replace(folder, final)
+            _link_over(current, f"{runs.name}/{run_id}")  # the moment of publication
+            for name in (out_file.name, manifest_path(out_file).name):
+                link = out_file.parent / name
+                wanted = f"{current.name}/{name}"
+                if not (link.is_symlink() and os.readlink(link) == wanted):
+                    _link_over(link, wanted)  # once per output: a plain file from an older run becomes the link
+            done = sorted(p for p in runs.iterdir() if not p.name.endswith(".tmp") and p != final)
+            for old in done[: max(0, len(done) - keep)]:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def output_target(out_file: Path | str) -> Path:
+    """Where ``--out`` really writes: a symlink the user made is followed to its target (written through), while
+    the links this module keeps for the scores pair stay as they are."""
+    out_file = Path(out_file)
+    if out_file.is_symlink():
+        _, current, _ = _run_names(out_file)
+        if os.readlink(out_file) != f"{current.name}/{out_file.name}":
+            return Path(os.path.realpath(out_file))
+    return out_file
+
+
+def verify_scores_pair(scores_path: Path | str, manifest: dict) -> None:
+    """Refuse a scores file whose manifest records another file's sha256 (the pair is from different runs)."""
+    import hashlib
+
+    from churnml.errors import InputError
+
+    claimed = (manifest.get("output") or {}).get("sha256")
+    if claimed and hashlib.sha256(Path(scores_path).read_bytes()).hexdigest() != claimed:
+        raise InputError(
+            [f"{scores_path}: its manifest {manifest_path(scores_path)} records another file (sha256 differs); "
+             "the pair was mixed by hand or copied apart; rerun churnml score"]
+        )
+
+
 def read_scores(path: Path | str) -> pd.DataFrame:
     """A scores CSV as written by ``churnml score``: ids as text, numbers as numbers, flags as booleans."""
     path = Path(path)
@@ -350,6 +487,12 @@ def read_scores(path: Path | str) -> pd.DataFrame:
         from churnml.errors import NotFoundError
 
         raise NotFoundError(f"{path}: scores file not found; run churnml score first")
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+        frame["customer_id"] = frame["customer_id"].astype("str")
+        for c in ("primary_cause", "reason_1", "reason_2", "reason_3"):
+            frame[c] = frame[c].fillna("").astype("str")
+        return frame
     frame = pd.read_csv(path, dtype={"customer_id": "str", "primary_cause": "str", "reason_1": "str", "reason_2": "str", "reason_3": "str"}, keep_default_na=False, na_values={"cause_share": [""], "price_share": [""], "service_share": [""], "other_share": [""]})
     frame["flagged"] = frame["flagged"].astype(str).str.lower().eq("true")
     if "referral_candidate" in frame:

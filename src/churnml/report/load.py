@@ -49,6 +49,7 @@ def read_report_inputs(
         raise NotFoundError(
             f"{io.manifest_path(scores_path)}: run manifest not found; the report needs the manifest churnml score writes beside the scores"
         )
+    io.verify_scores_pair(scores_path, manifest)
     model_raw = (manifest.get("model") or {}).get("path")
     subs = ((manifest.get("inputs") or {}).get("subscriptions") or {}).get("file")
     if not model_raw or not subs:

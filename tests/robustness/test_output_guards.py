@@ -1,0 +1,61 @@
+"""`score --out` can never destroy an input or a model, and writes what its name says."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import AS_OF, run
+
+
+def _score(root, out, *extra):
+    return run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), *extra, cwd=root)
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("data/subscriptions.csv", "is an input table"),
+        ("data/subscriptions.manifest.json", None),  # not an input: allowed below, never the table itself
+        ("models/latest/bundle.json", "inside the model bundle"),
+        ("models/latest/model.txt", "inside the model bundle"),
+        ("models/latest", "is a directory"),
+        ("data", "is a directory"),
+    ],
+)
+def test_out_may_not_be_an_input_a_bundle_file_or_a_folder(trained, tmp_path, out, says):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    before = {p: p.read_bytes() for p in (root / "data").iterdir() if p.is_file()}
+    bundle = {p.name: p.read_bytes() for p in (root / "models" / "latest").iterdir() if p.is_file()}
+    proc = _score(root, out)
+    if says is None:
+        return
+    assert proc.returncode == 2, proc.stderr
+    assert says in proc.stderr and "--out" in proc.stderr
+    assert {p: p.read_bytes() for p in (root / "data").iterdir() if p.is_file()} == before
+    assert {p.name: p.read_bytes() for p in (root / "models" / "latest").iterdir() if p.is_file()} == bundle
+
+
+def test_a_symlinked_out_is_written_through(trained, tmp_path):
+    target = tmp_path / "crm" / "inbox.csv"
+    target.parent.mkdir()
+    target.write_text("yesterday")
+    link = tmp_path / "scores.csv"
+    link.symlink_to(target)
+    proc = _score(trained, link)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and link.resolve().parent.parent.parent == target.parent.resolve()
+    assert pd.read_csv(link, dtype=str)["customer_id"].notna().all()
+    assert (tmp_path / "crm" / "inbox.manifest.json").is_file()
+
+
+def test_parquet_out_is_typed_parquet_with_the_same_content(trained, tmp_path):
+    assert _score(trained, tmp_path / "s.csv").returncode == 0
+    proc = _score(trained, tmp_path / "p.parquet")
+    assert proc.returncode == 0, proc.stderr
+    csv = pd.read_csv(tmp_path / "s.csv", dtype=str, keep_default_na=False)
+    parquet = pd.read_parquet(tmp_path / "p.parquet")
+    assert parquet["customer_id"].tolist() == csv["customer_id"].tolist()
+    assert parquet["flagged"].dtype == bool and parquet["flagged"].tolist() == (csv["flagged"] == "true").tolist()
+    assert (parquet["churn_probability"].round(4) == csv["churn_probability"].astype(float)).all()
