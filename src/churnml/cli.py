@@ -32,7 +32,29 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
-AsOfOpt = Annotated[str, typer.Option("--as-of", help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
+def _iso_date(value: str) -> str:
+    """Only a full ISO calendar date is an as-of date: `2026-13-01`, `now`, `2019` or `20190101` are refused."""
+    import re
+    from datetime import date
+
+    text = (value or "").strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise typer.BadParameter(f"{value!r} is not a date; give a full ISO date such as 2026-03-01")
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a calendar date ({exc}); give a full ISO date such as 2026-03-01") from None
+    return text
+
+
+def _first_of_month(text: str) -> str:
+    if not text.endswith("-01"):
+        raise typer.BadParameter(f"{text!r}: the simulation runs in calendar months; give the first day of a month such as {text[:8]}01")
+    return text
+
+
+AsOfOpt = Annotated[str, typer.Option("--as-of", callback=_iso_date, help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
+STALE_WARNING_DAYS = 31  # a nightly feed whose newest row is older than this is probably no longer arriving
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")]
 
@@ -79,7 +101,7 @@ def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of distinct customers.")] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same dataset.")] = 0,
-    start: Annotated[str, typer.Option("--start", help="First simulated day (YYYY-MM-DD).")] = "2024-01-01",
+    start: Annotated[str, typer.Option("--start", callback=lambda v: _first_of_month(_iso_date(v)), help="First simulated day, the first of a month (YYYY-MM-01).")] = "2024-01-01",
     months: Annotated[int, typer.Option("--months", min=3, help="Months simulated.")] = 24,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
     world: Annotated[
@@ -211,6 +233,20 @@ def train(
     print_training_summary(result, bundle_dir, tracked)
 
 
+def _check_staleness(dataset, t: pd.Timestamp, data: Path, limit: int | None) -> None:
+    """Warn (or, past ``limit``, refuse) when T lies far beyond the newest row: the feed has probably stopped."""
+    newest, table = dataset.newest_date()
+    if newest is None:
+        return
+    gap = (t - newest.normalize()).days
+    message = (f"{data}: --as-of {t.date()} is {gap} days after the newest row in the data ({newest.date()}, in {table}); "
+               "customers would be scored as if nothing had happened since")
+    if limit is not None and gap > limit:
+        raise InputError([f"{message}; refused by --max-staleness-days {limit}: bring the data up to date or pass an earlier --as-of"])
+    if gap > (limit if limit is not None else STALE_WARNING_DAYS):
+        err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
 def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
     """Refuse an --out that would destroy an input or the model, or that names a folder."""
     option = "--out"
@@ -255,6 +291,7 @@ def score(
     out_file: Annotated[Path, typer.Option("--out", help="Scores CSV to write (atomically); a manifest JSON goes beside it.")],
     config: ConfigOpt = None,
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    max_staleness_days: Annotated[Optional[int], typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
 ) -> None:
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
@@ -268,6 +305,7 @@ def score(
     t = as_timestamp(as_of)
     with io.publish_scores(out_file) as run:  # holds the output's lock from here to publication
         loaded = _load(data, rejects)
+        _check_staleness(loaded.dataset, t, data, max_staleness_days)
         result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])

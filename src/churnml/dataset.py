@@ -141,6 +141,19 @@ class Dataset:
                 changes[name] = frame[frame[col] < t]
         return replace(self, **changes)
 
+    def newest_date(self) -> tuple[pd.Timestamp | None, str | None]:
+        """The latest date any row records (event times, period starts and ends) and its table: how fresh the data
+        is. ``(None, None)`` for an empty dataset."""
+        best: tuple[pd.Timestamp | None, str | None] = (None, None)
+        for name, frame in self.items():
+            cols = ["start_date", "end_date"] if name == "subscriptions" else [TABLES[name].time_column]
+            for col in cols:
+                if col and col in frame and len(frame) and frame[col].notna().any():
+                    value = pd.Timestamp(frame[col].max())
+                    if best[0] is None or value > best[0]:
+                        best = (value, name)
+        return best
+
     def row_counts(self) -> dict[str, int]:
         return {name: len(frame) for name, frame in self.items()}
 
