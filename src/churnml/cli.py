@@ -134,33 +134,61 @@ def generate(
 @app.command()
 def validate(
     data: DataOpt,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Reject rows dated after this date.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", callback=lambda v: None if v is None else _iso_date(v), help="Reject rows dated after this date.")] = None,
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 5) if any row is rejected.")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Check every table; rejected rows go to REJECTS/<table>.csv with their line and reason."""
     started = time.perf_counter()
+    cfg = _config(config)
     with err.status(f"Validating {data}…"):
         result = io.load_dataset(data, as_of=as_of)
     rejects_dir = rejects or data / "rejects"
-    written = io.write_rejects(result, rejects_dir)
+    written = _write_rejects(result, rejects_dir, rejects is None)
     print_validation(result)
     if written:
         out.print(f"{result.total_rejected:,} rejected rows, with reasons, in: {', '.join(str(p) for p in written)}")
     else:
         out.print(f"No rejected rows ({time.perf_counter() - started:.1f} s).")
+    _check_reject_share(result, rejects_dir, cfg.validation.max_reject_share)
     if strict and result.total_rejected:
         raise RejectedRowsError(f"{result.total_rejected:,} rows rejected in --strict mode; see {rejects_dir}")
 
 
-def _load(data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input") -> ValidationResult:
+def _write_rejects(result: ValidationResult, directory: Path, default: bool) -> list[Path]:
+    try:
+        return io.write_rejects(result, directory)
+    except OSError as exc:
+        hint = "pass --rejects with a folder this job may write to" if default else "choose another --rejects folder"
+        raise InputError([f"{directory}: rejected rows cannot be written there ({exc.strerror}); {hint}"]) from None
+
+
+def _check_reject_share(result: ValidationResult, directory: Path, limit: float) -> None:
+    """A table rejected beyond ``limit`` is a broken export: stop rather than score on what is left of it."""
+    problems = [
+        f"{rep.source}: {rep.rejected:,} of {rep.read:,} rows rejected ({rep.rejected / rep.read:.0%}, more than "
+        f"validation.max_reject_share {limit:.0%}); the reasons are in {directory / (rep.table + '.csv')}: fix the "
+        "export, or raise the share in the config if this is expected"
+        for rep in result.reports.values()
+        if rep.read and rep.rejected / rep.read > limit
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def _load(
+    data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2
+) -> ValidationResult:
     """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently."""
     with err.status(f"Loading and validating {data}…"):
         result = io.load_dataset(data, as_of=as_of)
-    written = io.write_rejects(result, rejects or data / "rejects")
+    directory = rejects or data / "rejects"
+    written = _write_rejects(result, directory, rejects is None)
     print_validation(result, title)
     if written:
-        out.print(f"[yellow]{result.total_rejected:,} rejected rows, with reasons, in {rejects or data / 'rejects'}[/yellow]")
+        out.print(f"[yellow]{result.total_rejected:,} rejected rows, with reasons, in {directory}[/yellow]")
+    _check_reject_share(result, directory, max_reject_share)
     return result
 
 
@@ -210,7 +238,7 @@ def train(
 
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects).dataset.known_at(t)
+    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
     snapshots = training_snapshots(dataset, t, cfg, progress=True)
     if snapshots.empty:
         raise InputError([f"{data}: no snapshot before {t.date()} has a fully known label (needs snapshot + {cfg.labels.horizon_days} + {cfg.labels.grace_days} days <= as-of); use a later --as-of"])
@@ -304,7 +332,7 @@ def score(
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
     with io.publish_scores(out_file) as run:  # holds the output's lock from here to publication
-        loaded = _load(data, rejects)
+        loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
         result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
         if result.scores.empty:
@@ -346,7 +374,7 @@ def features(
 
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects).dataset.known_at(t)
+    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
     started = time.perf_counter()
     with err.status(f"Building features at {t.date()}…"):
         context = population_context(dataset, t, cfg)

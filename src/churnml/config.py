@@ -219,6 +219,16 @@ class ReferralConfig(_Model):
     )
 
 
+class ValidationConfig(_Model):
+    """How much of a table may be rejected row by row before the table itself is refused."""
+
+    max_reject_share: float = Field(
+        0.2, ge=0, le=1,
+        description="A table with a larger share of rejected rows stops the run (exit 4): a broken export, not a few "
+        "bad rows, and scoring on what is left would quietly change every customer's features.",
+    )
+
+
 class SigningConfig(_Model):
     """HMAC-SHA256 signing of model bundles. With a key, `train` signs what it writes and every command that loads
     a bundle refuses one without a valid signature made with the same key."""
@@ -243,6 +253,7 @@ class ChurnConfig(_Model):
     scoring: ScoringConfig = ScoringConfig()
     referral: ReferralConfig = ReferralConfig()
     signing: SigningConfig = SigningConfig()
+    validation: ValidationConfig = ValidationConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=dict,
         description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "

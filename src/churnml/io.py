@@ -213,19 +213,47 @@ def _read_parquet(path: Path, name: str) -> RawTable:
     return RawTable(name, frame.reset_index(drop=True), str(path), np.arange(1, len(frame) + 1))
 
 
+def _table_stem(stem: str) -> str:
+    """A file stem folded for near-miss matching: lower case, ``-`` and spaces as ``_``, no plural ``s``."""
+    folded = stem.strip().lower().replace("-", "_").replace(" ", "_")
+    return folded[:-1] if folded.endswith("s") else folded
+
+
 def find_tables(directory: Path | str) -> dict[str, Path]:
-    """The contract tables present in a directory; a table given both as CSV and Parquet is an error."""
+    """The contract tables present in a directory.
+
+    An error, not an absence, where a table is meant but cannot be used: both CSV and Parquet given, a table name
+    that is a folder or a broken link, or a file whose name misses a table's by case, a plural ``s`` or a
+    separator (``tech_fault.csv``, ``Complaints.CSV``): an absent optional table would silently change the scores.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError([f"{directory}: not a directory; pass --data with the folder that holds subscriptions.csv"])
     found: dict[str, Path] = {}
     problems = []
     for name in TABLES:
-        candidates = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.is_file()]
+        exact = [directory / f"{name}.csv", directory / f"{name}.parquet"]
+        for p in exact:
+            if p.is_symlink() and not p.exists():
+                problems.append(f"{p}: a link to {os.readlink(p)}, which does not exist; fix the link or remove it")
+            elif p.exists() and not p.is_file():
+                problems.append(f"{p}: not a file (a folder?); the {name} table must be one CSV or Parquet file")
+        candidates = [p for p in exact if p.is_file()]
         if len(candidates) > 1:
             problems.append(f"{directory}: both {name}.csv and {name}.parquet exist; keep one")
         elif candidates:
             found[name] = candidates[0]
+    known = {f"{n}{ext}" for n in TABLES for ext in (".csv", ".parquet")}
+    wanted = {_table_stem(n): n for n in TABLES}
+    for p in sorted(directory.iterdir()):
+        if p.name in known or p.suffix.lower() not in (".csv", ".parquet"):
+            continue
+        name = wanted.get(_table_stem(p.stem))
+        if name is not None:
+            problems.append(
+                f"{p}: looks like the {name} table but is not named {name}{p.suffix.lower()}; rename it "
+                f"(table names are exact and lower case)" + (", or remove it" if name in found else "")
+            )
     if problems:
         raise InputError(problems)
     return found

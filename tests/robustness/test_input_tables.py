@@ -1,0 +1,74 @@
+"""A table that is meant but unusable is an error naming the file and the fix, never a silent absence."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import AS_OF, run
+
+
+def _break(data, how):
+    if how == "singular_name":
+        os.rename(data / "tech_faults.csv", data / "tech_fault.csv")
+        return "tech_fault.csv", "looks like the tech_faults table"
+    if how == "capitalised_name":
+        os.rename(data / "complaints.csv", data / "Complaints.CSV")
+        return "Complaints.CSV", "looks like the complaints table"
+    if how == "dashed_name":
+        os.rename(data / "support_contacts.csv", data / "support-contacts.csv")
+        return "support-contacts.csv", "looks like the support_contacts table"
+    if how == "dangling_link":
+        (data / "surveys.csv").unlink()
+        (data / "surveys.csv").symlink_to(data / "gone.csv")
+        return "surveys.csv", "does not exist"
+    if how == "folder":
+        (data / "usage.csv").unlink()
+        (data / "usage.csv").mkdir()
+        return "usage.csv", "not a file"
+    if how == "mostly_rejected":
+        lines = (data / "surveys.csv").read_text().splitlines()
+        head, rows = lines[0], lines[1:]
+        j = head.split(",").index("score")
+        broken = [",".join(v if k != j else "eleven" for k, v in enumerate(r.split(","))) if i % 3 == 0 else r for i, r in enumerate(rows)]
+        (data / "surveys.csv").write_text("\n".join([head, *broken]) + "\n")
+        return "surveys.csv", "validation.max_reject_share"
+    raise AssertionError(how)
+
+
+CASES = ["singular_name", "capitalised_name", "dashed_name", "dangling_link", "folder", "mostly_rejected"]
+
+
+@pytest.mark.parametrize("how", CASES)
+@pytest.mark.parametrize("command", ["validate", "score"])
+def test_an_unusable_table_stops_the_run_naming_the_file(trained, tmp_path, how, command):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    name, says = _break(root / "data", how)
+    extra = {"validate": [], "score": ["--as-of", AS_OF, "--model", "models/latest", "--out", "out/s.csv"]}[command]
+    proc = run(command, "--data", "data", *extra, cwd=root)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert name in proc.stderr and says in proc.stderr
+    assert not (root / "out").exists() or not (root / "out" / "s.csv").exists()
+
+
+def test_the_reject_share_is_a_config_setting(trained, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    _break(root / "data", "mostly_rejected")
+    (root / "lenient.yaml").write_text("validation:\n  max_reject_share: 0.5\n")
+    proc = run("validate", "--data", "data", "--config", "lenient.yaml", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    rejected = (root / "data" / "rejects" / "surveys.csv").read_text().splitlines()
+    planted = (root / "data" / "surveys.csv").read_text().count(",eleven")
+    assert planted > 100 and len(rejected) - 1 == planted  # every rejected row is kept with its reason
+
+
+def test_rejects_that_cannot_be_written_are_an_input_error(trained, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the rejects folder should go")
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    _break(root / "data", "mostly_rejected")
+    proc = run("validate", "--data", "data", "--rejects", str(blocker), cwd=root)
+    assert proc.returncode == 4 and "rejected rows cannot be written there" in proc.stderr and "--rejects" in proc.stderr
