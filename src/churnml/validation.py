@@ -102,13 +102,21 @@ def empty_mask(raw: pd.Series) -> np.ndarray:
     return raw.isna().to_numpy()
 
 
+_FULL_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:$|[T ])"
+_NUMERIC_ATTRIBUTE_SHARE = 0.9  # a column this numeric is a numeric attribute; its few other values are errors
+_NUMERIC_ATTRIBUTE_MIN_VALUES = 10
+
+
 def _parse_datetime(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         out = raw
         if getattr(raw.dt, "tz", None) is not None:
             out = raw.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
-        out = pd.to_datetime(raw.astype(str).str.strip(), format="ISO8601", utc=True, errors="coerce")
+        text = raw.astype(str).str.strip()
+        # Only a full calendar date (with an optional time) is a date: pandas would read 2019 or 20190101 as one.
+        full = text.str.match(_FULL_ISO_DATE).to_numpy(dtype=bool, na_value=False)
+        out = pd.to_datetime(text.where(full), format="ISO8601", utc=True, errors="coerce")
         out = out.dt.tz_localize(None)
     out = out.where((out >= _MIN_DATE) & (out < _MAX_DATE))
     return out.astype(DATETIME_DTYPE)
@@ -223,7 +231,7 @@ def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.Dat
     if spec.open_extra_columns:
         for name in frame.columns:
             if name not in out:
-                out[name] = _attribute_column(frame[name])
+                out[name] = _attribute_column(frame[name], reasons)
     canonical = pd.DataFrame(out, index=frame.index)
     if spec.name == "subscriptions":
         s, e = canonical["start_date"], canonical["end_date"]
@@ -234,20 +242,33 @@ def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.Dat
             _overlapping_periods(canonical, usable),
             lambda m: "period starting " + show(frame["start_date"][m]) + " overlaps an earlier period of this customer",
         )
+    if spec.time_column is not None and spec.name != "subscriptions" and len(frame):
+        # An export that repeats a row would count one contact, fault or rise twice.
+        reasons.add(frame.duplicated(keep="first").to_numpy(), "exact duplicate of an earlier row (kept once)")
     if spec.name == "customers":
         ids = canonical["customer_id"]
         reasons.add((ids.duplicated(keep="first") & (ids != "")).to_numpy(), "customer_id appears again (one row per customer)")
     return canonical, frame, reasons
 
 
-def _attribute_column(raw: pd.Series) -> pd.Series:
-    """A static attribute: numeric when every present value is a number, else text (a category later)."""
+def _attribute_column(raw: pd.Series, reasons: Reasons | None = None) -> pd.Series:
+    """A static attribute: numeric when its present values are numbers, else text (a category later).
+
+    A column whose values are numbers but for a few (at least 90% of 10 or more) stays numeric and the rows with
+    the others are rejected: one stray ``n/a`` must not turn an age into 60 unrelated categories.
+    """
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64")
     empty = empty_mask(raw)
     as_num = parse_number(raw)
-    if (as_num.notna().to_numpy() | empty).all() and (~empty).any():
+    number = as_num.notna().to_numpy() & np.isfinite(as_num.to_numpy())
+    present = int((~empty).sum())
+    if present and (number | empty).all():
         return as_num
+    if reasons is not None and present >= _NUMERIC_ATTRIBUTE_MIN_VALUES and number.sum() >= _NUMERIC_ATTRIBUTE_SHARE * present:
+        bad = ~empty & ~number
+        reasons.add(bad, quoted(raw, f"is not a number, and the column is numeric ({int(number.sum()):,} of {present:,} values are)"))
+        return as_num.where(number)
     return raw.astype(ID_DTYPE).where(~empty)
 
 
@@ -265,6 +286,12 @@ def _fatal_problems(raw: dict[str, RawTable]) -> list[str]:
         problems.append("subscriptions: required table is missing; add subscriptions.csv or subscriptions.parquet")
     for name, table in raw.items():
         spec = TABLES[name]
+        ids = table.frame.get("customer_id")
+        if ids is not None and (pd.api.types.is_numeric_dtype(ids.dtype) or pd.api.types.is_bool_dtype(ids.dtype)):
+            problems.append(
+                f"{table.source}: customer_id is stored as {ids.dtype} numbers, which drops leading zeros (00123 would "
+                "become 123, another customer); write it as text (a string column)"
+            )
         missing = [c for c in spec.required_columns if c not in table.frame.columns]
         for c in missing:
             problems.append(

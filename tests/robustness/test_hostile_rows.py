@@ -1,0 +1,84 @@
+"""Rows that would quietly change results are rejected with a reason, or the table is refused; nothing is lost."""
+
+import pandas as pd
+import pytest
+
+from churnml import io
+from churnml.errors import InputError
+
+SUBS = "customer_id,start_date,end_date,plan,monthly_price\n" + "".join(f"{i:05d},2024-01-01,,basic,10\n" for i in range(12))
+
+
+def _dataset(tmp_path, **tables):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "subscriptions.csv").write_text(SUBS)
+    for name, text in tables.items():
+        (d / f"{name}.csv").write_text(text)
+    return d
+
+
+def _rejects(result, table):
+    rep = result.reports[table]
+    assert rep.accepted + rep.rejected == rep.read
+    return result.rejects[table]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("2024-03-05", True), ("2024-03-05T10:00:00", True), ("2024-03-05 10:00:00+02:00", True), ("2019", False),
+     ("20190101", False), ("2019-03", False), ("5 March 2024", False), ("2024-3-5", False)],
+)
+def test_only_full_iso_dates_are_dates(tmp_path, value, ok):
+    d = _dataset(tmp_path, surveys=f"customer_id,timestamp,score\n00001,{value},7\n")
+    result = io.load_dataset(d)
+    rejected = _rejects(result, "surveys")
+    assert len(rejected) == (0 if ok else 1)
+    if not ok:
+        assert rejected.loc[0, "line"] == 2 and "timestamp" in rejected.loc[0, "reason"] and value in rejected.loc[0, "reason"]
+
+
+def test_exact_duplicate_events_count_once(tmp_path):
+    row = "00001,2024-02-01T10:00:00,phone,5,true\n"
+    d = _dataset(tmp_path, support_contacts="customer_id,timestamp,channel,wait_minutes,resolved\n" + row + row + row
+                 + "00001,2024-02-01T10:00:00,phone,6,true\n")
+    result = io.load_dataset(d)
+    rejected = _rejects(result, "support_contacts")
+    assert rejected["line"].tolist() == [3, 4] and rejected["reason"].str.contains("exact duplicate").all()
+    assert len(result.dataset.support_contacts) == 2  # the same moment with another wait is another contact
+
+
+def test_a_numeric_attribute_stays_numeric_and_its_stray_value_is_rejected(tmp_path):
+    ages = [str(20 + i) for i in range(11)] + ["n/a"]
+    d = _dataset(tmp_path, customers="customer_id,age,segment\n" + "".join(f"{i:05d},{a},s{i % 3}\n" for i, a in enumerate(ages)))
+    result = io.load_dataset(d)
+    rejected = _rejects(result, "customers")
+    assert rejected["line"].tolist() == [13] and "'n/a' is not a number" in rejected.loc[0, "reason"]
+    assert result.dataset.customers["age"].dtype == "float64"
+    assert result.dataset.customers["segment"].dtype != "float64"  # a text column stays text
+
+
+def test_a_mostly_text_column_stays_text(tmp_path):
+    values = ["gold", "silver"] * 5 + ["3", "4"]
+    d = _dataset(tmp_path, customers="customer_id,tier\n" + "".join(f"{i:05d},{v}\n" for i, v in enumerate(values)))
+    result = io.load_dataset(d)
+    assert len(_rejects(result, "customers")) == 0 and result.dataset.customers["tier"].dtype != "float64"
+
+
+def test_parquet_ids_stored_as_numbers_are_refused(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    pd.DataFrame({"customer_id": [123, 124], "start_date": ["2024-01-01"] * 2, "end_date": [None, None], "plan": "basic",
+                  "monthly_price": 10.0}).to_parquet(d / "subscriptions.parquet")
+    with pytest.raises(InputError, match="customer_id is stored as int64 numbers, which drops leading zeros"):
+        io.load_dataset(d)
+
+
+def test_parquet_integer_dates_are_rejected_row_by_row(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    pd.DataFrame({"customer_id": ["00001", "00002"], "start_date": [20240101, 20240201], "end_date": [None, None],
+                  "plan": "basic", "monthly_price": 10.0}).to_parquet(d / "subscriptions.parquet")
+    result = io.load_dataset(d)
+    rejected = _rejects(result, "subscriptions")
+    assert len(rejected) == 2 and rejected["reason"].str.contains("start_date '20240101' is not an ISO-8601 date").iloc[0]
