@@ -1,0 +1,16 @@
+"""How many customers a chunk holds is a memory setting: it never changes a byte of the scores file."""
+
+from conftest import AS_OF, run
+
+
+def test_three_chunk_sizes_give_byte_identical_scores(trained, tmp_path):
+    outputs = []
+    for size in (97, 400, 200_000):
+        cfg = tmp_path / f"chunk{size}.yaml"
+        cfg.write_text((trained / "fast.yaml").read_text() + f"scoring:\n  chunk_customers: {size}\n")
+        out = tmp_path / f"scores_{size}.csv"
+        proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--config", str(cfg), "--out", str(out), cwd=trained)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(out.read_bytes())
+    assert len(outputs[0].splitlines()) > 900  # several chunks at the smallest size
+    assert outputs[0] == outputs[1] == outputs[2]
