@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -63,21 +64,22 @@ def _config(path: Path | None) -> ChurnConfig:
     return load_config(path)
 
 
-def _signing_key(cfg: ChurnConfig) -> bytes | None:
+def _signing_key(cfg: ChurnConfig, source: Path | None = None) -> bytes | None:
     """The bundle signing key the config points at (an environment variable or a file), read here and only here."""
     signing = cfg.signing
+    where = f"{source}: " if source else ""
     if signing.key_env:
         value = os.environ.get(signing.key_env, "")
         if not value:
-            raise ConfigError(f"signing.key_env: the environment variable {signing.key_env} is not set or empty; export the key or remove signing.key_env")
+            raise ConfigError(f"{where}signing.key_env: the environment variable {signing.key_env} is not set or empty; export the key or remove signing.key_env")
         return value.encode("utf-8")
     if signing.key_file:
         try:
             key = Path(signing.key_file).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"signing.key_file: {signing.key_file} cannot be read ({exc.strerror}); fix the path or its permissions") from None
+            raise ConfigError(f"{where}signing.key_file: {signing.key_file} cannot be read ({exc.strerror}); fix the path or its permissions") from None
         if not key.strip():
-            raise ConfigError(f"signing.key_file: {signing.key_file} is empty; write a key into it (e.g. 32 random bytes)")
+            raise ConfigError(f"{where}signing.key_file: {signing.key_file} is empty; write a key into it (e.g. 32 random bytes)")
         return key
     return None
 
@@ -247,7 +249,7 @@ def train(
     fingerprint = dataset.fingerprint()
     with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
         result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
-    bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg))
+    bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config))
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
     tracked = None
@@ -328,7 +330,7 @@ def score(
 
     started = time.perf_counter()
     out_file = _guard_output(io.output_target(out_file), data=data, model=model)
-    bundle = io.read_bundle(model, key=_signing_key(_config(config)) if config else None)
+    bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
     with io.publish_scores(out_file) as run:  # holds the output's lock from here to publication
@@ -410,7 +412,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
-    bundle = io.read_bundle(model, key=_signing_key(_config(config)) if config else None)
+    bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
     cfg = _scoring_config(config, bundle)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
@@ -550,7 +552,7 @@ def report(
     """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
     from churnml.report import build_report_files
 
-    key = _signing_key(_config(config)) if config else None
+    key = _signing_key(_config(config), config) if config else None
     with err.status("Building the report…"):
         files = build_report_files(scores, max_customers=max_customers, key=key)
     index = io.write_report(files, out_dir)
@@ -562,6 +564,9 @@ def report(
 _EXIT = tuple({click.exceptions.Exit, typer.Exit})
 _ABORT = tuple({click.exceptions.Abort, typer.Abort})
 _USAGE = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def main() -> None:
@@ -583,6 +588,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the contract promises a one-line reason, never a bare traceback
         if os.environ.get("CHURNML_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            where = exc.filename or "an output"
+            print(f"churnml: error: {where}: cannot be written ({exc.strerror}); free space or fix permissions, then "
+                  "rerun (earlier outputs are untouched)", file=sys.stderr)
+            sys.exit(ExitCode.CANNOT_WRITE)
         reason = str(exc).splitlines()[0] if str(exc) else ""
         print(f"churnml: error: unexpected {type(exc).__name__}: {reason} (set CHURNML_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(ExitCode.FAILURE)

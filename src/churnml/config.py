@@ -304,9 +304,17 @@ def load_config(path: Path | str | None = None) -> ChurnConfig:
         return ChurnConfig()
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found; pass --config with an existing YAML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; pass --config with a YAML file, such as configs/default.yaml") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path and its permissions") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is not None and not isinstance(data, dict):

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     MODEL = 6  # model bundle missing, tampered with or incompatible with the data
     NOT_FOUND = 7  # a requested customer or file does not exist
     BUSY = 8  # another run is writing the same output right now
+    CANNOT_WRITE = 9  # an output cannot be written: disk full, no permission, read-only file system
 
 
 class ChurnMLError(Exception):

@@ -160,6 +160,30 @@ def _csv_line_numbers(path: Path, n_rows: int, bad_texts: list[str]) -> tuple[np
     return good_lines, bad_lines
 
 
+def _not_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 sits, by line: the message a user can act on."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        return f"{path}: not UTF-8 text; save it as UTF-8 CSV"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return f"{path}, line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8 CSV (e.g. re-export it, or iconv -f latin1 -t utf-8)"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _quote_hint(path: Path) -> str:
+    """Name the line of an unbalanced quote, the usual reason a CSV cannot be parsed at all."""
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.count(b'"') % 2:
+                return f"; line {number} opens a quote that never closes: close it or remove the stray quote"
+    return "; check quoting and that values hold no line breaks"
+
+
 def _read_csv(path: Path, name: str) -> RawTable:
     malformed: list[tuple[str, int, int]] = []
 
@@ -170,8 +194,10 @@ def _read_csv(path: Path, name: str) -> RawTable:
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader([fh.readline()]), [])
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"]) from None
+    except UnicodeDecodeError:
+        raise InputError([_not_utf8(path)]) from None
+    except OSError as exc:
+        raise InputError([f"{path}: cannot read as CSV ({exc.strerror}); check the path and its permissions"]) from None
     if not header:
         raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
     names = [h.replace("\ufeff", "").strip() for h in header]
@@ -183,14 +209,19 @@ def _read_csv(path: Path, name: str) -> RawTable:
             # Every value stays text until validation: ids keep leading zeros, bad values reach the rejects file.
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
         )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError([f"{path}: cannot read as CSV ({exc}); check quoting and that values hold no line breaks"]) from None
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        if "utf8" in str(exc).lower() or "utf-8" in str(exc).lower():
+            raise InputError([_not_utf8(path)]) from None
+        raise InputError([f"{path}: cannot read as CSV ({_first_line(exc)}){_quote_hint(path)}"]) from None
     frame = table.to_pandas()
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InputError([f"{path}: column names appear twice: {', '.join(dupes)}; rename or remove them"])
     if malformed:
         good, bad = _csv_line_numbers(path, len(frame), [m[0] for m in malformed])
+        if len(bad) != len(malformed) or any("\n" in m[0] for m in malformed):
+            # A quote left open swallows the lines after it into one field: no row count could be trusted.
+            raise InputError([f"{path}: rows cannot be told apart{_quote_hint(path)}"])
         bad_frame = pd.DataFrame(
             {
                 "line": bad[: len(malformed)],
@@ -515,6 +546,19 @@ def read_scores(path: Path | str) -> pd.DataFrame:
         from churnml.errors import NotFoundError
 
         raise NotFoundError(f"{path}: scores file not found; run churnml score first")
+    from churnml.modeling.predict import SCORE_COLUMNS
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            columns = pq.read_schema(path).names
+        else:
+            with path.open(encoding="utf-8", newline="") as fh:
+                columns = next(csv.reader([fh.readline()]), [])
+    except (OSError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        raise InputError([f"{path}: cannot be read as a scores file ({_first_line(exc)}); pass the file churnml score wrote"]) from None
+    missing = [c for c in SCORE_COLUMNS if c not in columns]
+    if missing:
+        raise InputError([f"{path}: not a scores file (columns missing: {', '.join(missing)}); pass the file churnml score wrote"])
     if path.suffix.lower() == ".parquet":
         frame = pd.read_parquet(path)
         frame["customer_id"] = frame["customer_id"].astype("str")

@@ -284,6 +284,9 @@ def _fatal_problems(raw: dict[str, RawTable]) -> list[str]:
     problems = []
     if "subscriptions" not in raw:
         problems.append("subscriptions: required table is missing; add subscriptions.csv or subscriptions.parquet")
+    elif raw["subscriptions"].rows_read == 0:
+        problems.append(f"{raw['subscriptions'].source}: has a header but no rows; without subscription periods there "
+                        "are no customers: export the periods too")
     for name, table in raw.items():
         spec = TABLES[name]
         ids = table.frame.get("customer_id")

@@ -1,0 +1,94 @@
+"""Unreadable files and hostile configs: a documented status and a message naming the file and line or key."""
+
+import errno
+import shutil
+import sys
+
+import pytest
+
+from conftest import AS_OF, run
+
+SUBS_HEAD = "customer_id,start_date,end_date,plan,monthly_price\n"
+
+DATA_CASES = [
+    # (name, subscriptions.csv bytes, exit status, words the message must hold)
+    ("header_only", SUBS_HEAD.encode(), 4, ["subscriptions.csv", "header but no rows"]),
+    ("unbalanced_quote", (SUBS_HEAD + '001,2024-01-01,,"basic,10\n002,2024-01-01,,basic,10\n').encode(), 4,
+     ["subscriptions.csv", "line 2 opens a quote"]),
+    ("latin1_byte", (SUBS_HEAD + "001,2024-01-01,,basic,10\n002,2024-01-01,,b").encode() + b"\xe9sic,10\n", 4,
+     ["subscriptions.csv, line 3", "0xe9 is not UTF-8"]),
+    ("latin1_header", b"customer_id,start_date,end_date,pl\xe4n,monthly_price\n001,2024-01-01,,basic,10\n", 4,
+     ["subscriptions.csv, line 1", "not UTF-8"]),
+    ("empty_file", b"", 4, ["subscriptions.csv", "empty"]),
+    ("random_bytes", bytes(range(256)) * 4, 4, ["subscriptions.csv"]),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "status", "words"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
+def test_unreadable_subscriptions(tmp_path, name, content, status, words):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "subscriptions.csv").write_bytes(content)
+    proc = run("validate", "--data", "data", cwd=tmp_path)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    for word in words:
+        assert word in proc.stderr, proc.stderr
+
+
+CONFIG_CASES = [
+    ("directory", None, 3, ["is a directory"]),
+    ("latin1", b"model:\n  seed: 1 # caf\xe9\n", 3, ["line 2", "0xe9 is not UTF-8"]),
+    ("not_yaml", b"model: [\n", 3, ["not valid YAML"]),
+    ("not_a_mapping", b"- 1\n- 2\n", 3, ["top level must be a mapping"]),
+    ("unknown_key", b"model:\n  sed: 1\n", 3, ["model.sed"]),
+    ("wrong_type", b"model:\n  num_leaves: many\n", 3, ["model.num_leaves"]),
+    ("out_of_range", b"validation:\n  max_reject_share: 2\n", 3, ["validation.max_reject_share"]),
+    ("missing_key_env", b"signing:\n  key_env: CHURNML_NO_SUCH_VARIABLE\n", 3, ["CHURNML_NO_SUCH_VARIABLE is not set"]),
+    ("missing_key_file", b"signing:\n  key_file: /nonexistent/key\n", 3, ["signing.key_file", "/nonexistent/key"]),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "status", "words"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_hostile_configs(trained, tmp_path, name, content, status, words):
+    cfg = tmp_path / "c.yaml"
+    if content is None:
+        cfg.mkdir()
+    else:
+        cfg.write_bytes(content)
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--config", str(cfg),
+               "--out", str(tmp_path / "s.csv"), cwd=trained)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    for word in words:
+        assert word in proc.stderr, proc.stderr
+    assert "c.yaml" in proc.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("content", [b"a,b\n1,2\n", b"\xff\xfe\x00garbage", b""], ids=["other_csv", "bytes", "empty"])
+def test_report_on_a_file_that_is_not_scores(tmp_path, content):
+    (tmp_path / "x.csv").write_bytes(content)
+    proc = run("report", "--scores", "x.csv", "--out", "rep", cwd=tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    assert "x.csv" in proc.stderr and "scores file" in proc.stderr
+    assert not (tmp_path / "rep").exists()
+
+
+def test_disk_full_is_status_9_and_keeps_the_old_pair(trained, tmp_path, monkeypatch, capsys):
+    import churnml.cli
+    from churnml import io
+
+    out = tmp_path / "scores.csv"
+    assert run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), cwd=trained).returncode == 0
+    before = out.read_bytes(), io.manifest_path(out).read_bytes()
+
+    def full(scores, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(io, "write_scores", full)
+    monkeypatch.chdir(trained)
+    monkeypatch.setattr(sys, "argv", ["churnml", "score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out)])
+    with pytest.raises(SystemExit) as info:
+        churnml.cli.main()
+    assert info.value.code == 9
+    assert "No space left on device" in capsys.readouterr().err
+    assert (out.read_bytes(), io.manifest_path(out).read_bytes()) == before
+    assert not list(tmp_path.rglob("*.tmp"))
