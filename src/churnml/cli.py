@@ -277,6 +277,33 @@ def _check_staleness(dataset, t: pd.Timestamp, data: Path, limit: int | None) ->
         err.print(f"[yellow]warning:[/yellow] {escape(message)}")
 
 
+_UNSEEN_WARNING = 0.05
+
+
+def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version: str) -> dict[str, dict[str, float]]:
+    """Refuse a model whose categories the data mostly does not know; warn feature by feature below that.
+
+    Values outside the training range are only recorded (the manifest's ``model_fit``): days since an event and
+    tenure grow past the training maximum in every healthy nightly run, so a warning there would cry wolf.
+    """
+    unseen = shares.get("unseen_levels", {})
+    if unseen:
+        mean = sum(unseen.values()) / len(unseen)
+        if mean >= limit:
+            worst = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
+            from churnml.errors import ModelError
+
+            raise ModelError(
+                f"model {version}: {mean:.0%} of category values on average are levels it never saw in training "
+                f"({', '.join(f'{n} {v:.0%}' for n, v in worst)}; limit scoring.max_unseen_level_share {limit:.0%}); "
+                "it was trained on other data: retrain on this portfolio"
+            )
+    for name, share in unseen.items():
+        if share > _UNSEEN_WARNING:
+            err.print(f"[yellow]warning:[/yellow] {escape(name)}: {share:.0%} of values are levels model {version} never saw in training (scored as missing)")
+    return {check: {n: round(v, 4) for n, v in per.items()} for check, per in shares.items()}
+
+
 def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
     """Refuse an --out that would destroy an input or the model, or that names a folder."""
     option = "--out"
@@ -339,6 +366,7 @@ def score(
         result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
+        fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
         digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
         manifest = {
@@ -350,6 +378,7 @@ def score(
             "rejects_dir": str(rejects or data / "rejects") if loaded.total_rejected else None,
             "output": {"path": str(out_file), "rows": len(result.scores), "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
             "counts": counts,
+            "model_fit": fit,
             "stages": result.log.stages,
             "explain": {"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
             "duration_seconds": round(time.perf_counter() - started, 2),

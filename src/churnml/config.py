@@ -204,6 +204,12 @@ class ScoringConfig(_Model):
 
     chunk_customers: int = Field(200_000, gt=0, description="Customers scored per chunk: memory follows this, not the population.")
     reasons: int = Field(3, ge=0, le=3)
+    max_unseen_level_share: float = Field(
+        0.5, ge=0, le=1,
+        description="Refuse to score (exit 6) when, averaged over the model's categorical features, this share of "
+        "customers' values are levels the model never saw in training: a model trained on another portfolio. Any "
+        "feature above 5% is named in a warning.",
+    )
 
 
 class ReferralConfig(_Model):

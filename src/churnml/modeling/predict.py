@@ -86,6 +86,11 @@ class ScoreResult:
     scores: pd.DataFrame
     log: StageLog
     explain_seconds: float = 0.0
+    fit: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # ModelBundle.fit_counts over every active customer
+
+    def fit_shares(self) -> dict[str, dict[str, float]]:
+        """``fit`` as shares of the present values, per check and feature."""
+        return {check: {name: (n / m if m else 0.0) for name, (n, m) in per.items()} for check, per in self.fit.items()}
 
     def counts(self) -> dict[str, Any]:
         s = self.scores
@@ -137,8 +142,15 @@ def score_dataset(
 
     with log.stage("features_and_scores"):
         probs, surveys = [], []
+        fit: dict[str, dict[str, list[int]]] = {}
         for _, part in _chunks(known, active, size, progress, "scoring"):
             features = build_features(part, t, config, context)
+            for check, per in bundle.fit_counts(features).items():
+                totals = fit.setdefault(check, {})
+                for name, (n, m) in per.items():
+                    pair = totals.setdefault(name, [0, 0])
+                    pair[0] += n
+                    pair[1] += m
             probs.append(pd.Series(bundle.predict(features), index=features.index))
             surveys.append(features[_SURVEY_SCORE].astype(float))
         p = pd.concat(probs).reindex(active).to_numpy() if probs else np.array([], dtype=float)
@@ -195,7 +207,7 @@ def score_dataset(
 
     scores["model_version"] = bundle.version
     scores = scores.sort_values("risk_rank", kind="stable").reset_index(drop=True)
-    return ScoreResult(scores[SCORE_COLUMNS + EXTRA_COLUMNS + [REFERRAL_COLUMN]], log, explain_seconds)
+    return ScoreResult(scores[SCORE_COLUMNS + EXTRA_COLUMNS + [REFERRAL_COLUMN]], log, explain_seconds, fit)
 
 
 def format_scores(scores: pd.DataFrame) -> pd.DataFrame:

@@ -186,6 +186,18 @@ def _feature_infos(X: pd.DataFrame, families: Mapping[str, Family]) -> list[Feat
     return infos
 
 
+def numeric_ranges(X: pd.DataFrame) -> dict[str, list[float]]:
+    """Training minimum and maximum of every numeric feature with values: scoring counts what falls outside."""
+    out: dict[str, list[float]] = {}
+    for c in X.columns:
+        if isinstance(X[c].dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(X[c].dtype):
+            continue
+        v = pd.to_numeric(X[c], errors="coerce")
+        if v.notna().any():
+            out[c] = [float(v.min()), float(v.max())]
+    return out
+
+
 def typical_values(X: pd.DataFrame) -> dict[str, Any]:
     """Each feature's most common training value (median of numbers, most frequent level): the reference of an
     attribute configured as a price or service matter without a healthy value of its own."""
@@ -288,6 +300,7 @@ def train_model(
         "config": config.model_dump(mode="json"),
         "data_fingerprint": data_fingerprint or {},
         "typical_values": typical_values(Xtr),
+        "numeric_ranges": numeric_ranges(X),
     }
     bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
     summary = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]
