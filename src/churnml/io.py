@@ -175,10 +175,16 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
+_CSV_BLOCK_BYTES = 16 << 20  # the longest line (row) the CSV reader takes; a longer one is named in the error
+
+
 def _quote_hint(path: Path) -> str:
-    """Name the line of an unbalanced quote, the usual reason a CSV cannot be parsed at all."""
+    """Name the line that stops the parser: an unbalanced quote, or a line longer than the reader's block."""
     with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
+            if len(line) > _CSV_BLOCK_BYTES:
+                return (f"; line {number} is {len(line):,} bytes long (rows may hold at most {_CSV_BLOCK_BYTES:,}): "
+                        "a value that swallowed other rows or binary data; remove it")
             if line.count(b'"') % 2:
                 return f"; line {number} opens a quote that never closes: close it or remove the stray quote"
     return "; check quoting and that values hold no line breaks"
@@ -204,7 +210,7 @@ def _read_csv(path: Path, name: str) -> RawTable:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_CSV_BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(invalid_row_handler=_on_bad_row, ignore_empty_lines=False),
             # Every value stays text until validation: ids keep leading zeros, bad values reach the rejects file.
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
@@ -333,6 +339,7 @@ def write_bundle(
     try:
         (tmp / "model.txt").write_text(model_text, encoding="utf-8")
         (tmp / "bundle.json").write_text(bundle_json, encoding="utf-8")
+        os.chmod(tmp, _dir_mode())  # mkdtemp makes 0700: a scheduler running as another user must read the model
         os.replace(tmp, final)
     finally:
         if tmp.exists():

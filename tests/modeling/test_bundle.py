@@ -157,3 +157,17 @@ def test_unreadable_bundle_json_is_a_model_error(tmp_path, content, match):
     (path / "bundle.json").write_bytes(content)
     with pytest.raises(ModelError, match=match):
         io.read_bundle(path)
+
+
+def test_bundle_folders_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    bundle, _ = _bundle()
+    old = os.umask(0o022)
+    try:
+        path = io.write_bundle(bundle, tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755  # readable by the scheduler's user, not 0700
+    assert stat.S_IMODE((path / "model.txt").stat().st_mode) == 0o644

@@ -1,17 +1,9 @@
 """A small generated dataset and a model trained on it, shared by the robustness suite."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-CHURNML = str(Path(sys.executable).parent / "churnml")
-AS_OF = "2025-04-01"
-
-
-def run(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([CHURNML, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+from robust_helpers import AS_OF, run
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """How many customers a chunk holds is a memory setting: it never changes a byte of the scores file."""
 
-from conftest import AS_OF, run
+from robust_helpers import AS_OF, run
 
 
 def test_three_chunk_sizes_give_byte_identical_scores(trained, tmp_path):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import AS_OF, run
+from robust_helpers import AS_OF, run
 
 SUBS_HEAD = "customer_id,start_date,end_date,plan,monthly_price\n"
 
@@ -21,6 +21,8 @@ DATA_CASES = [
      ["subscriptions.csv, line 1", "not UTF-8"]),
     ("empty_file", b"", 4, ["subscriptions.csv", "empty"]),
     ("random_bytes", bytes(range(256)) * 4, 4, ["subscriptions.csv"]),
+    ("huge_field", (SUBS_HEAD + "001,2024-01-01,,basic,10\n002,2024-01-01,," + "x" * (40 << 20) + ",10\n").encode(), 4,
+     ["subscriptions.csv", "line 3 is 41,943,"]),
 ]
 
 

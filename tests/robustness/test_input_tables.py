@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import AS_OF, run
+from robust_helpers import AS_OF, run
 
 
 def _break(data, how):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CHURNML
+from robust_helpers import CHURNML
 
 KILLS = 50
 DATES = ("2025-04-01", "2025-03-01")  # alternate, so the old pair and the new pair differ
