@@ -244,11 +244,22 @@ def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.Dat
         )
     if spec.time_column is not None and spec.name != "subscriptions" and len(frame):
         # An export that repeats a row would count one contact, fault or rise twice.
-        reasons.add(frame.duplicated(keep="first").to_numpy(), "exact duplicate of an earlier row (kept once)")
+        reasons.add(_exact_duplicates(frame), "exact duplicate of an earlier row (kept once)")
     if spec.name == "customers":
         ids = canonical["customer_id"]
         reasons.add((ids.duplicated(keep="first") & (ids != "")).to_numpy(), "customer_id appears again (one row per customer)")
     return canonical, frame, reasons
+
+
+def _exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
+    """Rows equal to an earlier row in every column. One 64-bit hash per row finds the candidates; only those are
+    compared in full, so memory follows the table's row count, not its row count times its columns."""
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    candidates = np.flatnonzero(pd.Series(hashes).duplicated(keep=False).to_numpy())
+    out = np.zeros(len(frame), dtype=bool)
+    if len(candidates):
+        out[candidates] = frame.iloc[candidates].duplicated(keep="first").to_numpy()
+    return out
 
 
 def _attribute_column(raw: pd.Series, reasons: Reasons | None = None) -> pd.Series:
