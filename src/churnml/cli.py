@@ -169,11 +169,12 @@ def _write_rejects(result: ValidationResult, directory: Path, default: bool) -> 
 def _check_reject_share(result: ValidationResult, directory: Path, limit: float) -> None:
     """A table rejected beyond ``limit`` is a broken export: stop rather than score on what is left of it."""
     problems = [
-        f"{rep.source}: {rep.rejected:,} of {rep.read:,} rows rejected ({rep.rejected / rep.read:.0%}, more than "
-        f"validation.max_reject_share {limit:.0%}); the reasons are in {directory / (rep.table + '.csv')}: fix the "
-        "export, or raise the share in the config if this is expected"
+        f"{rep.source}: {rep.rejected - rep.after_as_of:,} of {rep.read - rep.after_as_of:,} rows rejected "
+        f"({rep.error_share:.0%}, more than validation.max_reject_share {limit:.0%}; rows only dated after --as-of "
+        f"do not count); the reasons are in {directory / (rep.table + '.csv')}: fix the export, or raise the share "
+        "in the config if this is expected"
         for rep in result.reports.values()
-        if rep.read and rep.rejected / rep.read > limit
+        if rep.error_share > limit
     ]
     if problems:
         raise InputError(problems)

@@ -47,9 +47,16 @@ class TableReport:
     accepted: int
     rejected: int
     ignored_columns: list[str] = field(default_factory=list)
+    after_as_of: int = 0  # rejected only because they are dated after --as-of: not errors of the export
 
     def __post_init__(self) -> None:
         assert self.accepted + self.rejected == self.read, f"{self.table}: rows lost in validation"
+
+    @property
+    def error_share(self) -> float:
+        """Rejected rows as a share of the rows read, leaving out those rejected only for lying after --as-of."""
+        judged = self.read - self.after_as_of
+        return (self.rejected - self.after_as_of) / judged if judged > 0 else 0.0
 
 
 @dataclass
@@ -254,7 +261,12 @@ def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.Dat
 def _exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
     """Rows equal to an earlier row in every column. One 64-bit hash per row finds the candidates; only those are
     compared in full, so memory follows the table's row count, not its row count times its columns."""
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:  # a Parquet column of lists or structs: compare the columns that hold plain values
+        plain = [c for c in frame.columns if not (frame[c].dtype == object and frame[c].map(np.ndim).gt(0).any())]
+        frame = frame[plain]
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     candidates = np.flatnonzero(pd.Series(hashes).duplicated(keep=False).to_numpy())
     out = np.zeros(len(frame), dtype=bool)
     if len(candidates):
@@ -335,8 +347,11 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             orphan = ~isin_ids(canonical["customer_id"], known_customers) & (canonical["customer_id"] != "").to_numpy()
             reasons.add(orphan, quoted(frame["customer_id"], "has no valid subscription"))
         dated = _date_of_rows(canonical, spec)
+        after = 0
         if t is not None and dated is not None:
-            reasons.add((dated > t).to_numpy(), quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
+            future = (dated > t).to_numpy()
+            after = int((future & ~reasons.bad).sum())
+            reasons.add(future, quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
         table = raw[name]
         bad = reasons.bad
         frames[name] = canonical.loc[~bad].reset_index(drop=True)
@@ -347,5 +362,5 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             rejected = pd.concat([table.malformed, rejected], ignore_index=True).sort_values("line", kind="stable")
         rejects[name] = rejected.reset_index(drop=True)
         extra = [] if spec.open_extra_columns else [c for c in frame.columns if c not in spec.column_names]
-        reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra)
+        reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra, after)
     return ValidationResult(Dataset.from_frames(frames), reports, rejects)

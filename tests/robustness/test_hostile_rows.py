@@ -82,3 +82,22 @@ def test_parquet_integer_dates_are_rejected_row_by_row(tmp_path):
     result = io.load_dataset(d)
     rejected = _rejects(result, "subscriptions")
     assert len(rejected) == 2 and rejected["reason"].str.contains("start_date '20240101' is not an ISO-8601 date").iloc[0]
+
+
+def test_rows_after_as_of_do_not_count_towards_the_reject_share(tmp_path):
+    contacts = "".join(f"00001,2024-{m:02d}-05T10:00:00,phone,5,true\n" for m in range(1, 13))
+    d = _dataset(tmp_path, support_contacts="customer_id,timestamp,channel,wait_minutes,resolved\n" + contacts)
+    result = io.load_dataset(d, as_of="2024-03-01")
+    rep = result.reports["support_contacts"]
+    assert rep.rejected == 10 and rep.after_as_of == 10 and rep.error_share == 0.0  # 10 of 12 lie after T
+
+
+def test_a_parquet_column_of_lists_does_not_stop_the_duplicate_check(tmp_path):
+    d = _dataset(tmp_path)
+    (d / "subscriptions.csv").unlink()
+    pd.DataFrame({"customer_id": ["00001", "00001", "00002"], "start_date": ["2024-01-01"] * 3, "end_date": [None] * 3,
+                  "plan": "basic", "monthly_price": 10.0}).iloc[[0, 2]].to_parquet(d / "subscriptions.parquet")
+    pd.DataFrame({"customer_id": ["00001", "00001"], "timestamp": ["2024-02-01T10:00:00"] * 2, "score": ["7", "7"],
+                  "tags": [[1, 2], [1, 2]]}).to_parquet(d / "surveys.parquet")
+    result = io.load_dataset(d)
+    assert _rejects(result, "surveys")["reason"].str.contains("exact duplicate").tolist() == [True]
