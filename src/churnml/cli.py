@@ -256,11 +256,20 @@ def train(
     tracked = None
     if cfg.tracking.enabled:
         with err.status("Logging to MLflow…"):
-            tracked = log_training_run(
-                cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": snapshots["snapshot_date"].nunique(), "rows": len(snapshots), **cfg.model.model_dump()},
-                config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
-                bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
-            )
+            try:
+                tracked = log_training_run(
+                    cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": snapshots["snapshot_date"].nunique(), "rows": len(snapshots), **cfg.model.model_dump()},
+                    config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
+                    bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
+                )
+            except Exception as exc:  # noqa: BLE001 - MLflow raises its own classes for an unusable store
+                if type(exc).__module__.split(".")[0] != "mlflow":
+                    raise
+                raise ConfigError(
+                    f"{config or 'config'}: tracking: MLflow cannot use tracking_uri {cfg.tracking.tracking_uri!r} "
+                    f"({str(exc).strip().splitlines()[0][:200]}); fix tracking.tracking_uri or set tracking.enabled: "
+                    f"false. The model bundle was written: {bundle_dir}"
+                ) from None
     print_training_summary(result, bundle_dir, tracked)
 
 

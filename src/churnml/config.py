@@ -43,9 +43,9 @@ class _Model(BaseModel):
 class LabelConfig(_Model):
     """How churn is defined (contract section 1)."""
 
-    horizon_days: int = Field(60, gt=0, description="H: a label is 1 if the churn date falls in (T, T + H].")
-    grace_days: int = Field(30, ge=0, description="G: a return within G days of an end date is not churn.")
-    new_customer_days: int = Field(90, gt=0, description="A current run younger than this is lifecycle stage `new`.")
+    horizon_days: int = Field(60, gt=0, le=3650, description="H: a label is 1 if the churn date falls in (T, T + H].")
+    grace_days: int = Field(30, ge=0, le=3650, description="G: a return within G days of an end date is not churn.")
+    new_customer_days: int = Field(90, gt=0, le=36500, description="A current run younger than this is lifecycle stage `new`.")
 
 
 class FeatureConfig(_Model):
@@ -53,24 +53,24 @@ class FeatureConfig(_Model):
 
     windows_days: list[int] = Field([30, 90, 180], min_length=1, description="Look-back windows for event counts.")
     long_wait_minutes: float = Field(20.0, gt=0, description="A wait longer than this counts as a long wait.")
-    repeat_contact_days: int = Field(7, gt=0, description="A contact within this many days of the previous one is a repeat.")
-    trend_recent_days: int = Field(30, gt=0, description="Recent window of the contact trend.")
-    trend_baseline_days: int = Field(60, gt=0, description="Baseline window (just before the recent one) of the trend.")
-    short_notice_days: int = Field(30, ge=0, description="A price rise announced fewer days ahead counts as short notice.")
-    usage_months: int = Field(3, gt=0, description="Completed months that utilisation features average over.")
+    repeat_contact_days: int = Field(7, gt=0, le=3650, description="A contact within this many days of the previous one is a repeat.")
+    trend_recent_days: int = Field(30, gt=0, le=3650, description="Recent window of the contact trend.")
+    trend_baseline_days: int = Field(60, gt=0, le=3650, description="Baseline window (just before the recent one) of the trend.")
+    short_notice_days: int = Field(30, ge=0, le=3650, description="A price rise announced fewer days ahead counts as short notice.")
+    usage_months: int = Field(3, gt=0, le=120, description="Completed months that utilisation features average over.")
     incident_min_customers: int = Field(
-        20, gt=1, description="A fault whose incident_id is shared by at least this many customers is a shared incident."
+        20, gt=1, le=10**9, description="A fault whose incident_id is shared by at least this many customers is a shared incident."
     )
-    survey_window_days: int = Field(365, gt=0, description="Surveys older than this are ignored.")
+    survey_window_days: int = Field(365, gt=0, le=36500, description="Surveys older than this are ignored.")
     new_price_reference_days: int = Field(
-        365, gt=0, description="What new customers pay: median price of periods on the plan started this recently."
+        365, gt=0, le=36500, description="What new customers pay: median price of periods on the plan started this recently."
     )
 
     @field_validator("windows_days")
     @classmethod
     def _positive_sorted(cls, v: list[int]) -> list[int]:
-        if any(w <= 0 for w in v):
-            raise ValueError("every window must be a positive number of days")
+        if any(w <= 0 or w > 36500 for w in v):
+            raise ValueError("every window must be a number of days between 1 and 36500")
         return sorted(set(v))
 
 
@@ -78,27 +78,39 @@ class SnapshotConfig(_Model):
     """Which as-of dates become training snapshots."""
 
     frequency: str = Field("MS", description="pandas offset alias of the snapshot dates (MS = first of each month).")
-    max_snapshots: int = Field(12, gt=0, description="Most recent fully labelled snapshots to keep.")
-    validation_snapshots: int = Field(1, gt=0, description="Latest snapshots held out for out-of-time validation.")
+    max_snapshots: int = Field(12, gt=0, le=10_000, description="Most recent fully labelled snapshots to keep.")
+    validation_snapshots: int = Field(1, gt=0, le=10_000, description="Latest snapshots held out for out-of-time validation.")
 
+    @field_validator("frequency")
+    @classmethod
+    def _offset_alias(cls, v: str) -> str:
+        import pandas as pd
+
+        try:
+            offset = pd.tseries.frequencies.to_offset(v)
+        except (ValueError, TypeError):
+            raise ValueError(f"{v!r} is not a pandas offset alias; use e.g. MS (month starts), W-MON or 2MS") from None
+        if pd.Timestamp("2024-01-01") + offset <= pd.Timestamp("2024-01-01"):
+            raise ValueError(f"{v!r} does not move forward in time")
+        return v
 
 class ModelConfig(_Model):
     """LightGBM hyperparameters and training controls."""
 
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**31 - 1)
     # Churn labels are few and noisy (a few hundred leavers per snapshot): small, regularised trees on half the
     # features each generalise out of time better than LightGBM's defaults, on generated data and on Telco alike.
     learning_rate: float = Field(0.03, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(100, ge=1)
+    num_leaves: int = Field(15, ge=2, le=131_072)
+    min_child_samples: int = Field(100, ge=1, le=2**31 - 1)
     feature_fraction: float = Field(0.5, gt=0, le=1)
     bagging_fraction: float = Field(0.9, gt=0, le=1)
-    bagging_freq: int = Field(1, ge=0)
-    lambda_l2: float = Field(10.0, ge=0)
-    max_rounds: int = Field(2000, gt=0)
-    early_stopping_rounds: int = Field(100, gt=0)
-    class_weight: str | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
-    num_threads: int = Field(0, ge=0, description="0 = all cores.")
+    bagging_freq: int = Field(1, ge=0, le=10**6)
+    lambda_l2: float = Field(10.0, ge=0, allow_inf_nan=False)
+    max_rounds: int = Field(2000, gt=0, le=10**6)
+    early_stopping_rounds: int = Field(100, gt=0, le=10**6)
+    class_weight: Literal["balanced"] | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
+    num_threads: int = Field(0, ge=0, le=4096, description="0 = all cores.")
     calibration: str = Field(
         "auto",
         pattern="^(auto|isotonic|sigmoid)$",
@@ -202,7 +214,7 @@ class TrackingConfig(_Model):
 class ScoringConfig(_Model):
     """The nightly job."""
 
-    chunk_customers: int = Field(200_000, gt=0, description="Customers scored per chunk: memory follows this, not the population.")
+    chunk_customers: int = Field(200_000, gt=0, le=10**9, description="Customers scored per chunk: memory follows this, not the population.")
     reasons: int = Field(3, ge=0, le=3)
     max_unseen_level_share: float = Field(
         0.5, ge=0, le=1,

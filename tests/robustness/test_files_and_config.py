@@ -46,6 +46,15 @@ CONFIG_CASES = [
     ("out_of_range", b"validation:\n  max_reject_share: 2\n", 3, ["validation.max_reject_share"]),
     ("missing_key_env", b"signing:\n  key_env: CHURNML_NO_SUCH_VARIABLE\n", 3, ["CHURNML_NO_SUCH_VARIABLE is not set"]),
     ("missing_key_file", b"signing:\n  key_file: /nonexistent/key\n", 3, ["signing.key_file", "/nonexistent/key"]),
+    # Extremes that reached LightGBM, pandas or MLflow and came back as exit 1 (found by an adversarial run).
+    ("huge_seed", b"model:\n  seed: 1208925819614629174706176\n", 3, ["model.seed"]),
+    ("bogus_frequency", b"snapshots:\n  frequency: XYZ\n", 3, ["snapshots.frequency", "offset alias"]),
+    ("unknown_class_weight", b"model:\n  class_weight: heavy\n", 3, ["model.class_weight"]),
+    ("huge_horizon", b"labels:\n  horizon_days: 1000000000000\n", 3, ["labels.horizon_days"]),
+    ("huge_leaves", b"model:\n  num_leaves: 1000000000000\n", 3, ["model.num_leaves"]),
+    ("huge_chunk", b"scoring:\n  chunk_customers: 1000000000000000000000000000000\n", 3, ["scoring.chunk_customers"]),
+    ("infinite_l2", b"model:\n  lambda_l2: .inf\n", 3, ["model.lambda_l2"]),
+    ("huge_window", b"features:\n  windows_days: [1000000000000]\n", 3, ["features.windows_days"]),
 ]
 
 

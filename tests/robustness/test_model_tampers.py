@@ -33,6 +33,11 @@ def _edit_json(bundle, edit):
     (bundle / "bundle.json").write_text(json.dumps(meta))
 
 
+def _numeric_to_category(meta):
+    f = next(f for f in meta["features"] if f["dtype"] == "numeric")
+    f.update(dtype="category", categories=["a", "b"])
+
+
 def _digit(text):
     return re.sub(r"(leaf_value=-?)(\d)", lambda m: m[1] + ("2" if m[2] == "1" else "1"), text, count=1)
 
@@ -52,6 +57,13 @@ TAMPERS = {
     "model_missing": (lambda b: (b / "model.txt").unlink(), "not a model bundle"),
     "json_missing": (lambda b: (b / "bundle.json").unlink(), "not a model bundle"),
     "model_empty": (lambda b: (b / "model.txt").write_text(""), "model.txt does not match the checksum"),
+    # Re-hashed edits of the metadata (found by an adversarial run: each was exit 1 before).
+    "rehashed_calibrator_method": (lambda b: _rehash(b, edit_meta=lambda m: m["calibrator"].update(method="bogus")), "do not make a usable model"),
+    "rehashed_calibrator_removed": (lambda b: _rehash(b, edit_meta=lambda m: m.pop("calibrator")), "do not make a usable model"),
+    "rehashed_version_removed": (lambda b: _rehash(b, edit_meta=lambda m: m.pop("version")), "do not make a usable model"),
+    "rehashed_ranges_garbled": (lambda b: _rehash(b, edit_meta=lambda m: m.update(numeric_ranges={"x": 5})), "do not make a usable model"),
+    "rehashed_feature_type": (lambda b: _rehash(b, edit_meta=_numeric_to_category), "do not make a usable model"),
+    "rehashed_multiclass": (lambda b: _rehash(b, (b / "model.txt").read_text().replace("num_class=1\n", "num_class=3\n", 1)), "do not make a usable model"),
 }
 
 

@@ -229,7 +229,40 @@ class ModelBundle:
             raise ModelError(f"{source}/bundle.json: its feature list is malformed ({exc!r}); retrain or restore the bundle") from None
         if booster.feature_name() != [f.name for f in features]:
             raise ModelError(f"{source}: model.txt and bundle.json list different features; the bundle is inconsistent")
-        calibrator = Calibrator.from_dict(meta.pop("calibrator"))
-        meta.pop("model_sha256")
-        meta.pop("format")
-        return cls(booster, calibrator, features, meta)
+        try:
+            calibrator = Calibrator.from_dict(meta.pop("calibrator"))
+            meta.pop("model_sha256")
+            meta.pop("format")
+            bundle = cls(booster, calibrator, features, meta)
+            bundle._self_check()
+        except ModelError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, lgb.basic.LightGBMError) as exc:
+            raise ModelError(
+                f"{source}: model.txt and bundle.json do not make a usable model ({type(exc).__name__}: "
+                f"{str(exc).strip()[:200]}); retrain or restore the bundle"
+            ) from None
+        return bundle
+
+    def _self_check(self) -> None:
+        """Raise unless the metadata is well formed and two predictions come out as probabilities: a re-hashed
+        edit of bundle.json (a calibrator without knots, a feature's type changed, a multiclass model) fails here,
+        at load time, instead of in the middle of a night's scoring."""
+        if not isinstance(self.meta.get("version"), str) or not self.meta["version"]:
+            raise ValueError("the bundle has no version id")
+        if self.booster.num_model_per_iteration() != 1:
+            raise ValueError(f"the model has {self.booster.num_model_per_iteration()} outputs per row; a churn model has one")
+        for name, pair in (self.meta.get("numeric_ranges") or {}).items():
+            lo, hi = (float(v) for v in pair)
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+                raise ValueError(f"numeric_ranges[{name!r}] is not a finite [min, max]")
+        if not isinstance(self.meta.get("typical_values", {}), dict):
+            raise ValueError("typical_values is not a mapping")
+        probe = pd.DataFrame(
+            {f.name: ([f.categories[0]] * 2 if f.dtype == "category" and f.categories else [np.nan, 0.0]) for f in self.features}
+        )
+        p = self.predict(probe)
+        if p.shape != (2,) or not np.all((p >= 0) & (p <= 1)):
+            raise ValueError("the model and its calibrator do not give one probability per row")
+        if self.contributions(self.prepare(probe)).shape != (2, len(self.features) + 1):
+            raise ValueError("the model's contributions do not match its features")
