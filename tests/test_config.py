@@ -45,7 +45,7 @@ def test_static_attribute_family_is_typed():
 
 def test_windows_are_sorted_and_positive():
     assert parse_config({"features": {"windows_days": [90, 30, 30]}}).features.windows_days == [30, 90]
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(ConfigError, match="between 1 and 36500"):
         parse_config({"features": {"windows_days": [0, 30]}})
 
 
