@@ -199,7 +199,7 @@ def _read_csv(path: Path, name: str) -> RawTable:
 
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader([fh.readline()]), [])
+            header = next(csv.reader([fh.readline()], skipinitialspace=True), [])
     except UnicodeDecodeError:
         raise InputError([_not_utf8(path)]) from None
     except OSError as exc:
@@ -243,7 +243,11 @@ def _read_csv(path: Path, name: str) -> RawTable:
 
 def _read_parquet(path: Path, name: str) -> RawTable:
     try:
-        frame = pq.read_table(path).to_pandas()
+        table = pq.read_table(path)
+        ids = table.schema.field("customer_id").type if "customer_id" in table.schema.names else None
+        if ids is not None and (pa.types.is_binary(ids) or pa.types.is_large_binary(ids) or pa.types.is_fixed_size_binary(ids)):
+            raise InputError([f"{path}: customer_id is stored as bytes ({ids}), not text; write it as a string column"])
+        frame = table.to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({exc}); rewrite the file"]) from None
     frame.columns = [str(c).strip() for c in frame.columns]

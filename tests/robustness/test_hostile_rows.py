@@ -101,3 +101,22 @@ def test_a_parquet_column_of_lists_does_not_stop_the_duplicate_check(tmp_path):
                   "tags": [[1, 2], [1, 2]]}).to_parquet(d / "surveys.parquet")
     result = io.load_dataset(d)
     assert _rejects(result, "surveys")["reason"].str.contains("exact duplicate").tolist() == [True]
+
+
+def test_parquet_ids_stored_as_bytes_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "subscriptions.csv").write_text(SUBS)
+    pq.write_table(pa.table({"customer_id": pa.array([b"00001"], pa.binary()), "timestamp": ["2024-02-01"], "score": [7]}),
+                   d / "surveys.parquet")
+    with pytest.raises(InputError, match="surveys.parquet: customer_id is stored as bytes"):
+        io.load_dataset(d)
+
+
+def test_quoted_headers_with_spaces_around_them_are_read(tmp_path):
+    d = _dataset(tmp_path, surveys=' "customer_id" , timestamp ,score\n00001,2024-02-01T10:00:00,7\n')
+    result = io.load_dataset(d)
+    assert result.reports["surveys"].accepted == 1
