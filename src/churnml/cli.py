@@ -19,7 +19,7 @@ from rich.table import Table
 from churnml import io
 from churnml.config import ChurnConfig, load_config
 from churnml.dataset import as_timestamp
-from churnml.errors import ChurnMLError, ConfigError, ExitCode, InputError, RejectedRowsError
+from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, ExitCode, InputError, RejectedRowsError
 from churnml.validation import ValidationResult
 
 app = typer.Typer(
@@ -42,9 +42,11 @@ def _iso_date(value: str) -> str:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise typer.BadParameter(f"{value!r} is not a date; give a full ISO date such as 2026-03-01")
     try:
-        date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a calendar date ({exc}); give a full ISO date such as 2026-03-01") from None
+    if not 1900 <= day.year < 2200:
+        raise typer.BadParameter(f"{value!r} lies outside the years 1900-2199 that dates in the data may take; give an ISO date in that range")
     return text
 
 
@@ -163,7 +165,7 @@ def _write_rejects(result: ValidationResult, directory: Path, default: bool) -> 
         return io.write_rejects(result, directory)
     except OSError as exc:
         hint = "pass --rejects with a folder this job may write to" if default else "choose another --rejects folder"
-        raise InputError([f"{directory}: rejected rows cannot be written there ({exc.strerror}); {hint}"]) from None
+        raise CannotWriteError(f"{directory}: rejected rows cannot be written there ({exc.strerror}); {hint}") from None
 
 
 def _check_reject_share(result: ValidationResult, directory: Path, limit: float) -> None:
@@ -326,6 +328,13 @@ def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
         inputs = set()  # the load itself reports what is wrong with --data
     if targets & inputs:
         raise typer.BadParameter(f"{out_file} is an input table of {data}; write the scores elsewhere", param_hint=option)
+    data_dir = Path(os.path.realpath(data))
+    for target in targets:
+        if target.parent == data_dir and io.table_name_like(target.name):
+            raise typer.BadParameter(
+                f"{out_file} would be read as the {io.table_name_like(target.name)} table of {data} next time; write the scores elsewhere",
+                param_hint=option,
+            )
     bundle_dir = Path(os.path.realpath(model))
     if any(t == bundle_dir or bundle_dir in t.parents for t in targets):
         raise typer.BadParameter(f"{out_file} lies inside the model bundle {model}; write the scores elsewhere", param_hint=option)
@@ -367,10 +376,10 @@ def score(
 
     started = time.perf_counter()
     out_file = _guard_output(io.output_target(out_file), data=data, model=model)
-    bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
-    cfg = _scoring_config(config, bundle)
-    t = as_timestamp(as_of)
-    with io.publish_scores(out_file) as run:  # holds the output's lock from here to publication
+    with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
+        bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
+        cfg = _scoring_config(config, bundle)
+        t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
         result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
@@ -413,6 +422,8 @@ def features(
     """Write the point-in-time feature vector of every customer active at T, for data scientists."""
     from churnml.features import build_features, population_context
 
+    if out_file.is_dir():
+        raise typer.BadParameter(f"{out_file} is a directory; give a file name such as {out_file / 'features.parquet'}", param_hint="--out")
     cfg = _config(config)
     t = as_timestamp(as_of)
     dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
@@ -501,7 +512,7 @@ def explain(
 def import_snapshot(
     source: Annotated[Path, typer.Option("--input", help="One-row-per-customer export (CSV or Parquet).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
-    reference_date: Annotated[str, typer.Option("--reference-date", help="The day the export was taken (T).")],
+    reference_date: Annotated[str, typer.Option("--reference-date", callback=_iso_date, help="The day the export was taken (T).")],
     preset: Annotated[Optional[str], typer.Option("--preset", help="Column preset: telco (IBM Telco Customer Churn).")] = None,
     id_column: Annotated[Optional[str], typer.Option("--id-column")] = None,
     tenure_column: Annotated[Optional[str], typer.Option("--tenure-column", help="Whole months with the company at T.")] = None,
@@ -605,7 +616,7 @@ _ABORT = tuple({click.exceptions.Abort, typer.Abort})
 _USAGE = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
 
 
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR}
 
 
 def main() -> None:

@@ -64,3 +64,9 @@ class BusyError(ChurnMLError):
     """Another run holds the lock of the output this run would write."""
 
     exit_code = ExitCode.BUSY
+
+
+class CannotWriteError(ChurnMLError):
+    """An output cannot be written: disk full, no permission, a read-only file system, a bad path."""
+
+    exit_code = ExitCode.CANNOT_WRITE

@@ -260,6 +260,14 @@ def _table_stem(stem: str) -> str:
     return folded[:-1] if folded.endswith("s") else folded
 
 
+def table_name_like(file_name: str) -> str | None:
+    """The contract table a file of this name would be read as, or taken for (``Surveys.CSV`` -> surveys)."""
+    path = Path(file_name)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        return None
+    return {_table_stem(n): n for n in TABLES}.get(_table_stem(path.stem))
+
+
 def find_tables(directory: Path | str) -> dict[str, Path]:
     """The contract tables present in a directory.
 
@@ -487,10 +495,16 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
     """
     from churnml.errors import BusyError
 
+    from churnml.errors import CannotWriteError
+
     out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
     runs, current, lock_path = _run_names(out_file)
-    with open(lock_path, "a+b") as lock:
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a+b")  # noqa: SIM115 - held open until the run is published or fails
+    except OSError as exc:
+        raise CannotWriteError(f"{out_file}: cannot be written ({exc.strerror}: {exc.filename}); choose another --out") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -499,11 +513,14 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
                 "or give this run another --out"
             ) from None
         _clean_leftovers(out_file, runs)
-        runs.mkdir(exist_ok=True)
-        os.chmod(runs, _dir_mode())
         run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         folder = runs / f"{run_id}.tmp"
-        folder.mkdir()
+        try:
+            runs.mkdir(exist_ok=True)
+            os.chmod(runs, _dir_mode())
+            folder.mkdir()
+        except OSError as exc:
+            raise CannotWriteError(f"{out_file}: cannot be written ({exc.strerror}: {exc.filename}); choose another --out") from None
         try:
             yield ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name)
             for p in folder.iterdir():
@@ -588,7 +605,15 @@ def read_manifest(scores_path: Path | str) -> dict:
     import json
 
     path = manifest_path(scores_path)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError([f"{path}: not a run manifest (not JSON: {exc}); rerun churnml score"]) from None
+    if not isinstance(manifest, dict):
+        raise InputError([f"{path}: not a run manifest (JSON, but not an object); rerun churnml score"])
+    return manifest
 
 
 def write_report(files: dict[str, bytes | str], out_dir: Path | str) -> Path:

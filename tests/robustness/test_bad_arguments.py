@@ -4,7 +4,8 @@ import pytest
 
 from robust_helpers import AS_OF, run
 
-BAD_DATES = ["2026-13-01", "2026-02-30", "yesterday", "now", "", "2019", "20190101", "2019-1-1", "01/02/2026", "2026-01-01T00:00"]
+BAD_DATES = ["2026-13-01", "2026-02-30", "yesterday", "now", "", "2019", "20190101", "2019-1-1", "01/02/2026", "2026-01-01T00:00",
+             "9999-12-31", "1800-01-01"]
 
 
 @pytest.mark.parametrize("value", BAD_DATES)
@@ -35,3 +36,28 @@ def test_stale_data_warns_and_max_staleness_refuses(trained, tmp_path):
     fresh = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(tmp_path / "c.csv"),
                 "--max-staleness-days", "60", cwd=trained)
     assert fresh.returncode == 0 and "newest row" not in fresh.stderr
+
+
+def test_a_date_with_nobody_active_is_an_input_error(trained, tmp_path):
+    proc = run("score", "--data", "data", "--as-of", "1950-01-01", "--model", "models/latest", "--out", str(tmp_path / "s.csv"), cwd=trained)
+    assert proc.returncode == 4 and "no customer is active at 1950-01-01" in proc.stderr, proc.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_import_snapshot_reference_date_must_be_a_date(tmp_path):
+    (tmp_path / "e.csv").write_text("customerID,tenure,Churn\nA1,3,No\n")
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", "--reference-date", "notadate", "--id-column", "customerID",
+               "--tenure-column", "tenure", "--churn-column", "Churn", cwd=tmp_path)
+    assert proc.returncode == 2 and "--reference-date" in proc.stderr
+
+
+def test_a_second_run_on_a_locked_output_is_status_8(trained, tmp_path):
+    from churnml import io
+
+    out = tmp_path / "scores.csv"
+    with io.publish_scores(out) as held:  # another run holds this output
+        held.scores.write_text("x")
+        held.manifest.write_text("{}")
+        proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), cwd=trained)
+        assert proc.returncode == 8 and "another churnml run is writing this output" in proc.stderr
+    assert out.read_text() == "x"

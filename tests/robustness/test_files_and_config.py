@@ -103,3 +103,36 @@ def test_disk_full_is_status_9_and_keeps_the_old_pair(trained, tmp_path, monkeyp
     assert "No space left on device" in capsys.readouterr().err
     assert (out.read_bytes(), io.manifest_path(out).read_bytes()) == before
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(("manifest", "says"), [("{not json", "not JSON"), ("[1, 2]", "not an object")], ids=["not_json", "a_list"])
+def test_report_with_a_broken_manifest(trained, tmp_path, manifest, says):
+    out = tmp_path / "scores.csv"
+    assert run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), cwd=trained).returncode == 0
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "scores.csv").write_bytes(out.read_bytes())
+    (copy / "scores.manifest.json").write_text(manifest)
+    proc = run("report", "--scores", str(copy / "scores.csv"), "--out", str(tmp_path / "rep"), cwd=trained)
+    assert proc.returncode == 4 and "scores.manifest.json" in proc.stderr and says in proc.stderr
+
+
+def test_report_on_a_scores_file_without_rows(trained, tmp_path):
+    out = tmp_path / "scores.csv"
+    assert run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), cwd=trained).returncode == 0
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "scores.csv").write_text(out.read_text().splitlines()[0] + "\n")
+    (copy / "scores.manifest.json").write_bytes(io_manifest(out))
+    proc = run("report", "--scores", str(copy / "scores.csv"), "--out", str(tmp_path / "rep"), cwd=trained)
+    assert proc.returncode == 4 and "no rows" in proc.stderr
+
+
+def io_manifest(out):
+    import json
+
+    from churnml import io
+
+    manifest = json.loads(io.manifest_path(out).read_text())
+    manifest["output"].pop("sha256")
+    return json.dumps(manifest).encode()

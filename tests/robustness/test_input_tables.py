@@ -64,11 +64,11 @@ def test_the_reject_share_is_a_config_setting(trained, tmp_path):
     assert planted > 100 and len(rejected) - 1 == planted  # every rejected row is kept with its reason
 
 
-def test_rejects_that_cannot_be_written_are_an_input_error(trained, tmp_path):
+def test_rejects_that_cannot_be_written_are_status_9(trained, tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where the rejects folder should go")
     root = tmp_path / "copy"
     shutil.copytree(trained, root, symlinks=True)
     _break(root / "data", "mostly_rejected")
     proc = run("validate", "--data", "data", "--rejects", str(blocker), cwd=root)
-    assert proc.returncode == 4 and "rejected rows cannot be written there" in proc.stderr and "--rejects" in proc.stderr
+    assert proc.returncode == 9 and "rejected rows cannot be written there" in proc.stderr and "--rejects" in proc.stderr

@@ -21,6 +21,8 @@ def _score(root, out, *extra):
         ("models/latest/model.txt", "inside the model bundle"),
         ("models/latest", "is a directory"),
         ("data", "is a directory"),
+        ("data/surveys.parquet", "would be read as the surveys table"),  # absent today, read as input tomorrow
+        ("data/Tech_Faults.CSV", "would be read as the tech_faults table"),
     ],
 )
 def test_out_may_not_be_an_input_a_bundle_file_or_a_folder(trained, tmp_path, out, says):
@@ -59,3 +61,17 @@ def test_parquet_out_is_typed_parquet_with_the_same_content(trained, tmp_path):
     assert parquet["customer_id"].tolist() == csv["customer_id"].tolist()
     assert parquet["flagged"].dtype == bool and parquet["flagged"].tolist() == (csv["flagged"] == "true").tolist()
     assert (parquet["churn_probability"].round(4) == csv["churn_probability"].astype(float)).all()
+
+
+@pytest.mark.parametrize("out", ["data/subscriptions.csv/s.csv", "/proc/s.csv", "x" * 300 + ".csv"], ids=["parent_is_a_file", "proc", "name_too_long"])
+def test_an_out_that_cannot_be_written_is_status_9(trained, tmp_path, out):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    proc = _score(root, out)
+    assert proc.returncode == 9, proc.stderr
+    assert "cannot be written" in proc.stderr
+
+
+def test_features_out_may_not_be_a_folder(trained, tmp_path):
+    proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", str(tmp_path), cwd=trained)
+    assert proc.returncode == 2 and "is a directory" in proc.stderr

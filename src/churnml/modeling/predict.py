@@ -189,6 +189,8 @@ def score_dataset(
         pos = pd.Series(np.arange(len(active)), index=active)
         for ids, part in _chunks(known, flagged_ids, size, progress, "explaining"):
             features = build_features(part, t, config, context)
+            if features.empty:  # nobody flagged in this chunk
+                continue
             started = time.perf_counter()
             why = attribute(features, bundle, registry, config)
             explain_seconds += time.perf_counter() - started

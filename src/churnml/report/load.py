@@ -44,6 +44,8 @@ def read_report_inputs(
     (``key``: the bundle must be signed with it)."""
     scores_path = Path(scores_path)
     scores = io.read_scores(scores_path)
+    if scores.empty:
+        raise InputError([f"{scores_path}: the scores file has no rows, so there is nothing to report; score a date with active customers"])
     manifest = io.read_manifest(scores_path)
     if not manifest:
         raise NotFoundError(
