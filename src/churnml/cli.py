@@ -145,6 +145,7 @@ def validate(
 ) -> None:
     """Check every table; rejected rows go to REJECTS/<table>.csv with their line and reason."""
     started = time.perf_counter()
+    _guard_rejects(rejects, data)
     cfg = _config(config)
     with err.status(f"Validating {data}…"):
         result = io.load_dataset(data, as_of=as_of)
@@ -186,6 +187,7 @@ def _load(
     data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2
 ) -> ValidationResult:
     """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently."""
+    _guard_rejects(rejects, data)
     with err.status(f"Loading and validating {data}…"):
         result = io.load_dataset(data, as_of=as_of)
     directory = rejects or data / "rejects"
@@ -252,9 +254,10 @@ def train(
     fingerprint = dataset.fingerprint()
     with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
         result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
-    bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config))
+    bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
+    io.point_latest(bundle_dir)  # only a complete bundle becomes latest
     tracked = None
     if cfg.tracking.enabled:
         with err.status("Logging to MLflow…"):
@@ -265,10 +268,11 @@ def train(
                     bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
                 )
             except Exception as exc:  # noqa: BLE001 - MLflow raises its own classes for an unusable store
-                if type(exc).__module__.split(".")[0] != "mlflow":
+                if type(exc).__module__.split(".")[0] != "mlflow" and not isinstance(exc, OSError):
                     raise
                 raise ConfigError(
-                    f"{config or 'config'}: tracking: MLflow cannot use tracking_uri {cfg.tracking.tracking_uri!r} "
+                    f"{config or 'config'}: tracking: MLflow cannot use tracking_uri {cfg.tracking.tracking_uri!r} / "
+                    f"artifact_location {cfg.tracking.artifact_location!r} "
                     f"({str(exc).strip().splitlines()[0][:200]}); fix tracking.tracking_uri or set tracking.enabled: "
                     f"false. The model bundle was written: {bundle_dir}"
                 ) from None
@@ -316,9 +320,16 @@ def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version:
     return {check: {n: round(v, 4) for n, v in per.items()} for check, per in shares.items()}
 
 
-def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
-    """Refuse an --out that would destroy an input or the model, or that names a folder."""
+def _guard_output(out_file: Path, *, data: Path, model: Path | None = None, rejects: Path | None = None) -> Path:
+    """Refuse an --out that would destroy an input, the model or another output's pair, or that names a folder."""
     option = "--out"
+    if out_file.is_symlink():
+        try:
+            out_file.resolve(strict=False)
+        except (RuntimeError, OSError):
+            raise typer.BadParameter(f"{out_file} is a symlink loop; point it at a file or remove it", param_hint=option) from None
+    if out_file.name.endswith(".manifest.json"):
+        raise typer.BadParameter(f"{out_file} is a run manifest's name; give the scores file's name (its manifest goes beside it)", param_hint=option)
     if out_file.is_dir():
         raise typer.BadParameter(f"{out_file} is a directory; give a file name such as {out_file / 'scores.csv'}", param_hint=option)
     targets = {Path(os.path.realpath(p)) for p in (out_file, io.manifest_path(out_file))}
@@ -327,18 +338,33 @@ def _guard_output(out_file: Path, *, data: Path, model: Path) -> Path:
     except ChurnMLError:
         inputs = set()  # the load itself reports what is wrong with --data
     if targets & inputs:
-        raise typer.BadParameter(f"{out_file} is an input table of {data}; write the scores elsewhere", param_hint=option)
+        raise typer.BadParameter(f"{out_file} is an input table of {data}; write it elsewhere", param_hint=option)
     data_dir = Path(os.path.realpath(data))
     for target in targets:
         if target.parent == data_dir and io.table_name_like(target.name):
             raise typer.BadParameter(
-                f"{out_file} would be read as the {io.table_name_like(target.name)} table of {data} next time; write the scores elsewhere",
+                f"{out_file} would be read as the {io.table_name_like(target.name)} table of {data} next time; write it elsewhere",
                 param_hint=option,
             )
-    bundle_dir = Path(os.path.realpath(model))
-    if any(t == bundle_dir or bundle_dir in t.parents for t in targets):
-        raise typer.BadParameter(f"{out_file} lies inside the model bundle {model}; write the scores elsewhere", param_hint=option)
+    for folder in (rejects or data / "rejects",):
+        where = Path(os.path.realpath(folder))
+        if any(t.parent == where for t in targets):
+            raise typer.BadParameter(f"{out_file} lies in the rejects folder {folder}, which validation rewrites; write it elsewhere", param_hint=option)
+    bundles = [Path(os.path.realpath(model))] if model is not None else []
+    bundles += [t.parent for t in targets if (t.parent / "model.txt").is_file() and (t.parent / "bundle.json").is_file()]
+    for bundle_dir in bundles:
+        if any(t == bundle_dir or bundle_dir in t.parents for t in targets):
+            raise typer.BadParameter(f"{out_file} lies inside the model bundle {bundle_dir}; write it elsewhere", param_hint=option)
     return out_file
+
+
+def _guard_rejects(rejects: Path | None, data: Path) -> None:
+    """The rejects folder may not be the data folder (nor inside a table's path): it would overwrite input tables."""
+    if rejects is None:
+        return
+    where = Path(os.path.realpath(rejects))
+    if where == Path(os.path.realpath(data)):
+        raise typer.BadParameter(f"{rejects} is the data folder; rejected rows would overwrite its tables: give another folder", param_hint="--rejects")
 
 
 def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
@@ -346,7 +372,10 @@ def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
     from churnml.config import parse_config
     from churnml.errors import ModelError
 
-    trained = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
+    try:
+        trained = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
+    except ConfigError as exc:
+        raise ModelError(f"{exc}; the bundle's own configuration is unusable: retrain or restore the bundle") from None
     if config is None:
         return trained
     cfg = _config(config)
@@ -375,7 +404,8 @@ def score(
     from churnml.modeling.predict import score_dataset
 
     started = time.perf_counter()
-    out_file = _guard_output(io.output_target(out_file), data=data, model=model)
+    _guard_rejects(rejects, data)
+    out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
         bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
         cfg = _scoring_config(config, bundle)
@@ -422,8 +452,8 @@ def features(
     """Write the point-in-time feature vector of every customer active at T, for data scientists."""
     from churnml.features import build_features, population_context
 
-    if out_file.is_dir():
-        raise typer.BadParameter(f"{out_file} is a directory; give a file name such as {out_file / 'features.parquet'}", param_hint="--out")
+    _guard_rejects(rejects, data)
+    out_file = _guard_output(io.output_target(out_file), data=data, rejects=rejects)
     cfg = _config(config)
     t = as_timestamp(as_of)
     dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
@@ -603,6 +633,9 @@ def report(
     from churnml.report import build_report_files
 
     key = _signing_key(_config(config), config) if config else None
+    if out_dir.exists() and not (out_dir.is_dir() and (out_dir / "index.html").is_file()):
+        what = "a file" if not out_dir.is_dir() else "a folder that holds no report (no index.html)"
+        raise typer.BadParameter(f"{out_dir} is {what}; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint="--out")
     with err.status("Building the report…"):
         files = build_report_files(scores, max_customers=max_customers, key=key)
     index = io.write_report(files, out_dir)
@@ -632,8 +665,9 @@ def main() -> None:
         exc.show()
         sys.exit(ExitCode.USAGE)
     except ChurnMLError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"churnml: error: {line}", file=sys.stderr)
+        problems = exc.problems if isinstance(exc, InputError) else [str(exc)]
+        for problem in problems or [type(exc).__name__]:
+            print(f"churnml: error: {' '.join(str(problem).split())}", file=sys.stderr)  # one line per problem
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the contract promises a one-line reason, never a bare traceback
         if os.environ.get("CHURNML_DEBUG"):

@@ -64,6 +64,10 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, _file_mode())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.filename is None:  # a write into an open file names no path: name the output it was for
+            exc.filename = str(path)
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -341,8 +345,13 @@ def write_bundle(
 ) -> Path:
     """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically, signed with ``key`` when given; point
     ``models_dir/latest`` at it."""
+    from churnml.errors import CannotWriteError
+
     models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        models_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotWriteError(f"{models_dir}: the model folder cannot be created ({exc.strerror}: {exc.filename}); choose another --model-dir") from None
     final = models_dir / bundle.version
     if final.exists():
         raise FileExistsError(f"{final} already exists; bundle versions are never overwritten")
@@ -353,18 +362,27 @@ def write_bundle(
         (tmp / "bundle.json").write_text(bundle_json, encoding="utf-8")
         os.chmod(tmp, _dir_mode())  # mkdtemp makes 0700: a scheduler running as another user must read the model
         os.replace(tmp, final)
+    except OSError as exc:
+        exc.filename = exc.filename or str(final)
+        raise
     finally:
         if tmp.exists():
             for p in tmp.iterdir():
                 p.unlink()
             tmp.rmdir()
     if update_latest:
-        # A new symlink renamed over the old one: readers see the old bundle or the new, never neither.
-        link_tmp = models_dir / f".latest.{os.getpid()}"
-        link_tmp.unlink(missing_ok=True)
-        link_tmp.symlink_to(final.name, target_is_directory=True)
-        os.replace(link_tmp, models_dir / "latest")
+        point_latest(final)
     return final
+
+
+def point_latest(bundle_dir: Path | str) -> None:
+    """Point ``latest`` beside a bundle folder at it: a new symlink renamed over the old one, so readers see the old
+    bundle or the new, never neither. Call it once everything of the bundle (its evaluation too) is written."""
+    bundle_dir = Path(bundle_dir)
+    link_tmp = bundle_dir.parent / f".latest.{os.getpid()}"
+    link_tmp.unlink(missing_ok=True)
+    link_tmp.symlink_to(bundle_dir.name, target_is_directory=True)
+    os.replace(link_tmp, bundle_dir.parent / "latest")
 
 
 def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
@@ -643,6 +661,9 @@ def write_report(files: dict[str, bytes | str], out_dir: Path | str) -> Path:
             os.replace(out_dir, old)
         os.replace(staging, out_dir)
         shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        exc.filename = exc.filename or str(out_dir)
+        raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

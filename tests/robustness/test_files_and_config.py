@@ -136,3 +136,25 @@ def io_manifest(out):
     manifest = json.loads(io.manifest_path(out).read_text())
     manifest["output"].pop("sha256")
     return json.dumps(manifest).encode()
+
+
+def test_train_into_a_model_dir_under_a_file_is_status_9(trained, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    proc = run("train", "--data", "data", "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", str(tmp_path / "afile" / "m"), cwd=trained)
+    assert proc.returncode == 9 and "afile" in proc.stderr, proc.stderr
+
+
+def test_an_unusable_artifact_location_is_a_config_error(trained, tmp_path):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(f"model:\n  max_rounds: 30\n  num_threads: 2\ntracking:\n  tracking_uri: sqlite:///{tmp_path}/m.db\n  artifact_location: /proc/nope\n")
+    proc = run("train", "--data", "data", "--as-of", AS_OF, "--config", str(cfg), "--model-dir", str(tmp_path / "m"), cwd=trained)
+    assert proc.returncode == 3 and "artifact_location" in proc.stderr and "t.yaml" in proc.stderr, proc.stderr
+    assert (tmp_path / "m" / "latest" / "model.txt").is_file()  # the bundle itself was written
+
+
+def test_one_problem_is_one_error_line(tmp_path):
+    (tmp_path / "c.yaml").write_text("model:\n\tseed: 1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "subscriptions.csv").write_text(SUBS_HEAD + "001,2024-01-01,,basic,10\n")
+    proc = run("validate", "--data", "data", "--config", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 3 and proc.stderr.count("churnml: error:") == 1, proc.stderr

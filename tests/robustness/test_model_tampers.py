@@ -63,6 +63,7 @@ TAMPERS = {
     "rehashed_version_removed": (lambda b: _rehash(b, edit_meta=lambda m: m.pop("version")), "do not make a usable model"),
     "rehashed_ranges_garbled": (lambda b: _rehash(b, edit_meta=lambda m: m.update(numeric_ranges={"x": 5})), "do not make a usable model"),
     "rehashed_feature_type": (lambda b: _rehash(b, edit_meta=_numeric_to_category), "do not make a usable model"),
+    "rehashed_config_unusable": (lambda b: _rehash(b, edit_meta=lambda m: m["config"]["labels"].update(horizon_days="sixty")), "configuration is unusable"),
     "rehashed_multiclass": (lambda b: _rehash(b, (b / "model.txt").read_text().replace("num_class=1\n", "num_class=3\n", 1)), "do not make a usable model"),
 }
 

@@ -1,5 +1,6 @@
 """`score --out` can never destroy an input or a model, and writes what its name says."""
 
+import os
 import shutil
 
 import pandas as pd
@@ -23,6 +24,8 @@ def _score(root, out, *extra):
         ("data", "is a directory"),
         ("data/surveys.parquet", "would be read as the surveys table"),  # absent today, read as input tomorrow
         ("data/Tech_Faults.CSV", "would be read as the tech_faults table"),
+        ("out/scores.manifest.json", "run manifest's name"),  # would turn an existing pair's manifest into a CSV
+        ("data/rejects/support_contacts.csv", "rejects folder"),  # the next validate would overwrite it
     ],
 )
 def test_out_may_not_be_an_input_a_bundle_file_or_a_folder(trained, tmp_path, out, says):
@@ -75,3 +78,44 @@ def test_an_out_that_cannot_be_written_is_status_9(trained, tmp_path, out):
 def test_features_out_may_not_be_a_folder(trained, tmp_path):
     proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", str(tmp_path), cwd=trained)
     assert proc.returncode == 2 and "is a directory" in proc.stderr
+
+
+def test_a_symlink_loop_as_out_is_refused(trained, tmp_path):
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    proc = _score(trained, tmp_path / "loop1")
+    assert proc.returncode == 2 and "symlink loop" in proc.stderr
+    assert os.readlink(tmp_path / "loop1") == str(tmp_path / "loop2")
+
+
+@pytest.mark.parametrize(("command", "extra"), [("validate", []), ("score", ["--as-of", AS_OF, "--model", "models/latest", "--out", "s.csv"])])
+def test_rejects_may_not_be_the_data_folder(trained, tmp_path, command, extra):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    before = {p.name: p.read_bytes() for p in (root / "data").iterdir() if p.is_file()}
+    proc = run(command, "--data", "data", "--rejects", "data", *extra, cwd=root)
+    assert proc.returncode == 2 and "--rejects" in proc.stderr and "overwrite its tables" in proc.stderr
+    assert {p.name: p.read_bytes() for p in (root / "data").iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("out", ["data/subscriptions.csv", "data/usage.parquet", "models/latest/model.txt"])
+def test_features_out_has_the_same_guards(trained, tmp_path, out):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    target = root / out
+    before = target.read_bytes() if target.exists() else None
+    proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", out, cwd=root)
+    assert proc.returncode == 2 and "--out" in proc.stderr, proc.stderr
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
+@pytest.mark.parametrize("kind", ["dataset", "file", "scores_folder"])
+def test_report_out_never_replaces_what_is_not_a_report(trained, tmp_path, kind):
+    assert _score(trained, tmp_path / "s" / "scores.csv").returncode == 0
+    target = {"dataset": trained / "data", "file": tmp_path / "afile", "scores_folder": tmp_path / "s"}[kind]
+    if kind == "file":
+        target.write_text("hello")
+    listing = sorted(p.name for p in target.iterdir()) if target.is_dir() else target.read_text()
+    proc = run("report", "--scores", str(tmp_path / "s" / "scores.csv"), "--out", str(target), cwd=trained)
+    assert proc.returncode == 2 and "--out" in proc.stderr
+    assert (sorted(p.name for p in target.iterdir()) if target.is_dir() else target.read_text()) == listing
