@@ -367,13 +367,13 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
         raise typer.BadParameter(f"{rejects} is the data folder; rejected rows would overwrite its tables: give another folder", param_hint="--rejects")
 
 
-def _scoring_config(config: Path | None, bundle) -> ChurnConfig:
+def _scoring_config(config: Path | None, bundle, model: Path | None = None) -> ChurnConfig:
     """The training configuration unless --config is given; features and labels must match the model's."""
     from churnml.config import parse_config
     from churnml.errors import ModelError
 
     try:
-        trained = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
+        trained = parse_config(bundle.meta.get("config"), f"{model}/bundle.json (model {bundle.version})" if model else f"model {bundle.version} bundle.json")
     except ConfigError as exc:
         raise ModelError(f"{exc}; the bundle's own configuration is unusable: retrain or restore the bundle") from None
     if config is None:
@@ -408,7 +408,7 @@ def score(
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
         bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
-        cfg = _scoring_config(config, bundle)
+        cfg = _scoring_config(config, bundle, model)
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
@@ -493,7 +493,7 @@ def explain(
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
     bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
-    cfg = _scoring_config(config, bundle)
+    cfg = _scoring_config(config, bundle, model)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
         dataset = io.load_dataset(data).dataset
