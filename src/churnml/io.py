@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from churnml.dataset import Dataset
-from churnml.errors import InputError
+from churnml.errors import BusyError, CannotWriteError, InputError, ModelError, NotFoundError
 from churnml.schemas import TABLES
 from churnml.validation import FORMULA_PREFIXES, RawTable, ValidationResult, validate_dataset
 
@@ -47,6 +47,10 @@ def _umask() -> int:
 def _file_mode() -> int:
     # mkstemp creates 0600 files; outputs are read by other users and tools (CRM imports), so honour the umask.
     return 0o666 & ~_umask()
+
+
+def _dir_mode() -> int:
+    return 0o777 & ~_umask()  # mkdtemp creates 0700 folders: the same reason
 
 
 # ---------------------------------------------------------------------------------------------------- writing
@@ -297,11 +301,8 @@ def find_tables(directory: Path | str) -> dict[str, Path]:
         elif candidates:
             found[name] = candidates[0]
     known = {f"{n}{ext}" for n in TABLES for ext in (".csv", ".parquet")}
-    wanted = {_table_stem(n): n for n in TABLES}
     for p in sorted(directory.iterdir()):
-        if p.name in known or p.suffix.lower() not in (".csv", ".parquet"):
-            continue
-        name = wanted.get(_table_stem(p.stem))
+        name = None if p.name in known else table_name_like(p.name)
         if name is not None:
             problems.append(
                 f"{p}: looks like the {name} table but is not named {name}{p.suffix.lower()}; rename it "
@@ -345,8 +346,6 @@ def write_bundle(
 ) -> Path:
     """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically, signed with ``key`` when given; point
     ``models_dir/latest`` at it."""
-    from churnml.errors import CannotWriteError
-
     models_dir = Path(models_dir)
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -379,15 +378,11 @@ def point_latest(bundle_dir: Path | str) -> None:
     """Point ``latest`` beside a bundle folder at it: a new symlink renamed over the old one, so readers see the old
     bundle or the new, never neither. Call it once everything of the bundle (its evaluation too) is written."""
     bundle_dir = Path(bundle_dir)
-    link_tmp = bundle_dir.parent / f".latest.{os.getpid()}"
-    link_tmp.unlink(missing_ok=True)
-    link_tmp.symlink_to(bundle_dir.name, target_is_directory=True)
-    os.replace(link_tmp, bundle_dir.parent / "latest")
+    _link_over(bundle_dir.parent / "latest", bundle_dir.name)
 
 
 def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
     """Load a bundle directory (or ``models/latest``), verifying its checksums (and its signature, given ``key``)."""
-    from churnml.errors import ModelError
     from churnml.modeling.bundle import ModelBundle
 
     path = Path(path)
@@ -450,10 +445,10 @@ def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
                 typed[c] = typed[c].astype(float).round(4)
         with atomic_path(path) as tmp:
             typed.to_parquet(tmp, index=False)
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    formatted = format_scores(scores)
-    text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
-    write_csv(formatted, path, protect=text_columns)
+    else:
+        formatted = format_scores(scores)
+        text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
+        write_csv(formatted, path, protect=text_columns)
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -473,10 +468,6 @@ class ScoresRun:
     folder: Path
     scores: Path
     manifest: Path
-
-
-def _dir_mode() -> int:
-    return 0o777 & ~_umask()
 
 
 def _run_names(out_file: Path) -> tuple[Path, Path, Path]:
@@ -511,10 +502,6 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
     Leftovers of killed runs are removed first; after publishing, only the ``keep`` newest earlier runs remain.
     A failed block publishes nothing and leaves the previous pair as it was.
     """
-    from churnml.errors import BusyError
-
-    from churnml.errors import CannotWriteError
-
     out_file = Path(out_file)
     runs, current, lock_path = _run_names(out_file)
     try:
@@ -575,8 +562,6 @@ def verify_scores_pair(scores_path: Path | str, manifest: dict) -> None:
     """Refuse a scores file whose manifest records another file's sha256 (the pair is from different runs)."""
     import hashlib
 
-    from churnml.errors import InputError
-
     claimed = (manifest.get("output") or {}).get("sha256")
     if claimed and hashlib.sha256(Path(scores_path).read_bytes()).hexdigest() != claimed:
         raise InputError(
@@ -589,8 +574,6 @@ def read_scores(path: Path | str) -> pd.DataFrame:
     """A scores CSV as written by ``churnml score``: ids as text, numbers as numbers, flags as booleans."""
     path = Path(path)
     if not path.is_file():
-        from churnml.errors import NotFoundError
-
         raise NotFoundError(f"{path}: scores file not found; run churnml score first")
     from churnml.modeling.predict import SCORE_COLUMNS
 
@@ -655,7 +638,7 @@ def write_report(files: dict[str, bytes | str], out_dir: Path | str) -> Path:
             data = content.encode("utf-8") if isinstance(content, str) else content
             target.write_bytes(data)
             os.chmod(target, _file_mode())
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, _dir_mode())
         old = out_dir.with_name(f".{out_dir.name}.old")
         if out_dir.exists():
             os.replace(out_dir, old)
