@@ -19,7 +19,7 @@ from rich.table import Table
 from churnml import io
 from churnml.config import ChurnConfig, load_config
 from churnml.dataset import as_timestamp
-from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, ExitCode, InputError, RejectedRowsError
+from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, ExitCode, InputError, ModelError, RejectedRowsError
 from churnml.validation import ValidationResult
 
 app = typer.Typer(
@@ -32,7 +32,7 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
+
 def _iso_date(value: str) -> str:
     """Only a full ISO calendar date is an as-of date: `2026-13-01`, `now`, `2019` or `20190101` are refused."""
     import re
@@ -56,14 +56,21 @@ def _first_of_month(text: str) -> str:
     return text
 
 
+DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
 AsOfOpt = Annotated[str, typer.Option("--as-of", callback=_iso_date, help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
-STALE_WARNING_DAYS = 31  # a nightly feed whose newest row is older than this is probably no longer arriving
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")]
+
+STALE_WARNING_DAYS = 31  # a nightly feed whose newest row is older than this is probably no longer arriving
 
 
 def _config(path: Path | None) -> ChurnConfig:
     return load_config(path)
+
+
+def _config_key(config: Path | None) -> bytes | None:
+    """The signing key of the config file given with --config, if any: what loading a bundle checks against."""
+    return _signing_key(_config(config), config) if config else None
 
 
 def _signing_key(cfg: ChurnConfig, source: Path | None = None) -> bytes | None:
@@ -186,8 +193,8 @@ def _check_reject_share(result: ValidationResult, directory: Path, limit: float)
 def _load(
     data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2
 ) -> ValidationResult:
-    """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently."""
-    _guard_rejects(rejects, data)
+    """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently. Commands
+    check ``rejects`` with :func:`_guard_rejects` first, before any work."""
     with err.status(f"Loading and validating {data}…"):
         result = io.load_dataset(data, as_of=as_of)
     directory = rejects or data / "rejects"
@@ -243,6 +250,7 @@ def train(
     from churnml.modeling.train import train_model
     from churnml.plots import evaluation_figures
 
+    _guard_rejects(rejects, data)
     cfg = _config(config)
     t = as_timestamp(as_of)
     dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
@@ -307,8 +315,6 @@ def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version:
         mean = sum(unseen.values()) / len(unseen)
         if mean >= limit:
             worst = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
-            from churnml.errors import ModelError
-
             raise ModelError(
                 f"model {version}: {mean:.0%} of category values on average are levels it never saw in training "
                 f"({', '.join(f'{n} {v:.0%}' for n, v in worst)}; limit scoring.max_unseen_level_share {limit:.0%}); "
@@ -346,10 +352,9 @@ def _guard_output(out_file: Path, *, data: Path, model: Path | None = None, reje
                 f"{out_file} would be read as the {io.table_name_like(target.name)} table of {data} next time; write it elsewhere",
                 param_hint=option,
             )
-    for folder in (rejects or data / "rejects",):
-        where = Path(os.path.realpath(folder))
-        if any(t.parent == where for t in targets):
-            raise typer.BadParameter(f"{out_file} lies in the rejects folder {folder}, which validation rewrites; write it elsewhere", param_hint=option)
+    folder = rejects or data / "rejects"
+    if any(t.parent == Path(os.path.realpath(folder)) for t in targets):
+        raise typer.BadParameter(f"{out_file} lies in the rejects folder {folder}, which validation rewrites; write it elsewhere", param_hint=option)
     bundles = [Path(os.path.realpath(model))] if model is not None else []
     bundles += [t.parent for t in targets if (t.parent / "model.txt").is_file() and (t.parent / "bundle.json").is_file()]
     for bundle_dir in bundles:
@@ -370,7 +375,6 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
 def _scoring_config(config: Path | None, bundle, model: Path | None = None) -> ChurnConfig:
     """The training configuration unless --config is given; features and labels must match the model's."""
     from churnml.config import parse_config
-    from churnml.errors import ModelError
 
     try:
         trained = parse_config(bundle.meta.get("config"), f"{model}/bundle.json (model {bundle.version})" if model else f"model {bundle.version} bundle.json")
@@ -407,7 +411,7 @@ def score(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
-        bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
+        bundle = io.read_bundle(model, key=_config_key(config))
         cfg = _scoring_config(config, bundle, model)
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
@@ -492,7 +496,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
-    bundle = io.read_bundle(model, key=_signing_key(_config(config), config) if config else None)
+    bundle = io.read_bundle(model, key=_config_key(config))
     cfg = _scoring_config(config, bundle, model)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
@@ -632,7 +636,7 @@ def report(
     """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
     from churnml.report import build_report_files
 
-    key = _signing_key(_config(config), config) if config else None
+    key = _config_key(config)
     if out_dir.exists() and not (out_dir.is_dir() and (out_dir / "index.html").is_file()):
         what = "a file" if not out_dir.is_dir() else "a folder that holds no report (no index.html)"
         raise typer.BadParameter(f"{out_dir} is {what}; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint="--out")
