@@ -115,24 +115,22 @@ class ModelBundle:
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
-    def fit_counts(self, frame: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
+    def fit_counts(self, frame: pd.DataFrame, prepared: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
         """How far a frame of features lies from what the model was trained on, as ``[count, present]`` pairs:
         ``unseen_levels`` per categorical feature (values not among its training levels) and ``out_of_range`` per
-        numeric feature (values outside the training minimum and maximum, where the bundle records them)."""
+        numeric feature (values outside the training minimum and maximum, where the bundle records them).
+        ``prepared`` is :meth:`prepare` of ``frame``, which already mapped unseen levels to missing."""
         ranges = self.meta.get("numeric_ranges") or {}
         unseen: dict[str, list[int]] = {}
         outside: dict[str, list[int]] = {}
         for f in self.features:
-            if f.name not in frame.columns:
-                continue
-            col = frame[f.name]
-            present = col.notna().to_numpy()
+            present = frame[f.name].notna().to_numpy()
             if f.dtype == "category":
-                known = col.astype("str").isin(list(f.categories or ())).to_numpy()
-                unseen[f.name] = [int((present & ~known).sum()), int(present.sum())]
+                lost = present & prepared[f.name].isna().to_numpy()
+                unseen[f.name] = [int(lost.sum()), int(present.sum())]
             elif f.name in ranges:
                 lo, hi = ranges[f.name]
-                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+                v = prepared[f.name].to_numpy(dtype=float)
                 with np.errstate(invalid="ignore"):
                     out = present & ((v < lo) | (v > hi))
                 outside[f.name] = [int(out.sum()), int(present.sum())]

@@ -145,13 +145,14 @@ def score_dataset(
         fit: dict[str, dict[str, list[int]]] = {}
         for _, part in _chunks(known, active, size, progress, "scoring"):
             features = build_features(part, t, config, context)
-            for check, per in bundle.fit_counts(features).items():
+            X = bundle.prepare(features)
+            for check, per in bundle.fit_counts(features, X).items():
                 totals = fit.setdefault(check, {})
                 for name, (n, m) in per.items():
                     pair = totals.setdefault(name, [0, 0])
                     pair[0] += n
                     pair[1] += m
-            probs.append(pd.Series(bundle.predict(features), index=features.index))
+            probs.append(pd.Series(bundle.calibrator.transform(bundle.predict_raw(X)), index=features.index))
             surveys.append(features[_SURVEY_SCORE].astype(float))
         p = pd.concat(probs).reindex(active).to_numpy() if probs else np.array([], dtype=float)
         survey = pd.concat(surveys).reindex(active).to_numpy() if surveys else np.array([], dtype=float)
