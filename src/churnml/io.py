@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -157,15 +158,35 @@ def write_rejects(result: ValidationResult, directory: Path | str) -> list[Path]
 # ---------------------------------------------------------------------------------------------------- reading
 
 
-def _csv_line_numbers(path: Path, n_rows: int, bad_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Source lines of parsed rows and of malformed rows. Only called when malformed rows exist."""
-    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
-    lines = np.array(text.split("\n")[1:], dtype=object)  # header is line 1
-    is_bad = np.isin(lines, np.array(bad_texts, dtype=object))
-    numbers = np.arange(2, len(lines) + 2)
-    bad_lines = numbers[is_bad]
-    good_lines = numbers[~is_bad][:n_rows]
-    return good_lines, bad_lines
+def _line_breaks_per_row(table: pa.Table) -> np.ndarray:
+    """How many line breaks each parsed row holds inside its quoted values."""
+    counts = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+    return counts
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in a file, read block by block (a last line without a line break counts)."""
+    count, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(_CSV_BLOCK_BYTES):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _record_lines(table: pa.Table, bad_records: np.ndarray, breaks_in_values: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Source lines (header = 1) of the parsed rows and of the malformed ones, given the malformed rows' record
+    positions: every record starts one line after the previous one ends, so line breaks inside values count."""
+    n_records = table.num_rows + len(bad_records)
+    spans = np.ones(n_records, dtype=np.int64)
+    is_bad = np.zeros(n_records, dtype=bool)
+    is_bad[bad_records] = True
+    if breaks_in_values:
+        spans[~is_bad] += _line_breaks_per_row(table)
+    starts = 2 + np.concatenate([[0], np.cumsum(spans)[:-1]])
+    return starts[~is_bad], starts[is_bad]
 
 
 def _not_utf8(path: Path) -> str:
@@ -199,10 +220,10 @@ def _quote_hint(path: Path) -> str:
 
 
 def _read_csv(path: Path, name: str) -> RawTable:
-    malformed: list[tuple[str, int, int]] = []
+    malformed: list[tuple[str, int, int, int]] = []
 
     def _on_bad_row(row: pacsv.InvalidRow) -> str:
-        malformed.append((row.text, row.expected_columns, row.actual_columns))
+        malformed.append((row.text, row.expected_columns, row.actual_columns, row.number or 0))
         return "skip"
 
     try:
@@ -215,37 +236,63 @@ def _read_csv(path: Path, name: str) -> RawTable:
     if not header:
         raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
     names = [h.replace("\ufeff", "").strip() for h in header]
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=_on_bad_row, ignore_empty_lines=False),
-            # Every value stays text until validation: ids keep leading zeros, bad values reach the rejects file.
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, OSError, ValueError) as exc:
-        if "utf8" in str(exc).lower() or "utf-8" in str(exc).lower():
-            raise InputError([_not_utf8(path)]) from None
-        raise InputError([f"{path}: cannot read as CSV ({_first_line(exc)}){_quote_hint(path)}"]) from None
-    frame = table.to_pandas()
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InputError([f"{path}: column names appear twice: {', '.join(dupes)}; rename or remove them"])
-    if malformed:
-        good, bad = _csv_line_numbers(path, len(frame), [m[0] for m in malformed])
-        if len(bad) != len(malformed) or any("\n" in m[0] for m in malformed):
-            # A quote left open swallows the lines after it into one field: no row count could be trusted.
-            raise InputError([f"{path}: rows cannot be told apart{_quote_hint(path)}"])
-        bad_frame = pd.DataFrame(
-            {
-                "line": bad[: len(malformed)],
-                "reason": [f"row has {m[2]} fields, the header has {m[1]}" for m in malformed],
-                "raw": [m[0] for m in malformed],
-            }
+
+    def _parse(newlines_in_values: bool, use_threads: bool = True) -> pa.Table:
+        malformed.clear()
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=_CSV_BLOCK_BYTES, use_threads=use_threads
+            ),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=_on_bad_row, ignore_empty_lines=False, newlines_in_values=newlines_in_values
+            ),
+            # Every value stays text until validation: ids keep leading zeros, bad values reach the rejects file.
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
         )
-    else:
-        good = np.arange(2, len(frame) + 2)
-        bad_frame = pd.DataFrame({"line": [], "reason": [], "raw": []})
+
+    def _fail(exc: Exception) -> InputError:
+        if "utf8" in str(exc).lower() or "utf-8" in str(exc).lower():
+            return InputError([_not_utf8(path)])
+        return InputError([f"{path}: cannot read as CSV ({_first_line(exc)}){_quote_hint(path)}"])
+
+    # The fast reader splits blocks at every line break. A quoted value that holds one (legal CSV, common in CRM
+    # notes) needs the quote-aware split, and the rows after it start on later lines than their position says.
+    newlines_in_values = False
+    try:
+        table = _parse(newlines_in_values)
+    except (pa.ArrowInvalid, OSError, ValueError):
+        table = None
+    # Counting line breaks in the file is far cheaper than searching every value; equal counts mean none is quoted.
+    if table is None or malformed or _physical_lines(path) != table.num_rows + 1:
+        newlines_in_values = True
+        try:
+            table = _parse(newlines_in_values)
+        except (pa.ArrowInvalid, OSError, ValueError) as exc:
+            raise _fail(exc) from None
+    if malformed:
+        table = _parse(newlines_in_values, use_threads=False)  # single-threaded, the reader numbers the bad rows
+    good, bad = _record_lines(table, np.array([m[3] - 2 for m in malformed], dtype=np.int64), newlines_in_values)
+    swallowed = [(line, m) for line, m in zip(bad, malformed) if "\n" in m[0] or "\r" in m[0]]
+    if swallowed:
+        # A quote left open swallows the lines after it into one field: no row count could be trusted.
+        line, m = swallowed[0]
+        raise InputError([
+            f"{path}: rows cannot be told apart; the row that starts on line {line} runs over "
+            f"{m[0].count(chr(10)) + 1} lines and has {m[2]} fields where the header has {m[1]}: a quote on that "
+            "line (or one before it) is probably never closed; close it or remove the stray quote"
+        ])
+    frame = table.to_pandas()
+    bad_frame = pd.DataFrame(
+        {
+            "line": bad,
+            "reason": [f"row has {m[2]} fields, the header has {m[1]}" for m in malformed],
+            "raw": [m[0] for m in malformed],
+        }
+    )
     return RawTable(name, frame, str(path), good, bad_frame)
 
 

@@ -14,7 +14,7 @@ DATA_CASES = [
     # (name, subscriptions.csv bytes, exit status, words the message must hold)
     ("header_only", SUBS_HEAD.encode(), 4, ["subscriptions.csv", "header but no rows"]),
     ("unbalanced_quote", (SUBS_HEAD + '001,2024-01-01,,"basic,10\n002,2024-01-01,,basic,10\n').encode(), 4,
-     ["subscriptions.csv", "line 2 opens a quote"]),
+     ["subscriptions.csv", "starts on line 2", "never closed"]),
     ("latin1_byte", (SUBS_HEAD + "001,2024-01-01,,basic,10\n002,2024-01-01,,b").encode() + b"\xe9sic,10\n", 4,
      ["subscriptions.csv, line 3", "0xe9 is not UTF-8"]),
     ("latin1_header", b"customer_id,start_date,end_date,pl\xe4n,monthly_price\n001,2024-01-01,,basic,10\n", 4,

@@ -120,3 +120,30 @@ def test_quoted_headers_with_spaces_around_them_are_read(tmp_path):
     d = _dataset(tmp_path, surveys=' "customer_id" , timestamp ,score\n00001,2024-02-01T10:00:00,7\n')
     result = io.load_dataset(d)
     assert result.reports["surveys"].accepted == 1
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_rejects_name_the_real_line_after_quoted_line_breaks(tmp_path, newline):
+    # A CRM note with line breaks inside quotes is legal CSV: the rows after it start on later lines.
+    rows = [
+        "customer_id,timestamp,score,note",
+        f'00001,2024-02-01,7,"called twice{newline}{newline}about the bill"',  # lines 2-4
+        "00002,2024-02-01,8,",
+        "00003,not-a-date,9,",  # line 6: a bad date
+        "00004,2024-02-01,7,x,extra",  # line 7: one field too many
+        f'00005,2024-02-01,11,"a{newline}b"',  # lines 8-9: a score out of range
+        "00006,2024-02-01,5,",  # line 10
+    ]
+    d = _dataset(tmp_path, surveys=newline.join(rows) + newline)
+    result = io.load_dataset(d)
+    rejected = _rejects(result, "surveys")
+    assert rejected["line"].tolist() == [6, 7, 8]
+    assert rejected["reason"].tolist()[1].startswith("row has 5 fields")
+    assert sorted(result.dataset.surveys["customer_id"]) == ["00001", "00002", "00006"]
+
+
+def test_a_quote_left_open_is_refused_with_the_line_it_starts_on(tmp_path):
+    d = _dataset(tmp_path, surveys='customer_id,timestamp,score\n00001,2024-02-01,"a\nb"\n00002,"2024-02-01,7\n'
+                                   '00003,2024-02-01,8\n')
+    with pytest.raises(InputError, match="starts on line 4 runs over 2 lines"):
+        io.load_dataset(d)
