@@ -257,6 +257,45 @@ class SigningConfig(_Model):
     key_file: Path | None = Field(None, description="File whose bytes are the key (keep it readable only by the job).")
 
 
+class WinbackAction(StrEnum):
+    """Remedy codes of the win-back file (contract section 4)."""
+
+    OFFER = "winback_offer"
+    SERVICE_CALL = "winback_service_call"
+    NONE = "none"
+
+
+class WinbackConfig(_Model):
+    """Churned customers worth winning back: who is listed, the return model's label, and the value gate.
+
+    Expected value = return probability x expected months x monthly margin - cost, with cost = cost_multiple x
+    acquisition_cost (domain: winning a customer back costs about twice as much as acquiring one). Money is in the
+    currency of `monthly_price`.
+    """
+
+    min_days: int = Field(30, ge=0, le=3650, description="List customers whose churn date lies at least this many days before T (at least labels.grace_days, so the churn is confirmed).")
+    max_days: int = Field(60, ge=1, le=3650, description="... and at most this many days before T.")
+    return_window_days: int = Field(180, gt=0, le=3650, description="Return label: a new period starts within this many days of the churn date.")
+    acquisition_cost: float = Field(20.0, ge=0, le=1e9, description="What acquiring a new customer costs.")
+    cost_multiple: float = Field(2.0, ge=0, le=1000, description="Cost of a win-back attempt in acquisition costs.")
+    margin_share: float = Field(0.4, gt=0, le=1, description="Monthly margin as a share of the customer's monthly price at churn.")
+    horizon_months: float = Field(24.0, gt=0, le=600, description="Expected months are the survival curve's area up to this horizon (restricted mean).")
+    min_expected_value: float = Field(0.0, ge=-1e9, le=1e9, description="An action needs an expected value above this.")
+    price: WinbackAction = WinbackAction.OFFER
+    service: WinbackAction = WinbackAction.SERVICE_CALL
+    other: WinbackAction = Field(WinbackAction.OFFER, description="`other` causes get this action when the value rule allows.")
+    max_snapshots: int = Field(18, gt=0, le=10_000, description="Most recent monthly snapshots of earlier churners the return model learns from (older history is often only the customers who came back).")
+    min_training_rows: int = Field(200, ge=10, le=10**9, description="Fewer earlier churners with a known outcome: no return model is trained.")
+
+    @model_validator(mode="after")
+    def _window(self) -> "WinbackConfig":
+        if self.min_days > self.max_days:
+            raise ValueError(f"min_days ({self.min_days}) must not exceed max_days ({self.max_days})")
+        if self.return_window_days <= self.max_days:
+            raise ValueError(f"return_window_days ({self.return_window_days}) must exceed max_days ({self.max_days}): a listed customer needs time left to return")
+        return self
+
+
 class ChurnConfig(_Model):
     """Everything the pipeline needs, in one typed object."""
 
@@ -272,6 +311,7 @@ class ChurnConfig(_Model):
     referral: ReferralConfig = ReferralConfig()
     signing: SigningConfig = SigningConfig()
     validation: ValidationConfig = ValidationConfig()
+    winback: WinbackConfig = WinbackConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=dict,
         description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "
@@ -288,6 +328,15 @@ class ChurnConfig(_Model):
     ignore_static_attributes: list[str] = Field(
         default_factory=list, description="`customers` columns never used as features (identifiers, free text)."
     )
+
+    @model_validator(mode="after")
+    def _winback_after_grace(self) -> "ChurnConfig":
+        if self.winback.min_days < self.labels.grace_days:
+            raise ValueError(
+                f"winback.min_days ({self.winback.min_days}) is below labels.grace_days ({self.labels.grace_days}): "
+                "a customer who left more recently may still return within the grace period, so the churn is not yet confirmed"
+            )
+        return self
 
     def fingerprint(self) -> str:
         """Stable hash of the resolved configuration, stored with models and runs."""

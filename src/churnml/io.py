@@ -406,6 +406,8 @@ def write_bundle(
     try:
         (tmp / "model.txt").write_text(model_text, encoding="utf-8")
         (tmp / "bundle.json").write_text(bundle_json, encoding="utf-8")
+        for name, text in bundle.attachments.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         os.chmod(tmp, _dir_mode())  # mkdtemp makes 0700: a scheduler running as another user must read the model
         os.replace(tmp, final)
     except OSError as exc:
@@ -430,7 +432,7 @@ def point_latest(bundle_dir: Path | str) -> None:
 
 def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
     """Load a bundle directory (or ``models/latest``), verifying its checksums (and its signature, given ``key``)."""
-    from churnml.modeling.bundle import ModelBundle
+    from churnml.modeling.bundle import ATTACHMENT_NAMES, ModelBundle
 
     path = Path(path)
     model_file, meta_file = path / "model.txt", path / "bundle.json"
@@ -445,7 +447,17 @@ def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
         except OSError as exc:
             raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
     model_text, meta_text = texts
-    return ModelBundle.from_files(model_text, meta_text, str(path), key=key)
+    attachments = {}
+    for name in ATTACHMENT_NAMES:
+        file = path / name
+        if file.is_file():
+            try:
+                attachments[name] = file.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ModelError(f"{file}: not UTF-8 text (byte {exc.start} of the file); retrain or restore the bundle") from None
+            except OSError as exc:
+                raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
+    return ModelBundle.from_files(model_text, meta_text, str(path), key=key, attachments=attachments)
 
 
 def save_figures(figures: dict, directory: Path | str) -> list[Path]:
@@ -496,6 +508,29 @@ def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
         formatted = format_scores(scores)
         text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
         write_csv(formatted, path, protect=text_columns)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+_WINBACK_NUMBERS = {"days_since_churn", "cause_share", "return_probability", "expected_months", "expected_value", "monthly_margin", "cost"}
+
+
+def write_winback(table: pd.DataFrame, path: Path | str) -> str:
+    """Write the win-back file atomically and return its sha256: CSV with every text field formula-safe (numbers,
+    negative expected values too, stay numbers), or typed Parquet for a ``.parquet`` path."""
+    import hashlib
+
+    from churnml.modeling.winback import format_winback
+
+    if Path(path).suffix.lower() == ".parquet":
+        typed = table.copy()
+        for c in typed.columns:
+            if c not in _WINBACK_NUMBERS and c != "churn_date":
+                typed[c] = typed[c].astype("string")
+        with atomic_path(path) as tmp:
+            typed.to_parquet(tmp, index=False)
+    else:
+        formatted = format_winback(table)
+        write_csv(formatted, path, protect=[c for c in formatted.columns if c not in _WINBACK_NUMBERS])
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

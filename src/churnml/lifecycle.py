@@ -120,6 +120,36 @@ def churn_events(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
     )
 
 
+def churn_history(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
+    """Every churn in the data with what followed it: one row per run of service that ended.
+
+    Columns ``customer_id``, ``churn_date`` (the run's end), ``run_start`` (when that run began), ``earlier_churns``
+    (runs of the customer before it) and ``next_start`` (start of the customer's next run, missing if none), sorted
+    by customer and churn date. Pass :func:`subscriptions_as_of` T to see the history as it was known at T.
+    """
+    codes, uniques = pd.factorize(subscriptions["customer_id"], sort=True)
+    runs = find_runs(
+        codes.astype(np.int64), day_numbers(subscriptions["start_date"]), day_numbers(subscriptions["end_date"]), grace_days
+    )
+    n = len(runs.code)
+    same_next = np.zeros(n, dtype=bool)
+    same_next[:-1] = runs.code[1:] == runs.code[:-1]
+    next_start = np.full(n, _OPEN, dtype=np.int64)
+    next_start[:-1] = np.where(same_next[:-1], runs.start[1:], _OPEN)
+    firsts, _ = group_bounds(runs.code)
+    run_index = np.arange(n) - np.repeat(firsts, np.diff(np.append(firsts, n)))
+    closed = ~runs.is_open
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(pd.Index(uniques).take(runs.code[closed]), dtype=subscriptions["customer_id"].dtype),
+            "churn_date": _days_to_datetime(runs.end[closed]),
+            "run_start": _days_to_datetime(runs.start[closed]),
+            "earlier_churns": run_index[closed].astype(np.int64),
+            "next_start": _days_to_datetime(next_start[closed]),
+        }
+    )
+
+
 def current_periods(subscriptions: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp) -> pd.DataFrame:
     """The period each customer is in at ``as_of``: the latest-starting one still open in the as-of view.
 

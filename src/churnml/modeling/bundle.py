@@ -31,6 +31,7 @@ from churnml.errors import ModelError
 from churnml.modeling.calibration import Calibrator
 
 BUNDLE_FORMAT = 1
+ATTACHMENT_NAMES = ("return_model.txt",)  # the only further files a bundle folder may carry
 
 
 def sha256_text(text: str) -> str:
@@ -55,7 +56,7 @@ print(n)
 _PROBE_SECONDS = 120
 
 
-def probe_model_text(model_text: str, source: str) -> None:
+def probe_model_text(model_text: str, source: str, name: str = "model.txt") -> None:
     """Parse ``model_text`` and predict with it in a child process; a crash or error there is a :class:`ModelError`.
 
     LightGBM answers some malformed texts by aborting its process rather than raising; here that process is a
@@ -66,13 +67,13 @@ def probe_model_text(model_text: str, source: str) -> None:
             [sys.executable, "-c", _PROBE], input=model_text, capture_output=True, text=True, timeout=_PROBE_SECONDS
         )
     except subprocess.TimeoutExpired:
-        raise ModelError(f"{source}/model.txt: LightGBM did not finish parsing it in {_PROBE_SECONDS} s; retrain or restore the bundle") from None
+        raise ModelError(f"{source}/{name}: LightGBM did not finish parsing it in {_PROBE_SECONDS} s; retrain or restore the bundle") from None
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
         fatal = next((ln for ln in reversed(lines) if "Fatal" in ln or "Error" in ln), lines[-1] if lines else "")
         how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
         raise ModelError(
-            f"{source}/model.txt is not a usable LightGBM model (parsing it stopped with {how}: {fatal.strip()[:300]}); "
+            f"{source}/{name} is not a usable LightGBM model (parsing it stopped with {how}: {fatal.strip()[:300]}); "
             "retrain or restore the bundle"
         )
 
@@ -106,6 +107,9 @@ class ModelBundle:
     calibrator: Calibrator
     features: list[FeatureInfo]
     meta: dict[str, Any] = field(default_factory=dict)
+    # Further model texts kept in the bundle folder (e.g. the win-back return model), by file name; bundle.json
+    # records each one's sha256, so they are verified (and signed) with the rest.
+    attachments: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -181,6 +185,7 @@ class ModelBundle:
             features=[f.to_dict() for f in self.features],
             calibrator=self.calibrator.to_dict(),
             model_sha256=sha256_text(model_text),
+            attachments={name: sha256_text(text) for name, text in sorted(self.attachments.items())},
         )
         meta.pop("content_sha256", None)
         meta.pop("signature", None)
@@ -192,7 +197,14 @@ class ModelBundle:
 
     @classmethod
     def from_files(
-        cls, model_text: str, bundle_json: str, source: str = "bundle", *, key: bytes | None = None, probe: bool = True
+        cls,
+        model_text: str,
+        bundle_json: str,
+        source: str = "bundle",
+        *,
+        key: bytes | None = None,
+        probe: bool = True,
+        attachments: dict[str, str] | None = None,
     ) -> ModelBundle:
         """Rebuild a bundle, refusing it if either file changed since it was written.
 
@@ -219,8 +231,19 @@ class ModelBundle:
                 raise ModelError(f"{source}/bundle.json is not signed, and a signing key is configured; retrain with the key, or sign nothing")
             if not hmac.compare_digest(signed, signature(key, meta["model_sha256"], claimed)):
                 raise ModelError(f"{source}/bundle.json carries a signature that the configured key did not make; the bundle was altered or signed with another key")
+        listed = meta.get("attachments") or {}
+        if not isinstance(listed, dict):
+            raise ModelError(f"{source}/bundle.json: its attachments entry is malformed; retrain or restore the bundle")
+        attachments = attachments or {}
+        for name, digest in sorted(listed.items()):
+            if name not in attachments:
+                raise ModelError(f"{source}/{name} is missing; bundle.json lists it: restore the whole bundle folder or retrain")
+            if sha256_text(attachments[name]) != digest:
+                raise ModelError(f"{source}/{name} does not match the checksum in bundle.json; it was altered or corrupted; retrain")
         if probe:
             probe_model_text(model_text, source)
+            for name in sorted(listed):
+                probe_model_text(attachments[name], source, name)
         try:
             booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as exc:
@@ -235,7 +258,8 @@ class ModelBundle:
             calibrator = Calibrator.from_dict(meta.pop("calibrator"))
             meta.pop("model_sha256")
             meta.pop("format")
-            bundle = cls(booster, calibrator, features, meta)
+            meta.pop("attachments", None)
+            bundle = cls(booster, calibrator, features, meta, {name: attachments[name] for name in listed})
             bundle._self_check()
         except ModelError:
             raise

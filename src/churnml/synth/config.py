@@ -293,6 +293,15 @@ class SimulationConfig(_Model):
     winback_probability_price: float = Field(0.32, ge=0, le=1, description="Chance a price churner comes back (offers work).")
     winback_probability_service: float = Field(0.20, ge=0, le=1)
     winback_probability_other: float = Field(0.22, ge=0, le=1)
+    return_tenure_effect: float = Field(
+        0.6, description="Log-odds of a return per standard deviation of log tenure at churn: long-standing customers come back more."
+    )
+    return_engagement_effect: float = Field(
+        0.6, description="Log-odds of a return per standard deviation of engagement at churn: customers who used the service come back."
+    )
+    return_service_pain_effect: float = Field(
+        0.6, description="Log-odds lost per standard deviation of service pain carried at churn: a bad experience keeps them away."
+    )
     winback_min_days: int = Field(35, gt=30, description="Earliest return after churn; above the 30-day grace so churn is real.")
     winback_max_days: int = Field(95, gt=30, description="Latest return after churn.")
 

@@ -123,7 +123,7 @@ def generate(
     st.start_price[:] = st.price
 
     oracle_parts: list[tuple[np.ndarray, ...]] = []
-    truth_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    truth_parts: list[tuple[np.ndarray, ...]] = []
     period_parts: list[tuple[np.ndarray, ...]] = [prior]
     rows: dict[str, list[dict[str, np.ndarray]]] = {}
     incidents: list[tuple[int, int, str]] = []
@@ -173,8 +173,10 @@ def generate(
         # A period records the price it started at; later rises are rows of price_changes. Writing the end price
         # here would leak future rises into every snapshot taken during the period.
         period_parts.append((churners, st.period_start[churners], churn_day, st.plan[churners], st.start_price[churners]))
-        back = rng.random(len(churners)) < back_p[cause]
+        propensity = _return_propensity(cfg, st, churners, churn_day, back_p[cause])
+        back = rng.random(len(churners)) < propensity
         gap = rng.integers(cfg.winback_min_days, cfg.winback_max_days + 1, len(churners))
+        truth_parts[-1] += (propensity, np.where(back, churn_day + gap, -1))
         st.next_start[churners] = np.where(back, churn_day + gap, _NEVER)
         st.active[churners] = False
         st.ever_churned[churners] = True
@@ -518,6 +520,26 @@ def _hazard(
     return h_other, h_price, h_service
 
 
+def _standardised(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if len(x) > 1 and sd > 0 else np.zeros(len(x))
+
+
+def _return_propensity(
+    cfg: SimulationConfig, st: _State, churners: np.ndarray, churn_day: np.ndarray, base: np.ndarray
+) -> np.ndarray:
+    """Chance each churner starts again: the cause's base rate, moved by tenure, engagement and service pain at churn,
+    each standardised over the month's churners so that the mean rate stays near the cause's base."""
+    tenure = np.log1p(np.maximum(churn_day - st.period_start[churners], 0) / 30.44)
+    logit = (
+        np.log(base / (1.0 - base))
+        + cfg.return_tenure_effect * _standardised(tenure)
+        + cfg.return_engagement_effect * _standardised(st.log_e[churners])
+        - cfg.return_service_pain_effect * _standardised(np.log1p(st.service[churners] * 100.0))
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
 def _customers_view(pop: _Population, st: _State) -> Customers:
     return Customers(
         region=pop.region,
@@ -681,14 +703,19 @@ def _assemble_tables(
 
 
 def _truth_frame(ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    cust, day, cause, prob = (np.concatenate(c) for c in zip(*parts))
+    cust, day, cause, prob, propensity, back_day = (np.concatenate(c) for c in zip(*parts))
     order = np.lexsort((day, cust))
+    back = back_day[order]
     return pd.DataFrame(
         {
             "customer_id": ids.take(cust[order]),
             "churn_date": _days(day[order]),
             "cause": _strings(CAUSES, cause[order]),
             "churn_probability": prob[order].astype(np.float64),
+            # What the win-back list is measured against: the chance of a return, and the return that happened
+            # (its date may lie after the extract: the simulator decided it at the churn).
+            "return_propensity": propensity[order].astype(np.float64),
+            "return_date": _days(back),
         }
     )
 
