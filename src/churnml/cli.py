@@ -262,6 +262,7 @@ def train(
     fingerprint = dataset.fingerprint()
     with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
         result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
+    _train_winback(dataset, t, result.bundle, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
@@ -285,6 +286,26 @@ def train(
                     f"false. The model bundle was written: {bundle_dir}"
                 ) from None
     print_training_summary(result, bundle_dir, tracked)
+
+
+def _train_winback(dataset, t: pd.Timestamp, bundle, cfg: ChurnConfig) -> None:
+    """Train the win-back model into the bundle; too little history only leaves the bundle without one."""
+    from churnml.modeling.winback import attach_winback, train_winback
+
+    try:
+        model = train_winback(dataset, t, bundle, cfg, progress=True)
+    except ValueError as exc:
+        bundle.meta["winback"] = {"not_trained": str(exc)}
+        err.print(f"[yellow]warning:[/yellow] no win-back model: {escape(str(exc))}")
+        return
+    attach_winback(bundle, model)
+    m = model.meta["return_model"]
+    out.print(
+        f"Win-back: return model ROC-AUC {m['model']['roc_auc']:.3f} (logistic baseline {m['logistic']['roc_auc']:.3f}, "
+        f"ECE {m['model']['ece']:.4f}) on {m['rows']['validation']:,} later churners; {model.meta['return_rate']:.1%} of "
+        f"{model.meta['training_rows']:,} earlier churners came back; a won-back customer stays {model.expected_months:.1f} "
+        f"months (Kaplan-Meier over {model.meta['stays']['runs']:,} returns, up to {cfg.winback.horizon_months:g})."
+    )
 
 
 def _check_staleness(dataset, t: pd.Timestamp, data: Path, limit: int | None) -> None:
@@ -443,6 +464,63 @@ def score(
         f"{counts['referral_candidates']:,} referral candidates."
     )
     out.print(f"Scores: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
+
+
+@app.command()
+def winback(
+    data: DataOpt,
+    as_of: AsOfOpt,
+    model: ModelOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="Win-back CSV to write (atomically); a manifest JSON goes beside it.")],
+    config: ConfigOpt = None,
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    max_staleness_days: Annotated[Optional[int], typer.Option("--max-staleness-days", min=0, help="Refuse when T lies more than this many days after the newest row in the data (exit 4).")] = None,
+) -> None:
+    """Churned customers worth winning back: why they left, the chance they return, what a return is worth."""
+    import json
+
+    from churnml.modeling.winback import winback_list, winback_model
+
+    started = time.perf_counter()
+    _guard_rejects(rejects, data)
+    out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
+    with io.publish_scores(out_file) as run:
+        bundle = io.read_bundle(model, key=_config_key(config))
+        cfg = _scoring_config(config, bundle, model)
+        trained = winback_model(bundle, str(model))
+        if cfg.winback.return_window_days != trained.meta.get("return_window_days", cfg.winback.return_window_days):
+            raise ModelError(
+                f"{config}: winback.return_window_days {cfg.winback.return_window_days} differs from the "
+                f"{trained.meta['return_window_days']} days the return model of {bundle.version} learned; use it or retrain"
+            )
+        t = as_timestamp(as_of)
+        loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
+        _check_staleness(loaded.dataset, t, data, max_staleness_days)
+        result = winback_list(loaded.dataset, t, bundle, trained, cfg, progress=True)
+        digest = io.write_winback(result.table, run.scores)
+        manifest = {
+            "as_of": str(t.date()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "kind": "winback",
+            "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
+            "config_hash": cfg.fingerprint(),
+            "window_days": [cfg.winback.min_days, cfg.winback.max_days],
+            "value_rule": {
+                "margin_share": cfg.winback.margin_share, "cost": cfg.winback.cost_multiple * cfg.winback.acquisition_cost,
+                "expected_months": trained.expected_months, "min_expected_value": cfg.winback.min_expected_value,
+            },
+            "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
+            "output": {"path": str(out_file), "rows": len(result.table), "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
+            "counts": result.counts,
+            "duration_seconds": round(time.perf_counter() - started, 2),
+        }
+        io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
+    c = result.counts
+    out.print(
+        f"Win-back at {t.date()}: {c['listed']:,} customers churned {cfg.winback.min_days}-{cfg.winback.max_days} days ago "
+        f"and have not returned; by cause {c['by_cause']}; {c['passing_gate']:,} pass the value gate; actions {c['by_action']}."
+    )
+    out.print(f"Win-back list: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
 
 
 @app.command()
@@ -605,9 +683,9 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", min=500)] = 20000,
     seed: Annotated[int, typer.Option("--seed")] = 1,
 ) -> None:
-    """Every stage on a generated dataset, with no arguments: generate, validate, train, score, report."""
+    """Every stage on a generated dataset, with no arguments: generate, validate, train, score, win-back, report."""
     data_dir, as_of = workdir / "input", "2026-01-01"
-    steps = ["generate", "validate", "train", "score", "report"]
+    steps = ["generate", "validate", "train", "score", "winback", "report"]
     say = lambda i: out.rule(f"[bold]{i + 1}/{len(steps)} {steps[i]}[/bold]")  # noqa: E731
     say(0)
     generate(out_dir=data_dir, customers=customers, seed=seed, start="2024-01-01", months=24, fmt="csv")
@@ -619,9 +697,13 @@ def demo(
     scores_path = workdir / "scores.csv"
     score(data=data_dir, as_of=as_of, model=model_dir / "latest", out_file=scores_path, config=None, rejects=workdir / "rejects")
     say(4)
-    index = report(scores=scores_path, out_dir=workdir / "report")
+    winback_path = workdir / "winback.csv"
+    winback(data=data_dir, as_of=as_of, model=model_dir / "latest", out_file=winback_path, config=None, rejects=workdir / "rejects")
+    say(5)
+    index = report(scores=scores_path, out_dir=workdir / "report", winback_file=winback_path)
     out.rule("[bold]done[/bold]")
     out.print(f"Scores CSV for the CRM: {scores_path}")
+    out.print(f"Win-back list: {winback_path}")
     out.print(f"Analysts' report: {index}")
     out.print(f"Explain one customer: churnml explain --data {data_dir} --as-of {as_of} --model {model_dir / 'latest'} --customer ID")
 
@@ -632,6 +714,7 @@ def report(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report (index.html).")],
     max_customers: Annotated[int, typer.Option("--max-customers", min=1, help="Flagged customers that get their own page.")] = 300,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML configuration; only its `signing` section is used here.")] = None,
+    winback_file: Annotated[Optional[Path], typer.Option("--winback", help="Win-back CSV written by churnml winback: adds the Win-back section.")] = None,
 ) -> Path:
     """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
     from churnml.report import build_report_files
@@ -641,7 +724,7 @@ def report(
         what = "a file" if not out_dir.is_dir() else "a folder that holds no report (no index.html)"
         raise typer.BadParameter(f"{out_dir} is {what}; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint="--out")
     with err.status("Building the report…"):
-        files = build_report_files(scores, max_customers=max_customers, key=key)
+        files = build_report_files(scores, max_customers=max_customers, key=key, winback_path=winback_file)
     index = io.write_report(files, out_dir)
     out.print(f"Report: {index}")
     return index

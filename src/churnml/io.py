@@ -683,6 +683,30 @@ def read_scores(path: Path | str) -> pd.DataFrame:
     return frame
 
 
+def read_winback(path: Path | str) -> pd.DataFrame:
+    """A win-back CSV (or Parquet) as written by ``churnml winback``: ids and texts as text, numbers as numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"{path}: win-back file not found; run churnml winback first")
+    from churnml.modeling.winback import WINBACK_COLUMNS
+
+    texts = ["customer_id", "cause_at_churn", "reason_1", "reason_2", "reason_3", "recommended_action", "model_version", "action_reason"]
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype={c: "str" for c in texts}, keep_default_na=False, na_values={"cause_share": [""]})
+    except (OSError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
+        raise InputError([f"{path}: cannot be read as a win-back file ({_first_line(exc)}); pass the file churnml winback wrote"]) from None
+    missing = [c for c in WINBACK_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError([f"{path}: not a win-back file (columns missing: {', '.join(missing)}); pass the file churnml winback wrote"])
+    for c in texts:
+        if c in frame:
+            frame[c] = frame[c].fillna("").astype("str")
+    return frame
+
+
 def read_manifest(scores_path: Path | str) -> dict:
     """The run manifest written beside a scores file (empty if there is none)."""
     import json

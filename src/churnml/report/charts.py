@@ -303,3 +303,25 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
             )
         fig.tight_layout()
         return _png(fig)
+
+
+def winback_values(table: pd.DataFrame) -> bytes:
+    """Expected value of winning each listed customer back, by cause at churn; the gate at the cost line."""
+    if table.empty:
+        return _empty("Win-back: expected value", "No customer churned in the win-back window.")
+    with _style():
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        values = table["expected_value"].to_numpy(dtype=float)
+        edges = np.histogram_bin_edges(values, bins=30)
+        bottom = np.zeros(len(edges) - 1)
+        for cause in CAUSE_ORDER:
+            counts, _ = np.histogram(values[table["cause_at_churn"].to_numpy() == cause], bins=edges)
+            ax.bar(edges[:-1], counts, width=np.diff(edges), bottom=bottom, align="edge", color=FAMILY_HEX[cause], label=cause_name(cause))
+            bottom += counts
+        ax.axvline(0.0, color="#333333", linewidth=1.2, linestyle="--")
+        ax.set_xlabel("expected value of a win-back attempt (return probability x months x margin - cost)")
+        ax.set_ylabel("customers")
+        ax.set_title("Win-back: who is worth the attempt (right of the dashed line)")
+        ax.legend(loc="upper right", frameon=False)
+        fig.tight_layout()
+        return _png(fig)

@@ -75,6 +75,8 @@ class ReportInputs:
     model: dict[str, Any]
     run: dict[str, Any]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    winback: pd.DataFrame | None = None  # the win-back list (churnml winback), when the report is given one
+    winback_run: dict[str, Any] = field(default_factory=dict)  # its manifest
 
 
 def gather_report_inputs(

@@ -15,6 +15,8 @@ ACTION_NAMES = {
     "onboarding_care": "Onboarding care",
     "dedicated_contact": "Dedicated contact",
     "incident_update": "Incident update",
+    "winback_offer": "Win-back offer",
+    "winback_service_call": "Win-back service call",
     "none": "No action",
 }
 ACTION_MEANING = {
@@ -24,6 +26,8 @@ ACTION_MEANING = {
     "onboarding_care": "welcome and clear contact details for a fragile new customer, not discounts",
     "dedicated_contact": "a named contact person for a won-back customer, who is especially sensitive",
     "incident_update": "proactive status updates about the shared incident, not individual offers",
+    "winback_offer": "a renewed offer to a customer who left over price, a month or two after they left",
+    "winback_service_call": "a senior manager's call or letter that addresses the service problem they left over",
     "none": "no action is recommended",
 }
 CAUSE_NAMES = {"price": "Price", "service": "Service", "other": "Other"}

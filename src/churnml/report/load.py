@@ -7,6 +7,7 @@ when they do not exist from here they are tried relative to the scores file's fo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from churnml import io
@@ -38,7 +39,12 @@ def evaluation_pngs(bundle_dir: Path | str) -> dict[str, bytes]:
 
 
 def read_report_inputs(
-    scores_path: Path | str, *, max_customer_pages: int = 300, profile_sample: int = 50_000, key: bytes | None = None
+    scores_path: Path | str,
+    *,
+    max_customer_pages: int = 300,
+    profile_sample: int = 50_000,
+    key: bytes | None = None,
+    winback_path: Path | str | None = None,
 ) -> tuple[ReportInputs, dict[str, bytes]]:
     """Everything :func:`churnml.report.render_report` needs for a scores file written by ``churnml score``
     (``key``: the bundle must be signed with it)."""
@@ -66,12 +72,28 @@ def read_report_inputs(
     inputs = gather_report_inputs(
         scores, manifest, dataset, bundle, config, max_customer_pages=max_customer_pages, profile_sample=profile_sample
     )
+    if winback_path is not None:
+        winback_path = Path(winback_path)
+        table = io.read_winback(winback_path)
+        run = io.read_manifest(winback_path)
+        if not run:
+            raise NotFoundError(f"{io.manifest_path(winback_path)}: run manifest not found; the report needs the manifest churnml winback writes beside its list")
+        io.verify_scores_pair(winback_path, run)
+        inputs = replace(inputs, winback=table, winback_run=run)
     return inputs, evaluation_pngs(bundle_dir)
 
 
 def build_report_files(
-    scores_path: Path | str, *, max_customers: int = 300, profile_sample: int = 50_000, key: bytes | None = None
+    scores_path: Path | str,
+    *,
+    max_customers: int = 300,
+    profile_sample: int = 50_000,
+    key: bytes | None = None,
+    winback_path: Path | str | None = None,
 ) -> dict[str, bytes]:
-    """The report of a scores file as ``{relative path: bytes}``, ready for :func:`churnml.io.write_report`."""
-    inputs, pngs = read_report_inputs(scores_path, max_customer_pages=max_customers, profile_sample=profile_sample, key=key)
+    """The report of a scores file (and optionally a win-back list) as ``{relative path: bytes}``, ready for
+    :func:`churnml.io.write_report`."""
+    inputs, pngs = read_report_inputs(
+        scores_path, max_customer_pages=max_customers, profile_sample=profile_sample, key=key, winback_path=winback_path
+    )
     return render_report(inputs, pngs)

@@ -35,6 +35,7 @@ SECTIONS = (
     ("drivers", "Drivers"),
     ("segments", "Segments"),
     ("customers", "Flagged customers"),
+    ("winback", "Win-back"),
     ("model", "Model card"),
 )
 EVALUATION_ORDER = ("reliability", "roc", "precision_recall", "lift", "importance", "shap_summary")
@@ -183,6 +184,8 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
         ),
         "profile": charts.profile_differences(inputs.profile),
     }
+    if inputs.winback is not None:
+        pictures["winback_values"] = charts.winback_values(inputs.winback)
     for name, png in pictures.items():
         files[f"assets/{name}.png"] = png
     evaluation: dict[str, str] = {}
@@ -206,7 +209,7 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
 
 
 def _index(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
-    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in SECTIONS)
+    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in SECTIONS if sid != "winback" or inputs.winback is not None)
     head = (
         '<header class="top"><h1>Churn risk report</h1>'
         f'<div class="sub">Active customers as of {esc(inputs.as_of)} · risk of leaving within {inputs.horizon_days} days · '
@@ -222,6 +225,7 @@ def _index(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
         + _drivers(inputs, evaluation)
         + _segments(inputs)
         + _customers_section(inputs)
+        + _winback_section(inputs)
         + _model_card(inputs, evaluation)
         + "</main>"
         + f"<footer>churnml {esc(churnml.__version__)} · scores as of {esc(inputs.as_of)} · "
@@ -677,6 +681,51 @@ def _customers_section(inputs: ReportInputs) -> str:
     parts.append(
         f'<div class="table-wrap"><table id="flagged-table" class="sortable"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _winback_section(inputs: ReportInputs, top: int = 50) -> str:
+    """Churned customers worth winning back: how many, why they left, who passes the value gate, the list."""
+    table = inputs.winback
+    if table is None:
+        return ""
+    run = inputs.winback_run
+    window = run.get("window_days") or ["?", "?"]
+    rule = run.get("value_rule") or {}
+    acting = table["recommended_action"] != "none"
+    parts = [
+        '<section class="block" id="winback"><h2>Win-back</h2>',
+        f'<p class="help">Customers whose churn date lies {esc(window[0])}–{esc(window[1])} days before '
+        f"{esc(run.get('as_of', inputs.as_of))} and who have not come back. Why they left is read from the features "
+        "they had the night before they left, with the same attribution as the nightly list. Expected value = chance "
+        f"of a return × {num(rule.get('expected_months'))} months a won-back customer stays × monthly margin "
+        f"({pct(rule.get('margin_share'), 0)} of their price) − {num(rule.get('cost'))} per attempt; only a positive "
+        "value earns an action.</p>",
+    ]
+    rows = []
+    for cause in ("price", "service", "other"):
+        mine = table["cause_at_churn"] == cause
+        rows.append([
+            _badge(cause), f"{int(mine.sum()):,}", f"{int((mine & acting).sum()):,}",
+            pct(table.loc[mine, "return_probability"].mean()) if mine.any() else "–",
+            f"{table.loc[mine & acting, 'expected_value'].sum():,.0f}",
+        ])
+    total = ["All causes", f"{len(table):,}", f"{int(acting.sum()):,}",
+             pct(table["return_probability"].mean()) if len(table) else "–", f"{table.loc[acting, 'expected_value'].sum():,.0f}"]
+    parts.append(_table([("Cause at churn", False), ("Churned in window", True), ("Pass the gate", True),
+                         ("Mean return chance", True), ("Expected value of the actions", True)], rows, total=total))
+    parts.append(_figure("assets/winback_values.png", "histogram of expected win-back values by cause",
+                         "Each listed customer's expected value, coloured by why they left; right of the line: worth an attempt."))
+    head = table.head(top)
+    parts.append(f"<h3>The list: top {len(head):,} of {len(table):,} by expected value</h3>")
+    parts.append(_table(
+        [("Customer", False), ("Churned", False), ("Cause", False), ("Why", False), ("Return chance", True),
+         ("Expected value", True), ("Action", False)],
+        [[esc(r.customer_id), esc(str(r.churn_date)[:10]), _badge(r.cause_at_churn), esc(r.reason_1),
+          pct(r.return_probability), f"{float(r.expected_value):,.2f}", esc(action_name(r.recommended_action))]
+         for r in head.itertuples(index=False)],
+    ))
     parts.append("</section>")
     return "".join(parts)
 
