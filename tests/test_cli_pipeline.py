@@ -197,3 +197,99 @@ def test_signed_bundles_score_only_with_the_key(pipeline, tmp_path):
     right = score(signed, {"CHURNML_TEST_SIGNING_KEY": "k3y"})
     assert right.returncode == 0, right.stderr
     assert (tmp_path / "s.csv").read_text() == (pipeline / "out" / "scores.csv").read_text()
+
+
+WINBACK = ["customer_id", "as_of_date", "churn_date", "days_since_churn", "cause_at_churn", "cause_share", "reason_1",
+           "reason_2", "reason_3", "return_probability", "expected_months", "expected_value", "recommended_action", "model_version"]
+
+
+@pytest.fixture(scope="module")
+def winback_run(pipeline):
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/winback.csv", cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    return pipeline
+
+
+def test_train_puts_a_return_model_in_the_bundle(pipeline):
+    meta = json.loads((pipeline / "models" / "latest" / "bundle.json").read_text())
+    wb = meta["winback"]
+    assert "return_model.txt" in meta["attachments"] and (pipeline / "models" / "latest" / "return_model.txt").is_file()
+    assert 0.5 < wb["return_model"]["model"]["roc_auc"] <= 1 and wb["expected_months"] > 0
+    assert wb["return_model"]["rows"]["validation"] > 0
+
+
+def test_winback_follows_the_contract(winback_run):
+    text = (winback_run / "out" / "winback.csv").read_text()
+    assert "\r" not in text and text.splitlines()[0].split(",")[: len(WINBACK)] == WINBACK
+    w = pd.read_csv(winback_run / "out" / "winback.csv", dtype=str, keep_default_na=False)
+    assert len(w) > 0 and (w["as_of_date"] == AS_OF).all()
+    days = w["days_since_churn"].astype(int)
+    assert days.between(30, 60).all()
+    assert ((pd.Timestamp(AS_OF) - pd.to_datetime(w["churn_date"])).dt.days == days).all()
+    assert w["cause_at_churn"].isin(["price", "service", "other"]).all()
+    assert w["return_probability"].str.fullmatch(r"[01]\.\d{4}").all()
+    assert w["expected_months"].str.fullmatch(r"\d+\.\d").all() and w["expected_value"].str.fullmatch(r"-?\d+\.\d{2}").all()
+    value = w["expected_value"].astype(float)
+    assert value.is_monotonic_decreasing
+    ties = w.groupby(value)["customer_id"].apply(lambda ids: ids.is_monotonic_increasing)
+    assert ties.all()
+    assert w["recommended_action"].isin(["winback_offer", "winback_service_call", "none"]).all()
+    acting = w["recommended_action"] != "none"
+    assert (value[acting] > 0).all() and (value[~acting] <= 0).all()
+    assert (w.loc[acting & (w["cause_at_churn"] == "service"), "recommended_action"] == "winback_service_call").all()
+    assert (w.loc[acting & (w["cause_at_churn"] == "price"), "recommended_action"] == "winback_offer").all()
+    # Nobody listed is active at T, and every listed id is a customer of the data.
+    subs = io.load_dataset(winback_run / "data").dataset.subscriptions
+    from churnml.lifecycle import active_customers
+
+    assert not set(w["customer_id"]) & set(active_customers(subs, AS_OF))
+    assert set(w["customer_id"]) <= set(subs["customer_id"])
+    m = json.loads((winback_run / "out" / "winback.manifest.json").read_text())
+    assert m["output"]["rows"] == len(w) and m["counts"]["passing_gate"] == int(acting.sum())
+
+
+def test_winback_rerun_and_point_in_time(winback_run):
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/winback2.csv", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    assert (winback_run / "out" / "winback2.csv").read_bytes() == (winback_run / "out" / "winback.csv").read_bytes()
+    if not (winback_run / "cut").exists():
+        io.write_dataset(io.load_dataset(winback_run / "data").dataset.known_at(AS_OF), winback_run / "cut", "csv")
+    proc = run("winback", "--data", "cut", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/winback_cut.csv", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    assert (winback_run / "out" / "winback_cut.csv").read_bytes() == (winback_run / "out" / "winback.csv").read_bytes()
+
+
+def test_winback_text_is_formula_safe(winback_run):
+    w = pd.read_csv(winback_run / "out" / "winback.csv", dtype=str, keep_default_na=False)
+    numbers = {"days_since_churn", "cause_share", "return_probability", "expected_months", "expected_value", "monthly_margin", "cost"}
+    for c in [c for c in w.columns if c not in numbers]:
+        assert not w[c].str.match(r"^[=+\-@\t\r]").any(), c
+
+
+def test_a_cost_above_any_value_gives_no_action(winback_run):
+    (winback_run / "costly.yaml").write_text("winback:\n  acquisition_cost: 1000000\n")
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--config", "costly.yaml",
+               "--out", "out/costly.csv", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    w = pd.read_csv(winback_run / "out" / "costly.csv", dtype=str, keep_default_na=False)
+    assert len(w) and (w["recommended_action"] == "none").all()
+    assert w["action_reason"].str.contains("is not above 0.00").all()
+
+
+def test_winback_without_a_return_model_is_exit_6(winback_run, tmp_path):
+    bundle = tmp_path / "old"
+    shutil.copytree(winback_run / "models" / "latest", bundle)
+    (bundle / "return_model.txt").unlink()
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", str(bundle), "--out", "out/x.csv", cwd=winback_run)
+    assert proc.returncode == 6 and "return_model.txt is missing" in proc.stderr
+    (bundle / "return_model.txt").write_text((winback_run / "models" / "latest" / "return_model.txt").read_text().replace("Tree=0", "Tree=00", 1))
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", str(bundle), "--out", "out/x.csv", cwd=winback_run)
+    assert proc.returncode == 6 and "return_model.txt does not match the checksum" in proc.stderr
+
+
+def test_the_report_has_a_winback_section(winback_run):
+    proc = run("report", "--scores", "out/scores.csv", "--winback", "out/winback.csv", "--out", "out/report_wb", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    html = (winback_run / "out" / "report_wb" / "index.html").read_text()
+    assert 'id="winback"' in html and "Churned in window" in html
+    assert (winback_run / "out" / "report_wb" / "assets" / "winback_values.png").stat().st_size > 1000

@@ -88,7 +88,7 @@ def test_every_table_is_canonical_with_contract_columns(data: SyntheticData):
                 assert (values <= col.le).all(), (name, col.name)
             if col.allowed is not None:
                 assert set(values) <= set(col.allowed), (name, col.name)
-    for frame, cols in ((data.truth, ["customer_id", "churn_date", "cause", "churn_probability"]),
+    for frame, cols in ((data.truth, ["customer_id", "churn_date", "cause", "churn_probability", "return_propensity", "return_date"]),
                         (data.oracle, ["customer_id", "as_of_date", "oracle_probability", "hazard_other",
                                        "hazard_price", "hazard_service", "oracle_cause"])):
         assert list(frame.columns) == cols
@@ -333,3 +333,18 @@ def test_config_knobs_move_the_marginals():
     assert len(calm.tables["price_changes"]) == 0
     assert list(calm.tables["price_changes"].columns) == TABLES["price_changes"].column_names
     assert calm.end == pd.Timestamp("2025-01-01")
+
+
+def test_returns_follow_the_recorded_propensity(data: SyntheticData):
+    """Win-back truth: every recorded return starts a period on its date, after the grace period, and returns are
+    more frequent where the recorded propensity is higher."""
+    truth = data.truth
+    back = truth[truth["return_date"].notna() & (truth["return_date"] < data.end)]
+    starts = data.tables["subscriptions"][["customer_id", "start_date"]]
+    joined = back.merge(starts, left_on=["customer_id", "return_date"], right_on=["customer_id", "start_date"], how="left")
+    assert joined["start_date"].notna().all()
+    assert ((back["return_date"] - back["churn_date"]).dt.days > 30).all()
+    assert truth["return_propensity"].between(0, 1).all()
+    high = truth["return_propensity"] >= truth["return_propensity"].median()
+    returned = truth["return_date"].notna()
+    assert returned[high].mean() > 1.5 * returned[~high].mean()

@@ -431,7 +431,7 @@ def attach_winback(bundle: ModelBundle, model: WinbackModel) -> None:
             "months": [round(float(v), 4) for v in model.stays["months"]],
             "survival": [round(float(v), 6) for v in model.stays["survival"]],
         },
-        "return_model": {
+        "return_model_spec": {
             "features": [f.to_dict() for f in model.returns.features],
             "calibrator": model.returns.calibrator.to_dict(),
             "meta": model.returns.meta,
@@ -446,11 +446,11 @@ def winback_model(bundle: ModelBundle, source: str = "bundle") -> WinbackModel:
     from churnml.errors import ModelError
 
     info = bundle.meta.get("winback") or {}
-    if "return_model" not in info or RETURN_MODEL_FILE not in bundle.attachments:
+    if "return_model_spec" not in info or RETURN_MODEL_FILE not in bundle.attachments:
         why = info.get("not_trained", "it was trained before win-back existed")
         raise ModelError(f"{source}: model {bundle.version} has no return model ({why}); retrain with churnml train on data with longer history")
     try:
-        spec = info["return_model"]
+        spec = info["return_model_spec"]
         booster = lgb.Booster(model_str=bundle.attachments[RETURN_MODEL_FILE])
         features = [FeatureInfo.from_dict(d) for d in spec["features"]]
         if booster.feature_name() != [f.name for f in features]:
@@ -464,3 +464,43 @@ def winback_model(bundle: ModelBundle, source: str = "bundle") -> WinbackModel:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, lgb.basic.LightGBMError) as exc:
         raise ModelError(f"{source}: the return model in bundle {bundle.version} is unusable ({type(exc).__name__}: {str(exc)[:200]}); retrain") from None
     return WinbackModel(returns, stays, info)
+
+
+# ---------------------------------------------------------------------------------------------------- against truth
+
+
+def winback_truth_metrics(table: pd.DataFrame, truth: pd.DataFrame, return_window_days: int) -> dict[str, Any]:
+    """How a win-back list compares with the generator's truth (``truth.csv``): one function for tests, benchmarks
+    and the README.
+
+    Return model: ROC-AUC of ``return_probability`` and of the simulator's ``return_propensity`` against the
+    realised return (a new period within the window). Cause: accuracy and recall per cause of ``cause_at_churn``
+    against the planted cause. Value: the realised return value (returned x monthly margin) that the top tenth of
+    the list by expected value captures, as a multiple of an average tenth's.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    keyed = table.merge(
+        truth[["customer_id", "churn_date", "cause", "return_propensity", "return_date"]],
+        on=["customer_id", "churn_date"], how="left",
+    )
+    have = keyed["cause"].notna().to_numpy()
+    k = keyed[have].reset_index(drop=True)
+    back = (k["return_date"].notna() & (k["return_date"] <= k["churn_date"] + pd.Timedelta(days=return_window_days))).to_numpy()
+    out: dict[str, Any] = {"listed": int(len(table)), "matched": int(have.sum()), "returned": float(back.mean()) if len(k) else float("nan")}
+    two_classes = len(k) > 1 and 0 < back.sum() < len(back)
+    out["return_auc"] = float(roc_auc_score(back, k["return_probability"])) if two_classes else float("nan")
+    out["oracle_return_auc"] = float(roc_auc_score(back, k["return_propensity"])) if two_classes else float("nan")
+    out["return_auc_ratio"] = out["return_auc"] / out["oracle_return_auc"] if two_classes else float("nan")
+    out["mean_return_probability"] = float(k["return_probability"].mean()) if len(k) else float("nan")
+    hit = (k["cause_at_churn"] == k["cause"]).to_numpy()
+    out["cause_accuracy"] = float(hit.mean()) if len(k) else float("nan")
+    for cause in ("price", "service", "other"):
+        mine = (k["cause"] == cause).to_numpy()
+        out[f"{cause}_recall"] = float(hit[mine].mean()) if mine.any() else float("nan")
+        out[f"{cause}_leavers"] = int(mine.sum())
+    value = back * k["monthly_margin"].to_numpy(dtype=float)
+    n_top = max(1, len(k) // 10)
+    top = np.argsort(-k["expected_value"].to_numpy(dtype=float), kind="stable")[:n_top]
+    out["top_tenth_capture"] = float(value[top].sum() / (value.sum() * n_top / len(k))) if value.sum() > 0 else float("nan")
+    return out

@@ -35,9 +35,9 @@ SECTIONS = (
     ("drivers", "Drivers"),
     ("segments", "Segments"),
     ("customers", "Flagged customers"),
-    ("winback", "Win-back"),
     ("model", "Model card"),
 )
+WINBACK_SECTION = ("winback", "Win-back")  # shown before the model card when the report is given a win-back list
 EVALUATION_ORDER = ("reliability", "roc", "precision_recall", "lift", "importance", "shap_summary")
 EVALUATION_CAPTIONS = {
     "reliability": "Reliability: predicted probability against the churn rate observed on the validation snapshot. "
@@ -209,7 +209,10 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
 
 
 def _index(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
-    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in SECTIONS if sid != "winback" or inputs.winback is not None)
+    sections = list(SECTIONS)
+    if inputs.winback is not None:
+        sections.insert(len(sections) - 1, WINBACK_SECTION)
+    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in sections)
     head = (
         '<header class="top"><h1>Churn risk report</h1>'
         f'<div class="sub">Active customers as of {esc(inputs.as_of)} · risk of leaving within {inputs.horizon_days} days · '

@@ -529,7 +529,7 @@ def _return_propensity(
     cfg: SimulationConfig, st: _State, churners: np.ndarray, churn_day: np.ndarray, base: np.ndarray
 ) -> np.ndarray:
     """Chance each churner starts again: the cause's base rate, moved by tenure, engagement and service pain at churn,
-    each standardised over the month's churners so that the mean rate stays near the cause's base."""
+    each standardised over the month's churners."""
     tenure = np.log1p(np.maximum(churn_day - st.period_start[churners], 0) / 30.44)
     logit = (
         np.log(base / (1.0 - base))
@@ -537,7 +537,12 @@ def _return_propensity(
         + cfg.return_engagement_effect * _standardised(st.log_e[churners])
         - cfg.return_service_pain_effect * _standardised(np.log1p(st.service[churners] * 100.0))
     )
-    return 1.0 / (1.0 + np.exp(-logit))
+    p = 1.0 / (1.0 + np.exp(-logit))
+    # Rescaled so that each cause's mean stays its base rate: the traits decide who comes back, not how many.
+    codes = np.unique(base, return_inverse=True)[1]
+    mean = np.bincount(codes, weights=p) / np.maximum(np.bincount(codes), 1)
+    target = np.bincount(codes, weights=base) / np.maximum(np.bincount(codes), 1)
+    return np.clip(p * (target / np.where(mean > 0, mean, 1.0))[codes], 0.0, 1.0)
 
 
 def _customers_view(pop: _Population, st: _State) -> Customers:
