@@ -221,11 +221,13 @@ class ReturnModel:
         dates = np.sort(rows["snapshot_date"].unique())
         d = rows["snapshot_date"].to_numpy()
         if len(dates) >= 4:
-            # Out of time: the latest quarter of the dates validates, the date before tunes.
+            # Out of time: the latest quarter of the dates validates, the quarter before tunes and calibrates.
             n_valid = max(1, len(dates) // 4)
+            n_tune = max(1, min(len(dates) // 4, len(dates) - n_valid - 1))
             valid = d >= dates[-n_valid]
-            tune = d == dates[-n_valid - 1]
-            strategy = f"train to {pd.Timestamp(dates[-n_valid - 2]).date()}, tune on {pd.Timestamp(dates[-n_valid - 1]).date()}, validate from {pd.Timestamp(dates[-n_valid]).date()}"
+            tune = (d >= dates[-n_valid - n_tune]) & ~valid
+            strategy = (f"train to {pd.Timestamp(dates[-n_valid - n_tune - 1]).date()}, tune from "
+                        f"{pd.Timestamp(dates[-n_valid - n_tune]).date()}, validate from {pd.Timestamp(dates[-n_valid]).date()}")
         else:
             rng = np.random.default_rng(self.config.model.seed)
             draw = rng.random(len(rows))
@@ -235,7 +237,10 @@ class ReturnModel:
         for name, mask in (("training", train), ("tuning", tune), ("validation", valid)):
             if mask.sum() == 0 or y[mask].min() == y[mask].max():
                 raise ValueError(f"the {name} rows of the return model hold a single class or none")
-        model = ChurnClassifier(self.config.model).fit(X[train], y[train], X[tune], y[tune])
+        # Earlier churners are far fewer than snapshot rows: leaves as large as the churn model's would stop the
+        # trees from splitting at all on a small portfolio.
+        leaf = min(self.config.model.min_child_samples, max(10, int(train.sum()) // 100))
+        model = ChurnClassifier(self.config.model.model_copy(update={"min_child_samples": leaf})).fit(X[train], y[train], X[tune], y[tune])
         p_va = model.predict_proba(X[valid])
         baseline = LogisticBaseline(seed=self.config.model.seed).fit(X[train], y[train])
         cal = Calibrator(self.config.model.calibration).fit(baseline.score(X[tune]), y[tune])
