@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -347,9 +348,33 @@ def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version:
     return {check: {n: round(v, 4) for n, v in per.items()} for check, per in shares.items()}
 
 
-def _guard_output(out_file: Path, *, data: Path, model: Path | None = None, rejects: Path | None = None) -> Path:
-    """Refuse an --out that would destroy an input, the model or another output's pair, or that names a folder."""
+def _guard_output(
+    out_file: Path, *, data: Path, model: Path | None = None, rejects: Path | None = None, kind: str = "scores"
+) -> Path:
+    """Refuse an --out that would destroy an input, the model or another output's pair, or that names a folder.
+
+    ``kind`` is what the command publishes (``scores``, ``winback`` or ``features``): an output whose manifest
+    says it is another kind of file, or another file of the same name stem, is not replaced.
+    """
     option = "--out"
+    import json
+
+    manifest = io.manifest_path(out_file)
+    if manifest.is_file():
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            recorded = {}
+        if isinstance(recorded, dict):
+            theirs = recorded.get("kind", "scores")
+            their_file = Path(str((recorded.get("output") or {}).get("path", out_file)))
+            if theirs != kind:
+                raise typer.BadParameter(f"{out_file} is the published {theirs} file of an earlier run ({manifest}); write the {kind} output elsewhere", param_hint=option)
+            if their_file.name != out_file.name:
+                raise typer.BadParameter(
+                    f"{manifest} belongs to {their_file.name}; {out_file.name} would share it: give this output another name stem",
+                    param_hint=option,
+                )
     if out_file.is_symlink():
         try:
             out_file.resolve(strict=False)
@@ -391,6 +416,23 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
     where = Path(os.path.realpath(rejects))
     if where == Path(os.path.realpath(data)):
         raise typer.BadParameter(f"{rejects} is the data folder; rejected rows would overwrite its tables: give another folder", param_hint="--rejects")
+    # Rejects files are named after their tables and stale ones are removed: a folder holding a table that is not a
+    # rejects file (another dataset) would lose it.
+    try:
+        tables = io.find_tables(where) if where.is_dir() else {}
+    except ChurnMLError:
+        tables = {}
+    for name, path in tables.items():
+        header = ""
+        if path.suffix == ".csv":
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                with path.open(encoding="utf-8") as fh:
+                    header = fh.readline()
+        if "reason" not in header.split(",")[:3]:
+            raise typer.BadParameter(
+                f"{rejects} holds {path.name}, a {name} table, not a rejects file; rejected rows would replace or remove it: give a folder of its own",
+                param_hint="--rejects",
+            )
 
 
 def _scoring_config(config: Path | None, bundle, model: Path | None = None) -> ChurnConfig:
@@ -446,6 +488,7 @@ def score(
         manifest = {
             "as_of": str(t.date()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "kind": "scores",
             "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
             "config_hash": cfg.fingerprint(),
             "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
@@ -483,7 +526,7 @@ def winback(
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
-    out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
+    out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects, kind="winback")
     with io.publish_scores(out_file) as run:
         bundle = io.read_bundle(model, key=_config_key(config))
         cfg = _scoring_config(config, bundle, model)
@@ -535,7 +578,7 @@ def features(
     from churnml.features import build_features, population_context
 
     _guard_rejects(rejects, data)
-    out_file = _guard_output(io.output_target(out_file), data=data, rejects=rejects)
+    out_file = _guard_output(io.output_target(out_file), data=data, rejects=rejects, kind="features")
     cfg = _config(config)
     t = as_timestamp(as_of)
     dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -315,12 +316,25 @@ def _table_stem(stem: str) -> str:
     return folded[:-1] if folded.endswith("s") else folded
 
 
+_DATA_SUFFIXES = (".csv", ".parquet", ".txt", ".tsv", ".gz", ".zip", ".bz2", ".xz", ".pq")
+# Copies and dated exports: "complaints (1)", "complaints_copy", "complaints_2025-10-01", "complaints-20251001".
+_DECORATION = re.compile(r"(\s*\(\d+\)|[ _-]copy|[ _.-]\d{4}-?\d{2}-?\d{2}|[ _.-]v?\d+)$")
+
+
 def table_name_like(file_name: str) -> str | None:
-    """The contract table a file of this name would be read as, or taken for (``Surveys.CSV`` -> surveys)."""
-    path = Path(file_name)
-    if path.suffix.lower() not in (".csv", ".parquet"):
+    """The contract table a file of this name would be read as, or taken for: ``Surveys.CSV``, ``tech_fault.csv``,
+    ``complaints.csv.csv``, ``complaints.csv.gz``, ``complaints (1).csv``, ``complaints_2025-10-01.csv``."""
+    name = file_name.strip()
+    stem, found = name, False
+    while Path(stem).suffix.lower() in _DATA_SUFFIXES:
+        stem, found = stem[: -len(Path(stem).suffix)].strip(), True
+    if not found:
         return None
-    return {_table_stem(n): n for n in TABLES}.get(_table_stem(path.stem))
+    tables = {_table_stem(n): n for n in TABLES}
+    for candidate in (stem, _DECORATION.sub("", stem)):
+        if _table_stem(candidate) in tables:
+            return tables[_table_stem(candidate)]
+    return None
 
 
 def find_tables(directory: Path | str) -> dict[str, Path]:

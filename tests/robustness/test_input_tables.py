@@ -72,3 +72,14 @@ def test_rejects_that_cannot_be_written_are_status_9(trained, tmp_path):
     _break(root / "data", "mostly_rejected")
     proc = run("validate", "--data", "data", "--rejects", str(blocker), cwd=root)
     assert proc.returncode == 9 and "rejected rows cannot be written there" in proc.stderr and "--rejects" in proc.stderr
+
+
+@pytest.mark.parametrize("misnamed", ["complaints.csv.csv", "complaints.csv.gz", "complaints (1).csv", "complaints .csv",
+                                      "complaints_2025-10-01.csv", "complaints.txt"])
+def test_a_copied_or_dated_table_name_is_not_a_silent_absence(trained, tmp_path, misnamed):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    os.rename(root / "data" / "complaints.csv", root / "data" / misnamed)
+    proc = run("validate", "--data", "data", cwd=root)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert misnamed.strip() in proc.stderr and "looks like the complaints table" in proc.stderr

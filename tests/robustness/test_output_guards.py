@@ -119,3 +119,29 @@ def test_report_out_never_replaces_what_is_not_a_report(trained, tmp_path, kind)
     proc = run("report", "--scores", str(tmp_path / "s" / "scores.csv"), "--out", str(target), cwd=trained)
     assert proc.returncode == 2 and "--out" in proc.stderr
     assert (sorted(p.name for p in target.iterdir()) if target.is_dir() else target.read_text()) == listing
+
+
+def test_another_command_never_replaces_a_published_scores_pair(trained, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    assert _score(root, "out/s.csv").returncode == 0
+    before = (root / "out" / "s.csv").read_bytes()
+    proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", "out/s.csv", cwd=root)
+    assert proc.returncode == 2 and "published scores file" in proc.stderr, proc.stderr
+    proc = _score(root, "out/s.parquet")  # would share s.manifest.json with s.csv
+    assert proc.returncode == 2 and "would share it" in proc.stderr, proc.stderr
+    assert (root / "out" / "s.csv").read_bytes() == before
+
+
+def test_rejects_may_not_go_into_another_dataset(trained, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    other = root / "other"
+    shutil.copytree(root / "data", other)
+    before = {p.name: p.read_bytes() for p in other.iterdir() if p.is_file()}
+    proc = run("validate", "--data", "data", "--rejects", "other", cwd=root)
+    assert proc.returncode == 2 and "not a rejects file" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in other.iterdir() if p.is_file()} == before
+    # An earlier run's rejects folder is fine.
+    assert run("validate", "--data", "data", "--rejects", "rej", cwd=root).returncode == 0
+    assert run("validate", "--data", "data", "--rejects", "rej", cwd=root).returncode == 0
