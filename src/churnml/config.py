@@ -92,6 +92,9 @@ class SnapshotConfig(_Model):
             raise ValueError(f"{v!r} is not a pandas offset alias; use e.g. MS (month starts), W-MON or 2MS") from None
         if pd.Timestamp("2024-01-01") + offset <= pd.Timestamp("2024-01-01"):
             raise ValueError(f"{v!r} does not move forward in time")
+        if pd.Timestamp("2024-01-01") + offset < pd.Timestamp("2024-01-02"):
+            # `ms` is milliseconds, an easy slip for `MS`: snapshots are dates, at most one a day.
+            raise ValueError(f"{v!r} is shorter than a day (did you mean MS, month starts?); snapshots are dates")
         return v
 
 class ModelConfig(_Model):

@@ -124,3 +124,17 @@ def test_relevel_refuses_a_non_finite_shift_from_plain_data():
     data = Calibrator("sigmoid").fit(raw, y).to_dict() | {"level_shift": float("inf")}
     with pytest.raises(ValueError, match="level_shift"):
         Calibrator.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"method": "isotonic", "x": [0.0, 0.5, 1.0], "y": [0.0, 0.5, 8.0]},  # a "probability" of 8
+        {"method": "isotonic", "x": [0.0, 0.5, 1.0], "y": [0.6, 0.2, 0.9]},  # not monotone
+        {"method": "sigmoid", "slope": float("inf"), "intercept": 0.0},  # everyone 0 or 1
+        {"method": "sigmoid", "slope": -1.0, "intercept": 0.0},  # ranks backwards
+    ],
+)
+def test_an_edited_calibrator_is_refused(data):
+    with pytest.raises(ValueError):
+        Calibrator.from_dict(data)

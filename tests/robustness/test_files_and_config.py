@@ -158,3 +158,9 @@ def test_one_problem_is_one_error_line(tmp_path):
     (tmp_path / "data" / "subscriptions.csv").write_text(SUBS_HEAD + "001,2024-01-01,,basic,10\n")
     proc = run("validate", "--data", "data", "--config", "c.yaml", cwd=tmp_path)
     assert proc.returncode == 3 and proc.stderr.count("churnml: error:") == 1, proc.stderr
+
+
+def test_a_sub_daily_snapshot_frequency_is_a_config_error(tmp_path):
+    (tmp_path / "c.yaml").write_text("snapshots:\n  frequency: ms\n")
+    proc = run("train", "--data", "data", "--as-of", AS_OF, "--config", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 3 and "snapshots.frequency" in proc.stderr and "shorter than a day" in proc.stderr, proc.stderr

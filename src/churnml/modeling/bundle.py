@@ -284,6 +284,13 @@ class ModelBundle:
                 raise ValueError(f"numeric_ranges[{name!r}] is not a finite [min, max]")
         if not isinstance(self.meta.get("typical_values", {}), dict):
             raise ValueError("typical_values is not a mapping")
+        grid = np.linspace(0.0, 1.0, 201)
+        with np.errstate(all="ignore"):
+            mapped = np.asarray(self.calibrator.transform(grid), dtype=float)
+        if mapped.shape != grid.shape or not np.all(np.isfinite(mapped)) or mapped.min() < 0 or mapped.max() > 1:
+            raise ValueError("the calibrator maps some raw scores outside [0, 1]")
+        if np.any(np.diff(mapped) < -1e-12):
+            raise ValueError("the calibrator is not monotone: a higher raw score would get a lower probability")
         probe = pd.DataFrame(
             {f.name: ([f.categories[0]] * 2 if f.dtype == "category" and f.categories else [np.nan, 0.0]) for f in self.features}
         )

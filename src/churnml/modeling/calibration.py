@@ -90,6 +90,9 @@ class Calibrator:
         elif method == "sigmoid":
             lr = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
             self.slope_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+            if not (0 < self.slope_ <= 1e6 and abs(self.intercept_) <= 1e6):
+                # Scores that rank backwards (or not at all) on these rows: keep them as they are, never invert.
+                self.method_ = "identity"
         else:
             raise ValueError(f"unknown calibration method {method!r}; use auto, isotonic or sigmoid")
         return self
@@ -152,10 +155,16 @@ class Calibrator:
             raise ValueError("calibrator level_shift must be a finite number")
         if method == "isotonic":
             cal.x_, cal.y_ = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
-            if len(cal.x_) != len(cal.y_) or np.any(np.diff(cal.x_) < 0):
+            if len(cal.x_) != len(cal.y_) or len(cal.x_) == 0 or np.any(np.diff(cal.x_) < 0):
                 raise ValueError("isotonic calibrator knots must be paired and sorted")
+            if not (np.all(np.isfinite(cal.x_)) and np.all((cal.y_ >= 0) & (cal.y_ <= 1)) and np.all(np.diff(cal.y_) >= 0)):
+                raise ValueError("isotonic calibrator probabilities must be finite, within [0, 1] and non-decreasing")
         elif method == "sigmoid":
             cal.slope_, cal.intercept_ = float(data["slope"]), float(data["intercept"])
+            # A fitted Platt map is increasing (fit falls back to identity otherwise); an infinite slope would turn
+            # every score into 0 or 1.
+            if not (np.isfinite(cal.slope_) and np.isfinite(cal.intercept_) and 0 < cal.slope_ <= 1e6 and abs(cal.intercept_) <= 1e6):
+                raise ValueError("sigmoid calibrator slope must be in (0, 1e6] and its intercept finite")
         elif method != "identity":
             raise ValueError(f"unknown calibration method {method!r}")
         return cal
