@@ -3,8 +3,8 @@
     python benchmarks/run.py --customers 1000000 --stages generate,validate,features
     python benchmarks/run.py --stages generate-train,train,score   # train on 200k x 12 snapshots, score 1M
 
-Stages: generate / validate / features / score use the --customers dataset; generate-train / train use the
---train-customers dataset (training reads 12 monthly snapshots of it); score uses the model train wrote.
+Stages: generate / validate / features / score / winback use the --customers dataset; generate-train / train use the
+--train-customers dataset (training reads 12 monthly snapshots of it); score and winback use the model train wrote.
 
 Peak memory is the child's maximum resident set size from os.wait4, so one stage never inherits another's
 peak. Results print as a Markdown table for BENCHMARKS.md and are saved to WORKDIR/results.json.
@@ -35,6 +35,7 @@ def _commands(stage: str, args: argparse.Namespace, data: Path, train_data: Path
         "generate-train": [str(BIN), "generate", "--out", str(train_data), "--customers", str(args.train_customers), "--seed", "2", "--months", str(args.months), "--format", args.format],
         "train": [str(BIN), "train", "--data", str(train_data), "--as-of", args.as_of, "--model-dir", str(work / "models")],
         "score": [str(BIN), "score", "--data", str(data), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "scores.csv")],
+        "winback": [str(BIN), "winback", "--data", str(data), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "winback.csv")],
     }[stage]
 
 

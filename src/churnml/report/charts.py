@@ -305,8 +305,8 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
         return _png(fig)
 
 
-def winback_values(table: pd.DataFrame) -> bytes:
-    """Expected value of winning each listed customer back, by cause at churn; the gate at the cost line."""
+def winback_values(table: pd.DataFrame, gate: float = 0.0) -> bytes:
+    """Expected value of winning each listed customer back, by cause at churn; the dashed line is the gate."""
     if table.empty:
         return _empty("Win-back: expected value", "No customer churned in the win-back window.")
     with _style():
@@ -318,7 +318,7 @@ def winback_values(table: pd.DataFrame) -> bytes:
             counts, _ = np.histogram(values[table["cause_at_churn"].to_numpy() == cause], bins=edges)
             ax.bar(edges[:-1], counts, width=np.diff(edges), bottom=bottom, align="edge", color=FAMILY_HEX[cause], label=cause_name(cause))
             bottom += counts
-        ax.axvline(0.0, color="#333333", linewidth=1.2, linestyle="--")
+        ax.axvline(gate, color="#333333", linewidth=1.2, linestyle="--")
         ax.set_xlabel("expected value of a win-back attempt (return probability x months x margin - cost)")
         ax.set_ylabel("customers")
         ax.set_title("Win-back: who is worth the attempt (right of the dashed line)")

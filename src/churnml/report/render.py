@@ -185,7 +185,8 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
         "profile": charts.profile_differences(inputs.profile),
     }
     if inputs.winback is not None:
-        pictures["winback_values"] = charts.winback_values(inputs.winback)
+        gate = (inputs.winback_run.get("value_rule") or {}).get("min_expected_value", 0.0)
+        pictures["winback_values"] = charts.winback_values(inputs.winback, float(gate or 0.0))
     for name, png in pictures.items():
         files[f"assets/{name}.png"] = png
     evaluation: dict[str, str] = {}
