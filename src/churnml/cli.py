@@ -357,24 +357,21 @@ def _guard_output(
     says it is another kind of file, or another file of the same name stem, is not replaced.
     """
     option = "--out"
-    import json
-
     manifest = io.manifest_path(out_file)
-    if manifest.is_file():
-        try:
-            recorded = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            recorded = {}
-        if isinstance(recorded, dict):
-            theirs = recorded.get("kind", "scores")
-            their_file = Path(str((recorded.get("output") or {}).get("path", out_file)))
-            if theirs != kind:
-                raise typer.BadParameter(f"{out_file} is the published {theirs} file of an earlier run ({manifest}); write the {kind} output elsewhere", param_hint=option)
-            if their_file.name != out_file.name:
-                raise typer.BadParameter(
-                    f"{manifest} belongs to {their_file.name}; {out_file.name} would share it: give this output another name stem",
-                    param_hint=option,
-                )
+    try:
+        recorded = io.read_manifest(out_file)
+    except (ChurnMLError, OSError):
+        recorded = {}  # an unreadable manifest is replaced with the pair it belongs to
+    if recorded:
+        theirs = recorded.get("kind", "scores")
+        their_file = Path(str((recorded.get("output") or {}).get("path", out_file)))
+        if theirs != kind:
+            raise typer.BadParameter(f"{out_file} is the published {theirs} file of an earlier run ({manifest}); write the {kind} output elsewhere", param_hint=option)
+        if their_file.name != out_file.name:
+            raise typer.BadParameter(
+                f"{manifest} belongs to {their_file.name}; {out_file.name} would share it: give this output another name stem",
+                param_hint=option,
+            )
     if out_file.is_symlink():
         try:
             out_file.resolve(strict=False)
@@ -435,6 +432,27 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
             )
 
 
+def _open_model(model: Path, config: Path | None):
+    """The bundle at ``model`` (verified against the --config signing key) and the configuration to use it with."""
+    bundle = io.read_bundle(model, key=_config_key(config))
+    return bundle, _scoring_config(config, bundle, model)
+
+
+def _run_manifest(kind: str, t: pd.Timestamp, bundle, model: Path, cfg: ChurnConfig, loaded, out_file: Path, run, rows: int, digest: str, started: float, **details) -> dict:
+    """The manifest published beside a scores or win-back file: what was read, with which model, what was written."""
+    return {
+        "as_of": str(t.date()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "kind": kind,
+        "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
+        "config_hash": cfg.fingerprint(),
+        "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
+        "output": {"path": str(out_file), "rows": rows, "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
+        **details,
+        "duration_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
 def _scoring_config(config: Path | None, bundle, model: Path | None = None) -> ChurnConfig:
     """The training configuration unless --config is given; features and labels must match the model's."""
     from churnml.config import parse_config
@@ -474,8 +492,7 @@ def score(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
-        bundle = io.read_bundle(model, key=_config_key(config))
-        cfg = _scoring_config(config, bundle, model)
+        bundle, cfg = _open_model(model, config)
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
@@ -485,21 +502,14 @@ def score(
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
         digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
-        manifest = {
-            "as_of": str(t.date()),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "kind": "scores",
-            "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
-            "config_hash": cfg.fingerprint(),
-            "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
-            "rejects_dir": str(rejects or data / "rejects") if loaded.total_rejected else None,
-            "output": {"path": str(out_file), "rows": len(result.scores), "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
-            "counts": counts,
-            "model_fit": fit,
-            "stages": result.log.stages,
-            "explain": {"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
-            "duration_seconds": round(time.perf_counter() - started, 2),
-        }
+        manifest = _run_manifest(
+            "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started,
+            rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,
+            counts=counts,
+            model_fit=fit,
+            stages=result.log.stages,
+            explain={"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
+        )
         io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
     out.print(
         f"Scored {counts['active_customers']:,} active customers at {t.date()} with model {bundle.version}: "
@@ -528,8 +538,7 @@ def winback(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects, kind="winback")
     with io.publish_scores(out_file) as run:
-        bundle = io.read_bundle(model, key=_config_key(config))
-        cfg = _scoring_config(config, bundle, model)
+        bundle, cfg = _open_model(model, config)
         trained = winback_model(bundle, str(model))
         if cfg.winback.return_window_days != trained.meta.get("return_window_days", cfg.winback.return_window_days):
             raise ModelError(
@@ -541,22 +550,15 @@ def winback(
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
         result = winback_list(loaded.dataset, t, bundle, trained, cfg, progress=True)
         digest = io.write_winback(result.table, run.scores)
-        manifest = {
-            "as_of": str(t.date()),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "kind": "winback",
-            "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
-            "config_hash": cfg.fingerprint(),
-            "window_days": [cfg.winback.min_days, cfg.winback.max_days],
-            "value_rule": {
+        manifest = _run_manifest(
+            "winback", t, bundle, model, cfg, loaded, out_file, run, len(result.table), digest, started,
+            window_days=[cfg.winback.min_days, cfg.winback.max_days],
+            value_rule={
                 "margin_share": cfg.winback.margin_share, "cost": cfg.winback.cost_multiple * cfg.winback.acquisition_cost,
                 "expected_months": trained.expected_months, "min_expected_value": cfg.winback.min_expected_value,
             },
-            "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
-            "output": {"path": str(out_file), "rows": len(result.table), "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
-            "counts": result.counts,
-            "duration_seconds": round(time.perf_counter() - started, 2),
-        }
+            counts=result.counts,
+        )
         io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
     c = result.counts
     out.print(
@@ -617,8 +619,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
-    bundle = io.read_bundle(model, key=_config_key(config))
-    cfg = _scoring_config(config, bundle, model)
+    bundle, cfg = _open_model(model, config)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
         dataset = io.load_dataset(data).dataset

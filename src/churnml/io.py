@@ -444,6 +444,16 @@ def point_latest(bundle_dir: Path | str) -> None:
     _link_over(bundle_dir.parent / "latest", bundle_dir.name)
 
 
+def _bundle_text(file: Path) -> str:
+    """One file of a bundle as text; unreadable bytes or permissions are a :class:`ModelError` naming it."""
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{file}: not UTF-8 text (byte {exc.start} of the file); retrain or restore the bundle") from None
+    except OSError as exc:
+        raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
+
+
 def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
     """Load a bundle directory (or ``models/latest``), verifying its checksums (and its signature, given ``key``)."""
     from churnml.modeling.bundle import ATTACHMENT_NAMES, ModelBundle
@@ -452,25 +462,8 @@ def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
     model_file, meta_file = path / "model.txt", path / "bundle.json"
     if not model_file.is_file() or not meta_file.is_file():
         raise ModelError(f"{path}: not a model bundle (needs model.txt and bundle.json); pass --model models/latest after training")
-    texts = []
-    for file in (model_file, meta_file):
-        try:
-            texts.append(file.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ModelError(f"{file}: not UTF-8 text (byte {exc.start} of the file); retrain or restore the bundle") from None
-        except OSError as exc:
-            raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
-    model_text, meta_text = texts
-    attachments = {}
-    for name in ATTACHMENT_NAMES:
-        file = path / name
-        if file.is_file():
-            try:
-                attachments[name] = file.read_bytes().decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ModelError(f"{file}: not UTF-8 text (byte {exc.start} of the file); retrain or restore the bundle") from None
-            except OSError as exc:
-                raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
+    model_text, meta_text = _bundle_text(model_file), _bundle_text(meta_file)
+    attachments = {name: _bundle_text(path / name) for name in ATTACHMENT_NAMES if (path / name).is_file()}
     return ModelBundle.from_files(model_text, meta_text, str(path), key=key, attachments=attachments)
 
 

@@ -97,12 +97,8 @@ def find_runs(codes: np.ndarray, start_days: np.ndarray, end_days: np.ndarray, g
     )
 
 
-def churn_events(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
-    """Every churn date in the data: the end of a period after which the customer starts nothing within G days.
-
-    Returns columns ``customer_id`` and ``churn_date`` sorted by both. A return exactly G days after the end is
-    still within the grace period (not churn).
-    """
+def _customer_runs(subscriptions: pd.DataFrame, grace_days: int) -> tuple[pd.Index, Runs]:
+    """The runs of every customer, with the sorted customer ids their ``code`` indexes."""
     codes, uniques = pd.factorize(subscriptions["customer_id"], sort=True)
     runs = find_runs(
         codes.astype(np.int64),
@@ -110,12 +106,45 @@ def churn_events(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
         day_numbers(subscriptions["end_date"]),
         grace_days,
     )
+    return pd.Index(uniques), runs
+
+
+def churn_events(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
+    """Every churn date in the data: the end of a period after which the customer starts nothing within G days.
+
+    Returns columns ``customer_id`` and ``churn_date`` sorted by both. A return exactly G days after the end is
+    still within the grace period (not churn).
+    """
+    ids, runs = _customer_runs(subscriptions, grace_days)
     closed = ~runs.is_open
-    ids = pd.Index(uniques).take(runs.code[closed])
     return pd.DataFrame(
         {
-            "customer_id": pd.Series(ids, dtype=subscriptions["customer_id"].dtype),
+            "customer_id": pd.Series(ids.take(runs.code[closed]), dtype=subscriptions["customer_id"].dtype),
             "churn_date": _days_to_datetime(runs.end[closed]),
+        }
+    )
+
+
+def service_runs(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
+    """Every run of service in the data, sorted by customer and start.
+
+    Columns ``customer_id``, ``run_start``, ``run_end`` (its churn date; missing while the run is open),
+    ``earlier_runs`` (runs of the customer before it: each ended in a churn) and ``next_start`` (start of the
+    customer's next run, missing if none). Pass :func:`subscriptions_as_of` T to see the runs as known at T.
+    """
+    ids, runs = _customer_runs(subscriptions, grace_days)
+    n = len(runs.code)
+    next_start = np.full(n, _OPEN, dtype=np.int64)
+    next_start[:-1] = np.where(runs.code[1:] == runs.code[:-1], runs.start[1:], _OPEN)
+    firsts, _ = group_bounds(runs.code)
+    earlier = np.arange(n) - np.repeat(firsts, np.diff(np.append(firsts, n)))
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids.take(runs.code), dtype=subscriptions["customer_id"].dtype),
+            "run_start": _days_to_datetime(runs.start),
+            "run_end": _days_to_datetime(np.where(runs.is_open, _OPEN, runs.end)),
+            "earlier_runs": earlier.astype(np.int64),
+            "next_start": _days_to_datetime(next_start),
         }
     )
 
@@ -127,27 +156,11 @@ def churn_history(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:
     (runs of the customer before it) and ``next_start`` (start of the customer's next run, missing if none), sorted
     by customer and churn date. Pass :func:`subscriptions_as_of` T to see the history as it was known at T.
     """
-    codes, uniques = pd.factorize(subscriptions["customer_id"], sort=True)
-    runs = find_runs(
-        codes.astype(np.int64), day_numbers(subscriptions["start_date"]), day_numbers(subscriptions["end_date"]), grace_days
-    )
-    n = len(runs.code)
-    same_next = np.zeros(n, dtype=bool)
-    same_next[:-1] = runs.code[1:] == runs.code[:-1]
-    next_start = np.full(n, _OPEN, dtype=np.int64)
-    next_start[:-1] = np.where(same_next[:-1], runs.start[1:], _OPEN)
-    firsts, _ = group_bounds(runs.code)
-    run_index = np.arange(n) - np.repeat(firsts, np.diff(np.append(firsts, n)))
-    closed = ~runs.is_open
-    return pd.DataFrame(
-        {
-            "customer_id": pd.Series(pd.Index(uniques).take(runs.code[closed]), dtype=subscriptions["customer_id"].dtype),
-            "churn_date": _days_to_datetime(runs.end[closed]),
-            "run_start": _days_to_datetime(runs.start[closed]),
-            "earlier_churns": run_index[closed].astype(np.int64),
-            "next_start": _days_to_datetime(next_start[closed]),
-        }
-    )
+    runs = service_runs(subscriptions, grace_days)
+    closed = runs[runs["run_end"].notna().to_numpy()].reset_index(drop=True)
+    return closed.rename(columns={"run_end": "churn_date", "earlier_runs": "earlier_churns"})[
+        ["customer_id", "churn_date", "run_start", "earlier_churns", "next_start"]
+    ]
 
 
 def current_periods(subscriptions: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp) -> pd.DataFrame:

@@ -221,7 +221,10 @@ def format_scores(scores: pd.DataFrame) -> pd.DataFrame:
     if REFERRAL_COLUMN in out:
         out[REFERRAL_COLUMN] = np.where(out[REFERRAL_COLUMN].to_numpy(dtype=bool), "true", "false")
     for col in ["cause_share", *EXTRA_COLUMNS]:
-        values = out[col].to_numpy(dtype=float)
-        text = np.char.mod("%.4f", np.nan_to_num(values))
-        out[col] = np.where(np.isnan(values), "", text)
+        out[col] = decimals_or_empty(out[col].to_numpy(dtype=float), "%.4f")
     return out
+
+
+def decimals_or_empty(values: np.ndarray, fmt: str) -> np.ndarray:
+    """Numbers as fixed-decimal text (``fmt``), missing values as empty text."""
+    return np.where(np.isnan(values), "", np.char.mod(fmt, np.nan_to_num(values)))

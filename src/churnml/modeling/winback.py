@@ -26,10 +26,11 @@ from churnml.dataset import Dataset, as_timestamp
 from churnml.explain.causes import attribute
 from churnml.explain.reasons import render_reasons
 from churnml.features import build_features, feature_registry, population_context
-from churnml.lifecycle import churn_history, day_numbers, find_runs, subscriptions_as_of
+from churnml.lifecycle import churn_history, service_runs, subscriptions_as_of
 from churnml.modeling.bundle import FeatureInfo, ModelBundle
-from churnml.modeling.calibration import Calibrator, reliability_table
+from churnml.modeling.calibration import Calibrator
 from churnml.modeling.evaluate import classification_metrics
+from churnml.modeling.predict import decimals_or_empty
 
 WINBACK_COLUMNS = [
     "customer_id",
@@ -164,15 +165,10 @@ def won_back_stays(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, grace
     """Every run of service that followed a churn, as known at T: ``months`` it lasted and whether it ``ended``
     (an open run is censored at T)."""
     t = as_timestamp(as_of)
-    subs = subscriptions_as_of(subscriptions, t)
-    codes = pd.factorize(subs["customer_id"], sort=True)[0].astype(np.int64)
-    runs = find_runs(codes, day_numbers(subs["start_date"]), day_numbers(subs["end_date"]), grace_days)
-    later = np.zeros(len(runs.code), dtype=bool)
-    later[1:] = runs.code[1:] == runs.code[:-1]  # a run after an earlier one of the same customer: a return
-    t_day = int(day_numbers(pd.Series([t]))[0])
-    end = np.where(runs.is_open, t_day, runs.end)
-    months = np.maximum(end - runs.start, 0) / _DAYS_PER_MONTH
-    return pd.DataFrame({"months": months[later], "ended": ~runs.is_open[later]})
+    runs = service_runs(subscriptions_as_of(subscriptions, t), grace_days)
+    returns = runs[(runs["earlier_runs"] > 0).to_numpy()]  # a run after an earlier one of the same customer
+    days = (returns["run_end"].fillna(t) - returns["run_start"]).dt.days.to_numpy()
+    return pd.DataFrame({"months": np.maximum(days, 0) / _DAYS_PER_MONTH, "ended": returns["run_end"].notna().to_numpy()})
 
 
 def kaplan_meier(months: np.ndarray, ended: np.ndarray) -> pd.DataFrame:
@@ -250,7 +246,6 @@ class ReturnModel:
             "split": strategy,
             "rows": {"train": int(train.sum()), "tune": int(tune.sum()), "validation": int(valid.sum())},
         }
-        self.reliability_ = reliability_table(y[valid], p_va)
         meta = {"version": f"{version}-return", "best_iteration": model.best_iteration_, "numeric_ranges": numeric_ranges(X)}
         self.bundle_ = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
         return self
@@ -379,12 +374,13 @@ def winback_list(
     table["model_version"] = churn_bundle.version
     order = np.lexsort((table["customer_id"].to_numpy(dtype=str), -np.round(value, 2)))
     table = table.iloc[order].reset_index(drop=True)[WINBACK_COLUMNS + WINBACK_EXTRA_COLUMNS]
+    acting = table["recommended_action"] != WinbackAction.NONE.value
     counts = {
         "listed": int(n),
         "by_cause": {k: int(v) for k, v in table["cause_at_churn"].value_counts().sort_index().items()},
         "by_action": {k: int(v) for k, v in table["recommended_action"].value_counts().sort_index().items()},
-        "passing_gate": int((table["recommended_action"] != WinbackAction.NONE.value).sum()),
-        "expected_value_of_actions": round(float(table.loc[table["recommended_action"] != "none", "expected_value"].sum()), 2),
+        "passing_gate": int(acting.sum()),
+        "expected_value_of_actions": round(float(table.loc[acting, "expected_value"].sum()), 2),
         "expected_months": months,
     }
     return WinbackResult(table, counts)
@@ -392,8 +388,7 @@ def winback_list(
 
 def _actions(cause: np.ndarray, value: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
     """The gate: an action only where the expected value clears ``min_expected_value``; the cause picks which."""
-    by_cause = {"price": w.price.value, "service": w.service.value, "other": w.other.value}
-    chosen = np.array([by_cause.get(c, WinbackAction.NONE.value) for c in ("price", "service", "other")], dtype=object)
+    chosen = np.array([w.price.value, w.service.value, w.other.value], dtype=object)
     idx = np.select([cause == "price", cause == "service"], [0, 1], 2)
     passes = value > w.min_expected_value
     action = np.where(passes, chosen[idx], WinbackAction.NONE.value)
@@ -414,8 +409,7 @@ def format_winback(table: pd.DataFrame) -> pd.DataFrame:
                      ("monthly_margin", "%.2f"), ("cost", "%.2f")):
         if col in out:
             out[col] = np.char.mod(fmt, out[col].to_numpy(dtype=float)) if len(out) else out[col].astype(str)
-    values = out["cause_share"].to_numpy(dtype=float)
-    out["cause_share"] = np.where(np.isnan(values), "", np.char.mod("%.4f", np.nan_to_num(values))) if len(out) else ""
+    out["cause_share"] = decimals_or_empty(out["cause_share"].to_numpy(dtype=float), "%.4f") if len(out) else ""
     out["days_since_churn"] = out["days_since_churn"].astype(int)
     return out
 

@@ -38,6 +38,15 @@ def evaluation_pngs(bundle_dir: Path | str) -> dict[str, bytes]:
     return out
 
 
+def _verified_manifest(path: Path, writer: str) -> dict:
+    """The run manifest beside a published file, refusing a missing one or one that records another file."""
+    manifest = io.read_manifest(path)
+    if not manifest:
+        raise NotFoundError(f"{io.manifest_path(path)}: run manifest not found; the report needs the manifest {writer}")
+    io.verify_scores_pair(path, manifest)
+    return manifest
+
+
 def read_report_inputs(
     scores_path: Path | str,
     *,
@@ -52,12 +61,7 @@ def read_report_inputs(
     scores = io.read_scores(scores_path)
     if scores.empty:
         raise InputError([f"{scores_path}: the scores file has no rows, so there is nothing to report; score a date with active customers"])
-    manifest = io.read_manifest(scores_path)
-    if not manifest:
-        raise NotFoundError(
-            f"{io.manifest_path(scores_path)}: run manifest not found; the report needs the manifest churnml score writes beside the scores"
-        )
-    io.verify_scores_pair(scores_path, manifest)
+    manifest = _verified_manifest(scores_path, "churnml score writes beside the scores")
     model_raw = (manifest.get("model") or {}).get("path")
     subs = ((manifest.get("inputs") or {}).get("subscriptions") or {}).get("file")
     if not model_raw or not subs:
@@ -75,11 +79,7 @@ def read_report_inputs(
     if winback_path is not None:
         winback_path = Path(winback_path)
         table = io.read_winback(winback_path)
-        run = io.read_manifest(winback_path)
-        if not run:
-            raise NotFoundError(f"{io.manifest_path(winback_path)}: run manifest not found; the report needs the manifest churnml winback writes beside its list")
-        io.verify_scores_pair(winback_path, run)
-        inputs = replace(inputs, winback=table, winback_run=run)
+        inputs = replace(inputs, winback=table, winback_run=_verified_manifest(winback_path, "churnml winback writes beside its list"))
     return inputs, evaluation_pngs(bundle_dir)
 
 
