@@ -262,7 +262,10 @@ def train(
     families = {name: spec.family for name, spec in registry.items()}
     fingerprint = dataset.fingerprint()
     with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
-        result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
+        try:
+            result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
+        except ValueError as exc:  # too little or one-sided history at this --as-of: the user's data, not a bug
+            raise InputError([f"{data}: cannot train at {t.date()}: {exc}"]) from None
     _train_winback(dataset, t, result.bundle, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")

@@ -61,3 +61,15 @@ def test_a_second_run_on_a_locked_output_is_status_8(trained, tmp_path):
         proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), cwd=trained)
         assert proc.returncode == 8 and "another churnml run is writing this output" in proc.stderr
     assert out.read_text() == "x"
+
+
+def test_training_where_every_label_is_the_same_is_status_4(tmp_path):
+    # A one-row-per-customer export trained at its own reference date: no churn is knowable yet.
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "subscriptions.csv").write_text("customer_id,start_date,end_date,plan,monthly_price\n"
+                                         + "".join(f"{i:04d},2023-01-01,,basic,10\n" for i in range(300)))
+    (tmp_path / "c.yaml").write_text("tracking:\n  enabled: false\n")
+    proc = run("train", "--data", "data", "--as-of", "2024-06-01", "--config", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "cannot train at 2024-06-01" in proc.stderr and "single class" in proc.stderr
