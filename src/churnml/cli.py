@@ -435,6 +435,23 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
             )
 
 
+def _guard_import_out(source: Path, out_dir: Path) -> None:
+    """The dataset folder may not hold the export, be a file, or be a model bundle: its tables would overwrite them."""
+    option = "--out"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise typer.BadParameter(f"{out_dir} is a file; give a folder for the dataset's tables", param_hint=option)
+    where = Path(os.path.realpath(out_dir))
+    export = Path(os.path.realpath(source))
+    if where == export.parent or where in export.parents:
+        raise typer.BadParameter(
+            f"{out_dir} holds the export {source}; its tables, rejects and suggested config would sit beside or over it: "
+            "give the dataset a folder of its own",
+            param_hint=option,
+        )
+    if (where / "model.txt").is_file() and (where / "bundle.json").is_file():
+        raise typer.BadParameter(f"{out_dir} is a model bundle; give the dataset a folder of its own", param_hint=option)
+
+
 def _open_model(model: Path, config: Path | None):
     """The bundle at ``model`` (verified against the --config signing key) and the configuration to use it with."""
     bundle = io.read_bundle(model, key=_config_key(config))
@@ -701,6 +718,7 @@ def import_snapshot(
             id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, reference_date=reference_date,
             price_column=price_column, plan_column=plan_column, exclude_columns=list(exclude or []), churn_window_days=churn_window_days,
         )
+    _guard_import_out(source, out_dir)
     result = run_import(io.read_text_table(source), spec)
     io.write_dataset(result.dataset, out_dir, fmt)
     rejects_path = out_dir / "rejects" / "snapshot.csv"

@@ -145,3 +145,28 @@ def test_rejects_may_not_go_into_another_dataset(trained, tmp_path):
     # An earlier run's rejects folder is fine.
     assert run("validate", "--data", "data", "--rejects", "rej", cwd=root).returncode == 0
     assert run("validate", "--data", "data", "--rejects", "rej", cwd=root).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("input_at", "out", "says"),
+    [
+        ("subscriptions.csv", ".", "holds the export"),  # would be overwritten by the imported table itself
+        ("in/export.csv", "in", "holds the export"),
+        ("export.csv", "export.csv", "is a file"),
+        ("export.csv", "models/latest", "is a model bundle"),
+    ],
+)
+def test_import_snapshot_out_may_not_hold_the_export_or_a_bundle(tmp_path, input_at, out, says):
+    source = tmp_path / input_at
+    source.parent.mkdir(parents=True, exist_ok=True)
+    text = "customerID,tenure,Churn\nA1,3,No\nA2,5,Yes\n"
+    source.write_text(text)
+    bundle = tmp_path / "models" / "latest"
+    bundle.mkdir(parents=True)
+    (bundle / "model.txt").write_text("tree")
+    (bundle / "bundle.json").write_text("{}")
+    proc = run("import-snapshot", "--input", input_at, "--out", out, "--reference-date", "2024-06-30", "--id-column", "customerID",
+               "--tenure-column", "tenure", "--churn-column", "Churn", cwd=tmp_path)
+    assert proc.returncode == 2 and says in proc.stderr and "--out" in proc.stderr, proc.stderr
+    assert source.read_text() == text and (bundle / "model.txt").read_text() == "tree"
+    assert not (bundle / "subscriptions.csv").exists()
