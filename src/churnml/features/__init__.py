@@ -58,7 +58,7 @@ def population_context(dataset: Dataset, as_of: str | pd.Timestamp, config: Chur
     return PopulationContext(
         as_of=t,
         plan_new_price=new_customer_prices(dataset.subscriptions, t, config.features.new_price_reference_days),
-        incident_size=incident_sizes(dataset.tech_faults, t),
+        incident_size=incident_sizes(dataset.tech_faults, dataset.subscriptions, t),
         plans=plan_categories(dataset.subscriptions, t),
         static_categories=attribute_categories(dataset.customers, config.ignore_static_attributes),
     )

@@ -10,12 +10,18 @@ from churnml.dataset import as_timestamp
 from churnml.features._common import events_before, frame_of, positions_in, window_name
 
 
-def incident_sizes(faults: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Series:
-    """Distinct customers per ``incident_id`` among faults before ``as_of`` (a population-wide fact)."""
+def incident_sizes(faults: pd.DataFrame, subscriptions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Series:
+    """Distinct customers per ``incident_id`` among faults before ``as_of`` (a population-wide fact).
+
+    Only customers with a period started by ``as_of`` count: a customer first known later must not change what an
+    incident looked like at ``as_of``.
+    """
     t = as_timestamp(as_of)
     if "incident_id" not in faults.columns or len(faults) == 0:
         return pd.Series(dtype="int64", index=pd.Index([], dtype="str", name="incident_id"), name="customers")
     known = faults.loc[(faults["timestamp"] < t) & faults["incident_id"].notna(), ["incident_id", "customer_id"]]
+    customers = subscriptions.loc[subscriptions["start_date"] <= t, "customer_id"].unique()
+    known = known[known["customer_id"].isin(customers)]
     sizes = known.drop_duplicates().groupby("incident_id", sort=True).size().astype("int64")
     return sizes.rename("customers")
 
