@@ -314,11 +314,11 @@ def _train_winback(dataset, t: pd.Timestamp, bundle, cfg: ChurnConfig) -> None:
 
 def _check_staleness(dataset, t: pd.Timestamp, data: Path, limit: int | None) -> None:
     """Warn (or, past ``limit``, refuse) when T lies far beyond the newest row: the feed has probably stopped."""
-    newest, table = dataset.newest_date()
+    newest, table = dataset.newest_date(t)
     if newest is None:
         return
     gap = (t - newest.normalize()).days
-    message = (f"{data}: --as-of {t.date()} is {gap} days after the newest row in the data ({newest.date()}, in {table}); "
+    message = (f"{data}: --as-of {t.date()} is {gap} days after the newest row dated by then ({newest.date()}, in {table}); "
                "customers would be scored as if nothing had happened since")
     if limit is not None and gap > limit:
         raise InputError([f"{message}; refused by --max-staleness-days {limit}: bring the data up to date or pass an earlier --as-of"])

@@ -141,15 +141,20 @@ class Dataset:
                 changes[name] = frame[frame[col] < t]
         return replace(self, **changes)
 
-    def newest_date(self) -> tuple[pd.Timestamp | None, str | None]:
+    def newest_date(self, as_of: str | pd.Timestamp | None = None) -> tuple[pd.Timestamp | None, str | None]:
         """The latest date any row records (event times, period starts and ends) and its table: how fresh the data
-        is. ``(None, None)`` for an empty dataset."""
+        is. With ``as_of``, only dates on or before it count: a known future end date says nothing of the feed.
+        ``(None, None)`` when no row qualifies."""
+        cutoff = None if as_of is None else as_timestamp(as_of)
         best: tuple[pd.Timestamp | None, str | None] = (None, None)
         for name, frame in self.items():
             cols = ["start_date", "end_date"] if name == "subscriptions" else [TABLES[name].time_column]
             for col in cols:
-                if col and col in frame and len(frame) and frame[col].notna().any():
-                    value = pd.Timestamp(frame[col].max())
+                if col and col in frame and len(frame):
+                    values = frame[col] if cutoff is None else frame[col].where(frame[col] <= cutoff)
+                    if not values.notna().any():
+                        continue
+                    value = pd.Timestamp(values.max())
                     if best[0] is None or value > best[0]:
                         best = (value, name)
         return best

@@ -38,6 +38,23 @@ def test_stale_data_warns_and_max_staleness_refuses(trained, tmp_path):
     assert fresh.returncode == 0 and "newest row" not in fresh.stderr
 
 
+def test_a_known_future_end_date_does_not_hide_stale_data(trained, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(trained / "data", root / "data")
+    subs = root / "data" / "subscriptions.csv"
+    lines = subs.read_text().splitlines()
+    head = lines[0].split(",")
+    row = lines[1].split(",")
+    row[head.index("end_date")] = "2031-01-01"  # one notice far in the future
+    subs.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    proc = run("score", "--data", "data", "--as-of", "2026-06-01", "--model", str(trained / "models" / "latest"),
+               "--out", str(tmp_path / "s.csv"), "--max-staleness-days", "60", cwd=root)
+    assert proc.returncode == 4 and "--max-staleness-days 60" in proc.stderr, proc.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_a_date_with_nobody_active_is_an_input_error(trained, tmp_path):
     proc = run("score", "--data", "data", "--as-of", "1950-01-01", "--model", "models/latest", "--out", str(tmp_path / "s.csv"), cwd=trained)
     assert proc.returncode == 4 and "no customer is active at 1950-01-01" in proc.stderr, proc.stderr
