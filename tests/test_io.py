@@ -143,6 +143,50 @@ def test_a_plain_file_from_before_becomes_the_published_link(tmp_path):
     assert out.is_symlink() and out.read_text() == "new\n" and io.manifest_path(out).read_text() == '{"new": true}'
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, not even ``except Exception``."""
+
+
+@pytest.mark.parametrize("start", ["plain", "links", "csv_only", "nothing"])
+@pytest.mark.parametrize("kill_at", range(1, 7))
+def test_a_kill_at_any_step_of_publication_leaves_one_runs_pair(tmp_path, monkeypatch, start, kill_at):
+    """Every rename, copy and link of publishing (a first one from plain files included) is a possible kill point."""
+    out = tmp_path / "scores.csv"
+    manifest = io.manifest_path(out)
+    if start == "links":
+        _publish(out, "old", "old-manifest")
+    elif start in ("plain", "csv_only"):
+        out.write_text("old")
+        if start == "plain":
+            manifest.write_text("old-manifest")
+    steps = {"n": 0}
+
+    def step(real):
+        def wrapped(*args, **kwargs):
+            steps["n"] += 1
+            if steps["n"] == kill_at:
+                raise _Killed
+            return real(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(io, "_link_over", step(io._link_over))
+    monkeypatch.setattr(io.shutil, "copyfile", step(io.shutil.copyfile))
+    killed = False
+    try:
+        _publish(out, "new", "new-manifest")
+    except _Killed:
+        killed = True
+    monkeypatch.undo()
+    shown = (out.read_text() if out.exists() else None, manifest.read_text() if manifest.exists() else None)
+    before = {"plain": ("old", "old-manifest"), "links": ("old", "old-manifest"), "csv_only": ("old", None), "nothing": (None, None)}[start]
+    assert shown in (before, ("new", "new-manifest")), (steps, shown)
+    if not killed:
+        assert shown == ("new", "new-manifest")
+    _publish(out, "next", "next-manifest")  # the next run clears what the killed one left
+    assert (out.read_text(), manifest.read_text()) == ("next", "next-manifest")
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
 def test_leftovers_of_killed_runs_are_removed_and_old_runs_pruned(tmp_path):
     out = tmp_path / "scores.csv"
     _publish(out, "1", "{}")

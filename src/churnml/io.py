@@ -578,9 +578,45 @@ def _clean_leftovers(out_file: Path, runs: Path) -> None:
 
 def _link_over(link: Path, target: str) -> None:
     """Point ``link`` at ``target`` with one rename, so readers see the old target or the new, never neither."""
-    tmp = link.with_name(f"{link.name}.{uuid.uuid4().hex}.tmp")
+    hidden = link.name if link.name.startswith(".") else f".{link.name}"
+    tmp = link.with_name(f"{hidden}.{uuid.uuid4().hex}.tmp")  # the name _clean_leftovers removes after a kill
     tmp.symlink_to(target)
     os.replace(tmp, link)
+
+
+def _adopt_pair(out_file: Path, runs: Path, current: Path) -> None:
+    """Turn both names of the pair into links through ``current`` without changing what either name shows.
+
+    Plain files (from an older churnml, or copied in) are copied into a run folder of their own first, so every step
+    shows the old pair and publication stays one rename of ``current``: converting the names one by one after it
+    would let a kill leave the new scores beside the old manifest.
+    """
+    names = (out_file.name, manifest_path(out_file).name)
+    links = [out_file.parent / n for n in names]
+    wanted = [f"{current.name}/{n}" for n in names]
+    ours = [link.is_symlink() and os.readlink(link) == w for link, w in zip(links, wanted)]
+    if all(ours):
+        return
+    if any(os.path.lexists(link) and not mine for link, mine in zip(links, ours)):
+        _adopt_shown(links, runs, current)
+    for link, w in zip(links, wanted):
+        if not (link.is_symlink() and os.readlink(link) == w):
+            _link_over(link, w)  # shows the same bytes as before; a name that was absent stays absent
+
+
+def _adopt_shown(links: list[Path], runs: Path, current: Path) -> None:
+    """Copy what each name shows now into a run folder of its own and point ``current`` at it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max((p.lstat().st_mtime for p in links if os.path.lexists(p)), default=0)))
+    adopted = runs / f"{stamp}-adopted-{uuid.uuid4().hex[:8]}"
+    folder = adopted.with_name(adopted.name + ".tmp")
+    folder.mkdir()
+    for link in links:
+        if link.exists():  # what the name shows now, plain file or link
+            shutil.copyfile(link, folder / link.name)
+            os.chmod(folder / link.name, _file_mode())
+    os.chmod(folder, _dir_mode())
+    os.replace(folder, adopted)
+    _link_over(current, f"{runs.name}/{adopted.name}")
 
 
 @contextlib.contextmanager
@@ -622,12 +658,8 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
             os.chmod(folder, _dir_mode())
             final = runs / run_id
             os.replace(folder, final)
+            _adopt_pair(out_file, runs, current)
             _link_over(current, f"{runs.name}/{run_id}")  # the moment of publication
-            for name in (out_file.name, manifest_path(out_file).name):
-                link = out_file.parent / name
-                wanted = f"{current.name}/{name}"
-                if not (link.is_symlink() and os.readlink(link) == wanted):
-                    _link_over(link, wanted)  # once per output: a plain file from an older run becomes the link
             done = sorted(p for p in runs.iterdir() if not p.name.endswith(".tmp") and p != final)
             for old in done[: max(0, len(done) - keep)]:
                 shutil.rmtree(old, ignore_errors=True)
