@@ -297,16 +297,32 @@ def _read_csv(path: Path, name: str) -> RawTable:
     return RawTable(name, frame, str(path), good, bad_frame)
 
 
+def _is_text_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind)
+
+
 def _read_parquet(path: Path, name: str) -> RawTable:
     try:
         table = pq.read_table(path)
-        ids = table.schema.field("customer_id").type if "customer_id" in table.schema.names else None
-        if ids is not None and (pa.types.is_binary(ids) or pa.types.is_large_binary(ids) or pa.types.is_fixed_size_binary(ids)):
-            raise InputError([f"{path}: customer_id is stored as bytes ({ids}), not text; write it as a string column"])
-        frame = table.to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError([f"{path}: cannot read as Parquet ({exc}); rewrite the file"]) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+        raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
+    names = [str(c).strip() for c in table.schema.names]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError([f"{path}: column names appear twice once spaces around them are removed: {', '.join(dupes)}; rename or remove them"])
+    ids = table.schema.field(table.schema.names[names.index("customer_id")]).type if "customer_id" in names else None
+    if ids is not None and not _is_text_type(ids) and not (pa.types.is_null(ids) and table.num_rows == 0):
+        what = "bytes" if (pa.types.is_binary(ids) or pa.types.is_large_binary(ids) or pa.types.is_fixed_size_binary(ids)) else (
+            f"{ids} numbers, which drops leading zeros (00123 would become 123, another customer)"
+            if pa.types.is_integer(ids) or pa.types.is_floating(ids) or pa.types.is_decimal(ids) else str(ids))
+        raise InputError([f"{path}: customer_id is stored as {what}, not text; write it as a string column"])
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
+    frame.columns = names
     return RawTable(name, frame.reset_index(drop=True), str(path), np.arange(1, len(frame) + 1))
 
 

@@ -116,6 +116,56 @@ def test_parquet_ids_stored_as_bytes_are_refused(tmp_path):
         io.load_dataset(d)
 
 
+def _ids(kind):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+
+    return {
+        "decimal": pa.array([decimal.Decimal("1.00")], pa.decimal128(5, 2)),
+        "list": pa.array([["00001"]], pa.list_(pa.string())),
+        "timestamp": pa.array([datetime.datetime(2024, 1, 1)], pa.timestamp("us")),
+        "bool": pa.array([True]),
+        "float": pa.array([1.0]),
+        "text": pa.array(["00001"]),
+        "large_text": pa.array(["00001"], pa.large_string()),
+        "categorical": pa.array(["00001"]).dictionary_encode(),
+    }[kind]
+
+
+@pytest.mark.parametrize(("kind", "refused"), [("decimal", "decimal128(5, 2) numbers"), ("list", "list<"), ("timestamp", "timestamp[us]"),
+                                              ("bool", "bool"), ("float", "double numbers"), ("text", None), ("large_text", None),
+                                              ("categorical", None)])
+def test_parquet_ids_must_be_text(tmp_path, kind, refused):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "subscriptions.csv").write_text(SUBS)
+    pq.write_table(pa.table({"customer_id": _ids(kind), "timestamp": ["2024-02-01T10:00:00"], "score": ["7"]}), d / "surveys.parquet")
+    if refused is None:
+        assert io.load_dataset(d).reports["surveys"].accepted == 1
+        return
+    with pytest.raises(InputError, match="surveys.parquet: customer_id is stored as") as info:
+        io.load_dataset(d)
+    assert refused in str(info.value) and "write it as a string column" in str(info.value)
+
+
+def test_parquet_columns_that_collide_once_stripped_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "subscriptions.csv").write_text(SUBS)
+    pq.write_table(pa.table({"customer_id": ["00001"], "timestamp": ["2024-02-01T10:00:00"], "score": ["7"], "score ": ["8"]}),
+                   d / "surveys.parquet")
+    with pytest.raises(InputError, match="surveys.parquet: column names appear twice once spaces around them are removed: score"):
+        io.load_dataset(d)
+
+
 def test_quoted_headers_with_spaces_around_them_are_read(tmp_path):
     d = _dataset(tmp_path, surveys=' "customer_id" , timestamp ,score\n00001,2024-02-01T10:00:00,7\n')
     result = io.load_dataset(d)
