@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import os
 import re
@@ -428,18 +429,41 @@ def write_bundle(
         models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWriteError(f"{models_dir}: the model folder cannot be created ({exc.strerror}: {exc.filename}); choose another --model-dir") from None
-    final = models_dir / bundle.version
-    if final.exists():
-        raise FileExistsError(f"{final} already exists; bundle versions are never overwritten")
+    base = bundle.version
+    # Versions are never overwritten. A training finishing in the same second as another (a second run, or the same
+    # data retrained) takes the next free suffix; its bundle.json records the version it got.
+    for attempt in range(1, 1000):
+        version = base if attempt == 1 else f"{base}-{attempt}"
+        final = models_dir / version
+        if os.path.lexists(final):
+            continue
+        bundle.meta["version"] = version
+        if _write_bundle_folder(bundle, models_dir, final, key):
+            break
+    else:
+        raise CannotWriteError(f"{models_dir}: no free bundle version after {base}-999; remove old bundles or choose another --model-dir")
+    if update_latest:
+        point_latest(final)
+    return final
+
+
+def _write_bundle_folder(bundle: "ModelBundle", models_dir: Path, final: Path, key: bytes | None) -> bool:
+    """Write the bundle into a private folder and rename it to ``final``; ``False`` when another run took it first."""
     model_text, bundle_json = bundle.to_files(key)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.version}.", dir=models_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=models_dir))
     try:
         (tmp / "model.txt").write_text(model_text, encoding="utf-8")
         (tmp / "bundle.json").write_text(bundle_json, encoding="utf-8")
         for name, text in bundle.attachments.items():
             (tmp / name).write_text(text, encoding="utf-8")
         os.chmod(tmp, _dir_mode())  # mkdtemp makes 0700: a scheduler running as another user must read the model
-        os.replace(tmp, final)
+        try:
+            os.rename(tmp, final)  # refuses (on a non-empty folder) rather than replaces: a bundle is never overwritten
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or final.exists():
+                return False
+            raise
+        return True
     except OSError as exc:
         exc.filename = exc.filename or str(final)
         raise
@@ -448,9 +472,6 @@ def write_bundle(
             for p in tmp.iterdir():
                 p.unlink()
             tmp.rmdir()
-    if update_latest:
-        point_latest(final)
-    return final
 
 
 def point_latest(bundle_dir: Path | str) -> None:

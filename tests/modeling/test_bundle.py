@@ -77,11 +77,30 @@ def test_unseen_category_becomes_missing_not_an_error():
 def test_versions_are_never_overwritten_and_latest_moves(tmp_path):
     first, _ = _bundle("v1")
     io.write_bundle(first, tmp_path)
-    with pytest.raises(FileExistsError):
-        io.write_bundle(first, tmp_path)
+    written = (tmp_path / "v1" / "bundle.json").read_bytes()
+    again, _ = _bundle("v1")  # the same version (two trainings in one second): the next free suffix, never v1
+    assert io.write_bundle(again, tmp_path) == tmp_path / "v1-2"
+    assert (tmp_path / "v1" / "bundle.json").read_bytes() == written
+    assert io.read_bundle(tmp_path / "v1-2").version == "v1-2" and io.read_bundle(tmp_path / "v1").version == "v1"
     second, _ = _bundle("v2")
     io.write_bundle(second, tmp_path)
     assert io.read_bundle(tmp_path / "latest").version == "v2"
+
+
+def test_a_version_taken_by_another_run_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    first, _ = _bundle("v1")
+    real = io._write_bundle_folder
+
+    def racing(bundle, models_dir, final, key):
+        if final.name == "v1":  # another training renames its folder to v1 just before this one does
+            (final).mkdir()
+            (final / "model.txt").write_text("theirs")
+        return real(bundle, models_dir, final, key)
+
+    monkeypatch.setattr(io, "_write_bundle_folder", racing)
+    assert io.write_bundle(first, tmp_path) == tmp_path / "v1-2"
+    assert (tmp_path / "v1" / "model.txt").read_text() == "theirs"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_not_a_bundle(tmp_path):
