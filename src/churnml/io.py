@@ -97,6 +97,8 @@ def write_csv(frame: pd.DataFrame, path: Path | str, *, protect: list[str] | Non
     columns = protect if protect is not None else [c for c in out.columns if pd.api.types.is_string_dtype(out[c].dtype)]
     for c in columns:
         out[c] = neutralise_formulas(out[c])
+    # Headers too: a rejects file repeats the input's column names, which an export may have started with "=".
+    out.columns = neutralise_formulas(pd.Series([str(c) for c in out.columns], dtype="str")).tolist()
     with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8", float_format=float_format)
 

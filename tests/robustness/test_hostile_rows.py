@@ -197,3 +197,12 @@ def test_a_quote_left_open_is_refused_with_the_line_it_starts_on(tmp_path):
                                    '00003,2024-02-01,8\n')
     with pytest.raises(InputError, match="starts on line 4 runs over 2 lines"):
         io.load_dataset(d)
+
+
+def test_a_formula_in_a_column_name_never_reaches_a_rejects_header(tmp_path):
+    d = _dataset(tmp_path, surveys='customer_id,timestamp,score,"=HYPERLINK(""http://x"")"\n00001,2019,7,a\n')
+    result = io.load_dataset(d)
+    assert len(_rejects(result, "surveys")) == 1
+    written = io.write_rejects(result, tmp_path / "rejects")
+    header = (tmp_path / "rejects" / "surveys.csv").read_text().splitlines()[0]
+    assert written and "'=HYPERLINK" in header and ",=HYPERLINK" not in header
