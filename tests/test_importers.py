@@ -217,7 +217,7 @@ def test_empty_frame_gives_empty_canonical_tables():
 def test_real_telco_file_imports_and_loads_back(tmp_path):
     if not TELCO.is_file():
         pytest.skip(f"real Telco file not found at {TELCO}: the ../shared data folder is absent beside this checkout")
-    frame = io.read_text_table(TELCO)
+    frame = io.read_text_table(TELCO).frame
     spec = SnapshotImportSpec.telco(T)
     result = import_snapshot(frame, spec)
     assert (result.read, result.accepted, result.rejected) == (7043, 7043, 0) and result.rejects.empty
@@ -276,7 +276,7 @@ def test_real_telco_scores_with_causes_against_the_presets_healthy_levels():
     from churnml.modeling.predict import score_dataset
     from churnml.modeling.train import train_model
 
-    result = import_snapshot(io.read_text_table(TELCO), SnapshotImportSpec.telco(T))
+    result = import_snapshot(io.read_text_table(TELCO).frame, SnapshotImportSpec.telco(T))
     cfg = parse_config({**result.suggested_config, "tracking": {"enabled": False}, "model": {"num_threads": 2}})
     as_of = pd.Timestamp(T) + pd.Timedelta(days=90)
     known = result.dataset.known_at(as_of)

@@ -719,7 +719,8 @@ def import_snapshot(
             price_column=price_column, plan_column=plan_column, exclude_columns=list(exclude or []), churn_window_days=churn_window_days,
         )
     _guard_import_out(source, out_dir)
-    result = run_import(io.read_text_table(source), spec)
+    export = io.read_text_table(source)
+    result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
     io.write_dataset(result.dataset, out_dir, fmt)
     rejects_path = out_dir / "rejects" / "snapshot.csv"
     if result.rejected:

@@ -179,11 +179,14 @@ class SnapshotImport:
         assert self.accepted + self.rejected == self.read, "rows lost in snapshot import"
 
 
-def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.ndarray | None = None) -> SnapshotImport:
+def import_snapshot(
+    frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.ndarray | None = None, malformed: pd.DataFrame | None = None
+) -> SnapshotImport:
     """Map a one-row-per-customer frame into ``subscriptions`` and ``customers`` (rules: module docstring).
 
     ``lines`` are the source positions of the rows for the rejects file; by default CSV lines 2, 3, ... (the
-    header is line 1), which is what :func:`churnml.io.read_text_table` returns rows for.
+    header is line 1). ``malformed`` holds rows the reader could not split (``line``, ``reason``, ``raw``, as
+    :func:`churnml.io.read_text_table` gives them): they are rejected with the rest and counted as read.
     """
     frame = frame.reset_index(drop=True)
     n = len(frame)
@@ -260,6 +263,11 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
     rejects = frame.loc[~ok].astype(str)
     rejects.insert(0, "reason", reasons.text[~ok])
     rejects.insert(0, "line", lines[~ok])
+    unsplit = 0 if malformed is None else len(malformed)
+    if unsplit:
+        bad = malformed[["line", "reason", "raw"]].astype({"line": "int64", "reason": "str", "raw": "str"})
+        rejects = pd.concat([rejects, bad], ignore_index=True).fillna("")
+        rejects = rejects.sort_values("line", kind="stable")
     suggested = {a: suggest_family(a, frame[a]) for a in attributes if a not in spec.attribute_families}
     families = {
         a: (spec.attribute_families[a] if a in spec.attribute_families else suggested[a][0]).value for a in attributes
@@ -269,9 +277,9 @@ def import_snapshot(frame: pd.DataFrame, spec: SnapshotImportSpec, *, lines: np.
     return SnapshotImport(
         dataset=Dataset.from_frames({"subscriptions": subscriptions, "customers": customers}),
         rejects=rejects.reset_index(drop=True),
-        read=n,
+        read=n + unsplit,
         accepted=int(ok.sum()),
-        rejected=int((~ok).sum()),
+        rejected=int((~ok).sum()) + unsplit,
         # Only the reference date is a real snapshot: earlier dates rebuilt from tenure carry no churn history.
         suggested_config={
             "static_attribute_families": families,

@@ -406,16 +406,16 @@ def load_dataset(directory: Path | str, as_of: str | pd.Timestamp | None = None)
     return validate_dataset(read_raw_tables(directory), as_of=as_of)
 
 
-def read_text_table(path: Path | str) -> pd.DataFrame:
-    """Read any CSV or Parquet file with every value as text (CSV) or as stored (Parquet), e.g. a CRM export."""
+def read_text_table(path: Path | str) -> RawTable:
+    """Read any CSV or Parquet file with every value as text (CSV) or as stored (Parquet), e.g. a CRM export.
+
+    The result keeps each row's source line (quoted line breaks counted) and the rows that could not be split into
+    the header's fields, for the caller's rejects file.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError([f"{path}: file not found"])
-    raw = _read_parquet(path, path.stem) if path.suffix == ".parquet" else _read_csv(path, path.stem)
-    if len(raw.malformed):
-        first = raw.malformed.iloc[0]
-        raise InputError([f"{path}: line {first['line']}: {first['reason']}; fix the file and retry"])
-    return raw.frame
+    return _read_parquet(path, path.stem) if path.suffix.lower() == ".parquet" else _read_csv(path, path.stem)
 
 
 # ---------------------------------------------------------------------------------------------- model bundles

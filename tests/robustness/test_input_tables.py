@@ -83,3 +83,24 @@ def test_a_copied_or_dated_table_name_is_not_a_silent_absence(trained, tmp_path,
     proc = run("validate", "--data", "data", cwd=root)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert misnamed.strip() in proc.stderr and "looks like the complaints table" in proc.stderr
+
+
+def test_import_snapshot_rejects_name_their_source_lines(tmp_path):
+    """Quoted line breaks shift the lines after them; a row with too many fields is rejected, not fatal."""
+    import pandas as pd
+
+    (tmp_path / "e.csv").write_text(
+        "customerID,tenure,Churn,Note\n"
+        'A1,3,No,"two\nlines"\n'  # lines 2-3
+        "A2,x,No,ok\n"  # line 4: tenure is not a number
+        "A3,5,Yes,ok,extra\n"  # line 5: one field too many
+        "A4,7,No,ok\n"
+    )
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", "--reference-date", "2024-06-30", "--id-column", "customerID",
+               "--tenure-column", "tenure", "--churn-column", "Churn", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Imported 2 of 4 customers (2 rejected" in " ".join(proc.stdout.split())
+    rejects = pd.read_csv(tmp_path / "imp" / "rejects" / "snapshot.csv", dtype=str, keep_default_na=False)
+    assert rejects["line"].tolist() == ["4", "5"]
+    assert "tenure" in rejects.loc[0, "reason"] and "5 fields, the header has 4" in rejects.loc[1, "reason"]
+    assert rejects.loc[1, "raw"] == "A3,5,Yes,ok,extra"
