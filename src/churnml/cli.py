@@ -338,7 +338,7 @@ def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version:
     unseen = shares.get("unseen_levels", {})
     if unseen:
         mean = sum(unseen.values()) / len(unseen)
-        if mean >= limit:
+        if mean > limit:  # a limit of 0 refuses any unseen level, never a perfect fit
             worst = sorted(unseen.items(), key=lambda kv: -kv[1])[:5]
             raise ModelError(
                 f"model {version}: {mean:.0%} of category values on average are levels it never saw in training "

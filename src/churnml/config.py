@@ -221,8 +221,9 @@ class ScoringConfig(_Model):
     reasons: int = Field(3, ge=0, le=3)
     max_unseen_level_share: float = Field(
         0.5, ge=0, le=1,
-        description="Refuse to score (exit 6) when, averaged over the model's categorical features, this share of "
-        "customers' values are levels the model never saw in training: a model trained on another portfolio. Any "
+        description="Refuse to score (exit 6) when, averaged over the model's categorical features, more than this "
+        "share of customers' values are levels the model never saw in training: a model trained on another "
+        "portfolio. 0 refuses any unseen level; 1 never refuses. Any "
         "feature above 5% is named in a warning.",
     )
 

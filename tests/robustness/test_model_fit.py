@@ -50,3 +50,15 @@ def test_one_new_level_column_warns_and_is_recorded(trained, tmp_path):
 def test_the_training_data_itself_raises_no_warning(trained, tmp_path):
     proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(tmp_path / "s.csv"), cwd=trained)
     assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+
+
+def test_a_zero_limit_accepts_a_perfect_fit_and_refuses_any_unseen_level(trained, tmp_path):
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("scoring:\n  max_unseen_level_share: 0\n")
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(tmp_path / "s.csv"),
+               "--config", str(strict), cwd=trained)
+    assert proc.returncode == 0, proc.stderr
+    root = _copy(trained, tmp_path)
+    _relabel(root, ["region"])
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "s.csv", "--config", str(strict), cwd=root)
+    assert proc.returncode == 6 and "limit scoring.max_unseen_level_share 0%" in proc.stderr, proc.stderr
