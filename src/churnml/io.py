@@ -162,11 +162,17 @@ def write_rejects(result: ValidationResult, directory: Path | str) -> list[Path]
 # ---------------------------------------------------------------------------------------------------- reading
 
 
+# A line ends at LF, CRLF or a bare CR (old Mac exports), as the CSV reader and editors count them.
+def _breaks_in(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 def _line_breaks_per_row(table: pa.Table) -> np.ndarray:
     """How many line breaks each parsed row holds inside its quoted values."""
     counts = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
-        counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+        for pattern, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
+            counts += sign * pc.count_substring(column, pattern).to_numpy(zero_copy_only=False).astype(np.int64)
     return counts
 
 
@@ -175,22 +181,45 @@ def _physical_lines(path: Path) -> int:
     count, last = 0, b"\n"
     with path.open("rb") as fh:
         while block := fh.read(_CSV_BLOCK_BYTES):
-            count += block.count(b"\n")
+            count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if last == b"\r" and block[:1] == b"\n":
+                count -= 1  # a CRLF split across two blocks
             last = block[-1:]
-    return count + (last != b"\n")
+    return count + (last not in (b"\n", b"\r"))
 
 
-def _record_lines(table: pa.Table, bad_records: np.ndarray, breaks_in_values: bool) -> tuple[np.ndarray, np.ndarray]:
+def _record_lines(
+    table: pa.Table, bad_records: np.ndarray, breaks_in_values: bool, bad_breaks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Source lines (header = 1) of the parsed rows and of the malformed ones, given the malformed rows' record
-    positions: every record starts one line after the previous one ends, so line breaks inside values count."""
+    positions (and the line breaks inside each): every record starts one line after the previous one ends, so line
+    breaks inside values count."""
     n_records = table.num_rows + len(bad_records)
     spans = np.ones(n_records, dtype=np.int64)
     is_bad = np.zeros(n_records, dtype=bool)
     is_bad[bad_records] = True
     if breaks_in_values:
         spans[~is_bad] += _line_breaks_per_row(table)
+        if bad_breaks is not None:
+            spans[bad_records] += bad_breaks
     starts = 2 + np.concatenate([[0], np.cumsum(spans)[:-1]])
     return starts[~is_bad], starts[is_bad]
+
+
+def _swallows_rows(text: str, expected_fields: int) -> bool:
+    """Whether a malformed row looks like a quote left open: a quoted value whose text after a line break holds a
+    whole row's worth of delimiters. A closed multi-line note in a row with one field too many does not."""
+    if not _breaks_in(text):
+        return False
+    try:
+        fields = next(csv.reader([text.replace("\r\n", "\n").replace("\r", "\n") + "\n"], strict=False), [])
+    except csv.Error:
+        return True
+    for value in fields:
+        rest = re.split(r"\n", value, maxsplit=1)
+        if len(rest) == 2 and rest[1].count(",") >= max(1, expected_fields - 1):
+            return True
+    return False
 
 
 def _not_utf8(path: Path) -> str:
@@ -200,7 +229,8 @@ def _not_utf8(path: Path) -> str:
         data.decode("utf-8")
         return f"{path}: not UTF-8 text; save it as UTF-8 CSV"
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        head = data[: exc.start]
+        line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
         return f"{path}, line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8 CSV (e.g. re-export it, or iconv -f latin1 -t utf-8)"
 
 
@@ -213,12 +243,13 @@ _CSV_BLOCK_BYTES = 16 << 20  # the longest line (row) the CSV reader takes; a lo
 
 def _quote_hint(path: Path) -> str:
     """Name the line that stops the parser: an unbalanced quote, or a line longer than the reader's block."""
-    with path.open("rb") as fh:
+    # Universal newlines: LF, CRLF and bare CR end a line, as they do for the reader's line numbers.
+    with path.open(encoding="utf-8", errors="replace", newline=None) as fh:
         for number, line in enumerate(fh, start=1):
             if len(line) > _CSV_BLOCK_BYTES:
-                return (f"; line {number} is {len(line):,} bytes long (rows may hold at most {_CSV_BLOCK_BYTES:,}): "
+                return (f"; line {number} is {len(line):,} characters long (rows may hold at most {_CSV_BLOCK_BYTES:,} bytes): "
                         "a value that swallowed other rows or binary data; remove it")
-            if line.count(b'"') % 2:
+            if line.count('"') % 2:
                 return f"; line {number} opens a quote that never closes: close it or remove the stray quote"
     return "; check quoting and that values hold no line breaks"
 
@@ -279,14 +310,17 @@ def _read_csv(path: Path, name: str) -> RawTable:
             raise _fail(exc) from None
     if malformed:
         table = _parse(newlines_in_values, use_threads=False)  # single-threaded, the reader numbers the bad rows
-    good, bad = _record_lines(table, np.array([m[3] - 2 for m in malformed], dtype=np.int64), newlines_in_values)
-    swallowed = [(line, m) for line, m in zip(bad, malformed) if "\n" in m[0] or "\r" in m[0]]
+    good, bad = _record_lines(
+        table, np.array([m[3] - 2 for m in malformed], dtype=np.int64), newlines_in_values,
+        np.array([_breaks_in(m[0]) for m in malformed], dtype=np.int64),
+    )
+    swallowed = [(line, m) for line, m in zip(bad, malformed) if _swallows_rows(m[0], m[1])]
     if swallowed:
         # A quote left open swallows the lines after it into one field: no row count could be trusted.
         line, m = swallowed[0]
         raise InputError([
             f"{path}: rows cannot be told apart; the row that starts on line {line} runs over "
-            f"{m[0].count(chr(10)) + 1} lines and has {m[2]} fields where the header has {m[1]}: a quote on that "
+            f"{_breaks_in(m[0]) + 1} lines and has {m[2]} fields where the header has {m[1]}: a quote on that "
             "line (or one before it) is probably never closed; close it or remove the stray quote"
         ])
     frame = table.to_pandas()

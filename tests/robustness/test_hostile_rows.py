@@ -192,6 +192,25 @@ def test_rejects_name_the_real_line_after_quoted_line_breaks(tmp_path, newline):
     assert sorted(result.dataset.surveys["customer_id"]) == ["00001", "00002", "00006"]
 
 
+@pytest.mark.parametrize(
+    ("rows", "newline", "lines"),
+    [
+        # bare CR line ends (old Mac exports) around a quoted LF
+        (['00001,2024-02-01,7,"a\nb"', "00002,bad,7,", "00003,2024-02-01,7,x,extra", "00004,bad,7,"], "\r", [4, 5, 6]),
+        # a closed multi-line note in a row with one field too many: that row is rejected, the file is read
+        (['00001,2024-02-01,7,"a\nb",extra', "00002,bad,7,", '00003,2024-02-01,7,"x\r\ny"', "00004,bad,7,"], "\n", [2, 4, 7]),
+        # CRLF line ends with a bare CR inside a quoted value
+        (['00001,2024-02-01,7,"a\rb"', "00002,bad,7,", "00003,bad,7,"], "\r\n", [4, 5]),
+    ],
+    ids=["bare_cr", "closed_break_extra_field", "crlf_with_cr_value"],
+)
+def test_rejects_name_the_real_line_whatever_the_line_ends(tmp_path, rows, newline, lines):
+    d = _dataset(tmp_path)
+    (d / "surveys.csv").write_bytes(newline.join(["customer_id,timestamp,score,note", *rows]).encode() + newline.encode())
+    result = io.load_dataset(d)
+    assert _rejects(result, "surveys")["line"].tolist() == lines
+
+
 def test_a_quote_left_open_is_refused_with_the_line_it_starts_on(tmp_path):
     d = _dataset(tmp_path, surveys='customer_id,timestamp,score\n00001,2024-02-01,"a\nb"\n00002,"2024-02-01,7\n'
                                    '00003,2024-02-01,8\n')
