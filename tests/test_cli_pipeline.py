@@ -297,3 +297,17 @@ def test_the_report_has_a_winback_section(winback_run):
     html = (winback_run / "out" / "report_wb" / "index.html").read_text()
     assert 'id="winback"' in html and "Churned in window" in html
     assert (winback_run / "out" / "report_wb" / "assets" / "winback_values.png").stat().st_size > 1000
+
+
+def test_the_report_states_the_configured_winback_gate(winback_run):
+    (winback_run / "gate.yaml").write_text("winback:\n  min_expected_value: 25\n")
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--config", "gate.yaml",
+               "--out", "out/gated.csv", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    w = pd.read_csv(winback_run / "out" / "gated.csv", keep_default_na=False)
+    assert (w.loc[w["recommended_action"] != "none", "expected_value"] > 25).all()
+    proc = run("report", "--scores", "out/scores.csv", "--winback", "out/gated.csv", "--out", "out/report_gate", cwd=winback_run)
+    assert proc.returncode == 0, proc.stderr
+    html = (winback_run / "out" / "report_gate" / "index.html").read_text()
+    assert "only a value above 25 (<code>winback.min_expected_value</code>) earns an action" in html
+    assert "only a positive value" not in html

@@ -704,8 +704,8 @@ def _winback_section(inputs: ReportInputs, top: int = 50) -> str:
         f"{esc(run.get('as_of', inputs.as_of))} and who have not come back. Why they left is read from the features "
         "they had the night before they left, with the same attribution as the nightly list. Expected value = chance "
         f"of a return × {num(rule.get('expected_months'))} months a won-back customer stays × monthly margin "
-        f"({pct(rule.get('margin_share'), 0)} of their price) − {num(rule.get('cost'))} per attempt; only a positive "
-        "value earns an action.</p>",
+        f"({pct(rule.get('margin_share'), 0)} of their price) − {num(rule.get('cost'))} per attempt; only a value "
+        f"above {num(rule.get('min_expected_value', 0.0))} (<code>winback.min_expected_value</code>) earns an action.</p>",
     ]
     rows = []
     for cause in ("price", "service", "other"):
