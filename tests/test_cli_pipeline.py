@@ -127,7 +127,7 @@ def test_rows_after_as_of_change_nothing(pipeline):
 
 def test_a_run_failing_midway_leaves_the_previous_csv(pipeline, monkeypatch, capsys):
     import churnml.cli
-    import churnml.modeling.predict as predict
+    import churnml.pipeline as predict
 
     target = pipeline / "out" / "scores.csv"
     before = target.read_bytes()

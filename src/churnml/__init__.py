@@ -1,8 +1,28 @@
-"""churnml: which active customers are about to leave, why (price or service), and what to do about it."""
+"""churnml: which active customers are about to leave, why (price or service), and what to do about it.
 
+The public API is one function per stage (:mod:`churnml.pipeline`) plus the types they take::
+
+    import churnml
+    from churnml import io
+
+    dataset = io.load_dataset("data/").dataset
+    config = churnml.load_config("configs/default.yaml")
+    bundle = churnml.train(dataset, "2025-10-01", config).bundle
+    scores = churnml.score(dataset, "2025-10-01", bundle, config).scores
+
+The stage functions are imported on first use, so ``import churnml`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from churnml._version import __version__
 from churnml.config import ChurnConfig, Family, load_config
 from churnml.dataset import Dataset
 from churnml.errors import ChurnMLError, ConfigError, InputError, ModelError
+
+_STAGES = ("validate", "build_features", "train", "score", "explain", "winback", "report_inputs")
 
 __all__ = [
     "ChurnConfig",
@@ -12,7 +32,15 @@ __all__ = [
     "Family",
     "InputError",
     "ModelError",
+    "__version__",
     "load_config",
+    *_STAGES,
 ]
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> Any:
+    if name in _STAGES:
+        from churnml import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'churnml' has no attribute {name!r}")

@@ -245,28 +245,17 @@ def train(
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
 ) -> None:
     """Train on everything knowable at T, evaluate out of time, write a model bundle, log to MLflow."""
-    from churnml.features import feature_registry
-    from churnml.labels import training_snapshots
-    from churnml.modeling.tracking import log_training_run, metrics_json
-    from churnml.modeling.train import train_model
+    from churnml import pipeline
+    from churnml.tracking import log_training_run, metrics_json
     from churnml.plots import evaluation_figures
 
     _guard_rejects(rejects, data)
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
-    snapshots = training_snapshots(dataset, t, cfg, progress=True)
-    if snapshots.empty:
-        raise InputError([f"{data}: no snapshot before {t.date()} has a fully known label (needs snapshot + {cfg.labels.horizon_days} + {cfg.labels.grace_days} days <= as-of); use a later --as-of"])
-    registry = feature_registry(cfg, dict(dataset.customers.drop(columns="customer_id").dtypes))
-    families = {name: spec.family for name, spec in registry.items()}
-    fingerprint = dataset.fingerprint()
-    with err.status(f"Training on {len(snapshots):,} snapshot rows…"):
-        try:
-            result = train_model(snapshots, cfg, families, as_of=t, oracle=io.read_oracle(data), data_fingerprint=fingerprint)
-        except ValueError as exc:  # too little or one-sided history at this --as-of: the user's data, not a bug
-            raise InputError([f"{data}: cannot train at {t.date()}: {exc}"]) from None
-    _train_winback(dataset, t, result.bundle, cfg)
+    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
+    training = pipeline.train(dataset, t, cfg, oracle=io.read_oracle(data), source=str(data), progress=True)
+    result, families, fingerprint = training.result, training.families, training.fingerprint
+    _print_winback_training(training, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
@@ -276,7 +265,7 @@ def train(
         with err.status("Logging to MLflow…"):
             try:
                 tracked = log_training_run(
-                    cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": snapshots["snapshot_date"].nunique(), "rows": len(snapshots), **cfg.model.model_dump()},
+                    cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": training.snapshot_dates, "rows": training.snapshot_rows, **cfg.model.model_dump()},
                     config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
                     bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
                 )
@@ -292,17 +281,12 @@ def train(
     print_training_summary(result, bundle_dir, tracked)
 
 
-def _train_winback(dataset, t: pd.Timestamp, bundle, cfg: ChurnConfig) -> None:
-    """Train the win-back model into the bundle; too little history only leaves the bundle without one."""
-    from churnml.modeling.winback import attach_winback, train_winback
-
-    try:
-        model = train_winback(dataset, t, bundle, cfg, progress=True)
-    except ValueError as exc:
-        bundle.meta["winback"] = {"not_trained": str(exc)}
-        err.print(f"[yellow]warning:[/yellow] no win-back model: {escape(str(exc))}")
+def _print_winback_training(training, cfg: ChurnConfig) -> None:
+    """What the return model learned, or why there is none (too little history only leaves the bundle without one)."""
+    if training.winback is None:
+        err.print(f"[yellow]warning:[/yellow] no win-back model: {escape(str(training.winback_skipped))}")
         return
-    attach_winback(bundle, model)
+    model = training.winback
     m = model.meta["return_model"]
     out.print(
         f"Win-back: return model ROC-AUC {m['model']['roc_auc']:.3f} (logistic baseline {m['logistic']['roc_auc']:.3f}, "
@@ -506,7 +490,7 @@ def score(
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
 
-    from churnml.modeling.predict import score_dataset
+    from churnml import pipeline
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
@@ -516,7 +500,7 @@ def score(
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
-        result = score_dataset(loaded.dataset, t, bundle, cfg, progress=True)
+        result = pipeline.score(loaded.dataset, t, bundle, cfg, progress=True)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
@@ -552,7 +536,8 @@ def winback(
     """Churned customers worth winning back: why they left, the chance they return, what a return is worth."""
     import json
 
-    from churnml.modeling.winback import winback_list, winback_model
+    from churnml import pipeline
+    from churnml.modeling.winback import winback_model
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
@@ -568,7 +553,7 @@ def winback(
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
-        result = winback_list(loaded.dataset, t, bundle, trained, cfg, progress=True)
+        result = pipeline.winback(loaded.dataset, t, bundle, cfg, model=trained, progress=True)
         digest = io.write_winback(result.table, run.scores)
         manifest = _run_manifest(
             "winback", t, bundle, model, cfg, loaded, out_file, run, len(result.table), digest, started,
@@ -597,27 +582,19 @@ def features(
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
 ) -> None:
     """Write the point-in-time feature vector of every customer active at T, for data scientists."""
-    from churnml.features import build_features, population_context
+    from churnml import pipeline
 
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, rejects=rejects, kind="features")
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset.known_at(t)
+    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
     started = time.perf_counter()
     with err.status(f"Building features at {t.date()}…"):
-        context = population_context(dataset, t, cfg)
-        frames = [build_features(part, t, cfg, context) for _, part in dataset.partitions(context_active(dataset, t), cfg.scoring.chunk_customers)]
-        frame = pd.concat(frames) if frames else build_features(dataset, t, cfg, context)
+        frame = pipeline.build_features(dataset, t, cfg)
     with io.atomic_path(out_file) as tmp:
         frame.to_parquet(tmp)
     out.print(f"{len(frame):,} customers x {frame.shape[1]} features at {t.date()} in {time.perf_counter() - started:.1f} s -> {out_file}")
-
-
-def context_active(dataset, t) -> "pd.Index":
-    from churnml.lifecycle import active_customers
-
-    return active_customers(dataset.subscriptions, t)
 
 
 @app.command()
@@ -633,8 +610,8 @@ def explain(
     """One customer's risk explained in plain language: probability, cause, what pushes risk up and down, action."""
     import json
 
+    from churnml import pipeline
     from churnml.errors import NotFoundError
-    from churnml.explain import explain_customers
     from churnml.lifecycle import active_customers
 
     if fmt not in ("text", "json"):
@@ -649,7 +626,7 @@ def explain(
             f"customer {customer!r} is {'not active' if known else 'not in the data'} at {t.date()}; "
             "ids are matched exactly as text (00123 and 123 differ)"
         )
-    ex = explain_customers(dataset, t, bundle, cfg, [customer])
+    ex = pipeline.explain(dataset, t, bundle, cfg, [customer])
     summary, rows = ex.customer(customer)
     up = rows[rows["contribution"] > 0].head(top)
     down = rows[rows["contribution"] < 0].head(top)

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from churnml.dataset import Dataset
 from churnml.errors import BusyError, CannotWriteError, InputError, ModelError, NotFoundError
-from churnml.schemas import TABLES
+from churnml.schemas import OUTPUTS, TABLES, OutputSpec
 from churnml.validation import FORMULA_PREFIXES, RawTable, ValidationResult, validate_dataset
 
 if TYPE_CHECKING:
@@ -566,52 +566,60 @@ def read_oracle(directory: Path | str) -> pd.DataFrame | None:
     return frame
 
 
-def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
-    """Write the scores file atomically and return its sha256: CSV with every text field formula-safe, or, for a
-    ``.parquet`` path, typed Parquet (ids and texts as strings, probabilities rounded as in the CSV, flags as
-    booleans)."""
+def decimals_or_empty(values: np.ndarray, fmt: str) -> np.ndarray:
+    """Numbers as fixed-decimal text (``fmt``), missing values as empty text."""
+    values = np.asarray(values, dtype=float)
+    if not len(values):
+        return np.array([], dtype=str)
+    return np.where(np.isnan(values), "", np.char.mod(fmt, np.nan_to_num(values)))
+
+
+def format_output(frame: pd.DataFrame, spec: OutputSpec) -> pd.DataFrame:
+    """An output frame as its CSV shows it (the spec's formats): fixed decimals, empty where missing, whole numbers
+    as integers, true/false flags, ISO dates."""
+    out = frame.copy()
+    for col, fmt in spec.numbers.items():
+        if col in out:
+            values = out[col].to_numpy(dtype=float)
+            out[col] = values.astype(np.int64).astype(str) if fmt == "%d" else decimals_or_empty(values, fmt)
+    for col in spec.flags:
+        if col in out:
+            out[col] = np.where(out[col].to_numpy(dtype=bool), "true", "false")
+    for col in spec.dates:
+        if col in out:
+            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
+    return out
+
+
+def _write_output(frame: pd.DataFrame, path: Path | str, spec: OutputSpec, round_parquet: bool) -> str:
     import hashlib
 
-    from churnml.modeling.predict import format_scores
-
     if Path(path).suffix.lower() == ".parquet":
-        typed = scores.copy()
+        typed = frame.copy()
         for c in typed.columns:
-            if typed[c].dtype == object or pd.api.types.is_string_dtype(typed[c].dtype):
+            if c in spec.texts:
                 typed[c] = typed[c].astype("string")
-        for c in ("churn_probability", "cause_share", "price_share", "service_share", "other_share"):
-            if c in typed:
+            elif round_parquet and spec.numbers.get(c) == "%.4f":
                 typed[c] = typed[c].astype(float).round(4)
         with atomic_path(path) as tmp:
             typed.to_parquet(tmp, index=False)
     else:
-        formatted = format_scores(scores)
-        text_columns = [c for c in formatted.columns if formatted[c].dtype == object or pd.api.types.is_string_dtype(formatted[c].dtype)]
-        write_csv(formatted, path, protect=text_columns)
+        formatted = format_output(frame, spec)
+        write_csv(formatted, path, protect=[c for c in formatted.columns if c in spec.texts])
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-_WINBACK_NUMBERS = {"days_since_churn", "cause_share", "return_probability", "expected_months", "expected_value", "monthly_margin", "cost"}
+def write_scores(scores: pd.DataFrame, path: Path | str) -> str:
+    """Write the scores file atomically and return its sha256: CSV with every text field formula-safe, or, for a
+    ``.parquet`` path, typed Parquet (ids and texts as strings, probabilities rounded as in the CSV, flags as
+    booleans)."""
+    return _write_output(scores, path, OUTPUTS["scores"], round_parquet=True)
 
 
 def write_winback(table: pd.DataFrame, path: Path | str) -> str:
     """Write the win-back file atomically and return its sha256: CSV with every text field formula-safe (numbers,
     negative expected values too, stay numbers), or typed Parquet for a ``.parquet`` path."""
-    import hashlib
-
-    from churnml.modeling.winback import format_winback
-
-    if Path(path).suffix.lower() == ".parquet":
-        typed = table.copy()
-        for c in typed.columns:
-            if c not in _WINBACK_NUMBERS and c != "churn_date":
-                typed[c] = typed[c].astype("string")
-        with atomic_path(path) as tmp:
-            typed.to_parquet(tmp, index=False)
-    else:
-        formatted = format_winback(table)
-        write_csv(formatted, path, protect=[c for c in formatted.columns if c not in _WINBACK_NUMBERS])
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _write_output(table, path, OUTPUTS["winback"], round_parquet=False)
 
 
 def manifest_path(scores_path: Path | str) -> Path:
@@ -769,8 +777,6 @@ def read_scores(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"{path}: scores file not found; run churnml score first")
-    from churnml.modeling.predict import SCORE_COLUMNS
-
     try:
         if path.suffix.lower() == ".parquet":
             columns = pq.read_schema(path).names
@@ -779,7 +785,7 @@ def read_scores(path: Path | str) -> pd.DataFrame:
                 columns = next(csv.reader([fh.readline()]), [])
     except (OSError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
         raise InputError([f"{path}: cannot be read as a scores file ({_first_line(exc)}); pass the file churnml score wrote"]) from None
-    missing = [c for c in SCORE_COLUMNS if c not in columns]
+    missing = [c for c in OUTPUTS["scores"].contract if c not in columns]
     if missing:
         raise InputError([f"{path}: not a scores file (columns missing: {', '.join(missing)}); pass the file churnml score wrote"])
     if path.suffix.lower() == ".parquet":
@@ -800,8 +806,6 @@ def read_winback(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"{path}: win-back file not found; run churnml winback first")
-    from churnml.modeling.winback import WINBACK_COLUMNS
-
     texts = ["customer_id", "cause_at_churn", "reason_1", "reason_2", "reason_3", "recommended_action", "model_version", "action_reason"]
     try:
         if path.suffix.lower() == ".parquet":
@@ -810,7 +814,7 @@ def read_winback(path: Path | str) -> pd.DataFrame:
             frame = pd.read_csv(path, dtype={c: "str" for c in texts}, keep_default_na=False, na_values={"cause_share": [""]})
     except (OSError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
         raise InputError([f"{path}: cannot be read as a win-back file ({_first_line(exc)}); pass the file churnml winback wrote"]) from None
-    missing = [c for c in WINBACK_COLUMNS if c not in frame.columns]
+    missing = [c for c in OUTPUTS["winback"].contract if c not in frame.columns]
     if missing:
         raise InputError([f"{path}: not a win-back file (columns missing: {', '.join(missing)}); pass the file churnml winback wrote"])
     for c in texts:

@@ -1,4 +1,4 @@
-"""The input contract as data: every table, its columns, their kinds and rules.
+"""The contract as data: every input table and every output file, their columns, kinds and rules.
 
 Validation, loading, the generator and the feature builders all read these specs, so the contract is written
 down once. After loading, every table is a *canonical frame*:
@@ -179,6 +179,59 @@ TABLES: dict[str, TableSpec] = {
 }
 
 EVENT_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n not in ("subscriptions", "customers"))
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output file: the contract's columns in order, then optional columns after them.
+
+    ``numbers`` are written as numbers (never formula-protected: a negative value stays a number), ``decimals`` the
+    fixed decimals of each number in the CSV (empty text where a value is missing), ``flags`` true/false columns.
+    """
+
+    name: str
+    contract: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+    numbers: dict[str, str] = field(default_factory=dict)  # column -> printf format in the CSV
+    flags: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.contract, *self.extra]
+
+    @property
+    def texts(self) -> list[str]:
+        return [c for c in self.columns if c not in self.numbers and c not in self.flags and c not in self.dates]
+
+
+OUTPUTS: dict[str, OutputSpec] = {
+    "scores": OutputSpec(
+        "scores",
+        contract=(
+            "customer_id", "as_of_date", "churn_probability", "risk_rank", "risk_tier", "flagged", "lifecycle_stage",
+            "primary_cause", "cause_share", "reason_1", "reason_2", "reason_3", "recommended_action", "model_version",
+        ),
+        # For analysts: how risk splits across the cause families; for the CRM: who to ask for a referral.
+        extra=("price_share", "service_share", "other_share", "referral_candidate"),
+        numbers={"churn_probability": "%.4f", "risk_rank": "%d", "cause_share": "%.4f", "price_share": "%.4f",
+                 "service_share": "%.4f", "other_share": "%.4f"},
+        flags=("flagged", "referral_candidate"),
+    ),
+    "winback": OutputSpec(
+        "winback",
+        contract=(
+            "customer_id", "as_of_date", "churn_date", "days_since_churn", "cause_at_churn", "cause_share", "reason_1",
+            "reason_2", "reason_3", "return_probability", "expected_months", "expected_value", "recommended_action",
+            "model_version",
+        ),
+        # What the value rule used, and why a customer gets no action.
+        extra=("monthly_margin", "cost", "action_reason"),
+        numbers={"days_since_churn": "%d", "cause_share": "%.4f", "return_probability": "%.4f", "expected_months": "%.1f",
+                 "expected_value": "%.2f", "monthly_margin": "%.2f", "cost": "%.2f"},
+        dates=("churn_date",),
+    ),
+}
 
 
 def empty_frame(table: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from churnml.config import parse_config
 from churnml.dataset import Dataset
 from churnml.features import feature_registry
 from churnml.labels import training_snapshots
-from churnml.modeling.predict import score_dataset
+from churnml.pipeline import score as score_dataset
 from churnml.modeling.train import train_model
 from churnml.synth import generate
 
@@ -53,12 +53,13 @@ def test_primary_cause_matches_the_planted_cause(scored):
 def test_the_winback_list_against_the_truth(scored):
     """Win-back on the default world: the return model ranks returns nearly as well as the simulator's own
     propensity, and the top tenth of the list by expected value holds far more realised return value."""
-    from churnml.modeling.winback import train_winback, winback_list, winback_truth_metrics
+    from churnml.modeling.winback import train_winback, winback_truth_metrics
+    from churnml.pipeline import winback as winback_list
 
     _, truth, cfg, dataset, bundle = scored
     model = train_winback(dataset, AS_OF, bundle, cfg)
     # Pool six monthly lists: one list holds a few hundred customers, too few for stable figures.
-    tables = [winback_list(dataset, AS_OF - pd.DateOffset(months=k), bundle, model, cfg).table for k in range(0, 6)]
+    tables = [winback_list(dataset, AS_OF - pd.DateOffset(months=k), bundle, cfg, model=model).table for k in range(0, 6)]
     m = winback_truth_metrics(pd.concat(tables, ignore_index=True), truth, cfg.winback.return_window_days)
     print(f"\nwin-back: {m}")
     assert m["matched"] == m["listed"] >= 1000

@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml.config import ChurnConfig, WinbackConfig, parse_config
+from churnml.config import ChurnConfig, parse_config
 from churnml.modeling.winback import (
-    _actions,
     churned_in_window,
     kaplan_meier,
     restricted_mean,
@@ -101,19 +100,3 @@ def test_stays_are_the_runs_after_a_churn(table):
     assert stays["months"].tolist() == pytest.approx([182 / 30.4375, (T - pd.Timestamp("2024-01-01")).days / 30.4375])
 
 
-@pytest.mark.parametrize(
-    ("cause", "value", "action"),
-    [("price", 10.0, "winback_offer"), ("service", 10.0, "winback_service_call"), ("other", 10.0, "winback_offer"),
-     ("price", -5.0, "none"), ("service", 0.0, "none"), ("other", -0.01, "none")],
-)
-def test_the_value_gate(cause, value, action):
-    got, why = _actions(np.array([cause], dtype=object), np.array([value]), WinbackConfig())
-    assert got.tolist() == [action]
-    assert (why[0] == "") == (action != "none")
-    if action == "none":
-        assert f"{value:.2f}" in why[0]
-
-
-def test_other_can_be_switched_off():
-    got, why = _actions(np.array(["other"], dtype=object), np.array([50.0]), WinbackConfig(other="none"))
-    assert got.tolist() == ["none"] and "no action" in why[0]

@@ -14,8 +14,8 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
+from churnml.decisions import explain_actions, recommend_actions, risk_tiers
 from churnml.explain.causes import attribute
-from churnml.explain.playbook import explain_actions, recommend_actions
 from churnml.features import PopulationContext, build_features, feature_registry, population_context, render_reason
 from churnml.lifecycle import lifecycle_stage
 from churnml.modeling.bundle import ModelBundle
@@ -43,9 +43,6 @@ def explain_customers(
     context: PopulationContext | None = None,
 ) -> Explanations:
     """Probability, tier, stage, cause, action and every contribution for the given active customers."""
-    # Imported here: the scoring module imports this package, so a top-level import would be circular.
-    from churnml.modeling.predict import risk_tiers
-
     t = as_timestamp(as_of)
     known = dataset.known_at(t)
     context = context or population_context(known, t, config)

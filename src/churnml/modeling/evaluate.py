@@ -73,7 +73,7 @@ def evaluate_at(
 ) -> dict[str, object]:
     """How the scores file for T compares with the generator's truth: risk, calibration and cause, at T itself.
 
-    ``scores`` is the scores frame of :func:`churnml.modeling.predict.score_dataset`; ``truth`` and ``oracle`` are
+    ``scores`` is the scores frame of :func:`churnml.pipeline.score`; ``truth`` and ``oracle`` are
     the generator's (``truth.csv``, ``oracle.parquet``). Risk: ROC-AUC of the model and of the oracle on the
     customers scored at T, ECE and mean predicted against observed churn in (T, T + H]. Cause, on the flagged
     customers who truly leave within the horizon: accuracy of ``primary_cause`` against the planted cause beside

@@ -1,6 +1,7 @@
-"""Win-back: which churned customers are worth contacting again, why they left, and what a return is worth.
+"""Win-back learning: will a churned customer come back, and how long does a won-back customer stay.
 
-Three learned parts, all point in time:
+The list itself (why they left, the value gate, the action) is :func:`churnml.pipeline.winback`. Its parts, all
+point in time:
 
 * **Why they left**: the churn model's attribution (:func:`churnml.explain.causes.attribute`) on the features the
   customer had the night before their churn date, so the cause reads as it did on the night job's last list.
@@ -10,7 +11,8 @@ Three learned parts, all point in time:
 * **How long a won-back customer stays**: the Kaplan-Meier curve of earlier won-back runs (runs that followed a
   churn; open runs are censored at T), summarised as its restricted mean up to ``winback.horizon_months``.
 
-Expected value = return probability x expected months x monthly margin - cost; the gate and the action follow.
+Expected value = return probability x expected months x monthly margin - cost; :func:`churnml.decisions.winback_actions`
+applies the gate.
 """
 
 from __future__ import annotations
@@ -21,35 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnml.config import ChurnConfig, Family, WinbackAction
+from churnml.config import ChurnConfig, Family
 from churnml.dataset import Dataset, as_timestamp
-from churnml.explain.causes import attribute
-from churnml.explain.reasons import render_reasons
-from churnml.features import build_features, feature_registry, population_context
+from churnml.features import build_features, population_context
 from churnml.lifecycle import churn_history, service_runs, subscriptions_as_of
 from churnml.modeling.bundle import FeatureInfo, ModelBundle
 from churnml.modeling.calibration import Calibrator
 from churnml.modeling.evaluate import classification_metrics
-from churnml.modeling.predict import decimals_or_empty
 
-WINBACK_COLUMNS = [
-    "customer_id",
-    "as_of_date",
-    "churn_date",
-    "days_since_churn",
-    "cause_at_churn",
-    "cause_share",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-    "return_probability",
-    "expected_months",
-    "expected_value",
-    "recommended_action",
-    "model_version",
-]
-# Optional columns after the contract's: what the value rule used, and why a customer gets no action.
-WINBACK_EXTRA_COLUMNS = ["monthly_margin", "cost", "action_reason"]
 # Inputs of the return model besides the churn model's features at churn.
 RETURN_EXTRA_FEATURES = (
     "days_since_churn", "earlier_churns", "churn_probability_before_churn", "days_from_features_to_churn", "run_months_at_churn",
@@ -315,103 +296,6 @@ def train_winback(
         "window_days": [config.winback.min_days, config.winback.max_days],
     }
     return WinbackModel(model.bundle_, curve, meta)
-
-
-# ---------------------------------------------------------------------------------------------------- the list
-
-
-@dataclass
-class WinbackResult:
-    table: pd.DataFrame
-    counts: dict[str, Any]
-
-
-def winback_list(
-    dataset: Dataset,
-    as_of: str | pd.Timestamp,
-    churn_bundle: ModelBundle,
-    model: WinbackModel,
-    config: ChurnConfig,
-    *,
-    progress: bool = False,
-) -> WinbackResult:
-    """The win-back file of contract section 4 as a frame, sorted by expected value (ties by customer id)."""
-    t = as_timestamp(as_of)
-    known = dataset.known_at(t)
-    w = config.winback
-    who = churned_in_window(known.subscriptions, t, config)
-    table = who.assign(as_of_date=str(t.date()))
-    n = len(who)
-    for col in ("cause_at_churn", "reason_1", "reason_2", "reason_3"):
-        table[col] = ""
-    table["cause_share"] = np.nan
-    if n:
-        features = features_at_churn(known, who, config, progress=progress)
-        features.index = pd.Index(who["customer_id"].to_numpy(), name="customer_id")
-        registry = feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
-        why = attribute(features, churn_bundle, registry, config)
-        reasons = render_reasons(why.reasons, features[churn_bundle.feature_names], registry)
-        table["cause_at_churn"] = why.causes["primary_cause"].to_numpy()
-        table["cause_share"] = why.causes["cause_share"].to_numpy()
-        for k, texts in enumerate(reasons, start=1):
-            table[f"reason_{k}"] = texts
-        p = model.returns.predict(return_features(known, who, churn_bundle, config, progress=progress))
-        price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.full(n, np.nan)
-    else:
-        p = price = np.zeros(0)
-    months = model.expected_months
-    margin = np.nan_to_num(price, nan=0.0) * w.margin_share
-    cost = w.cost_multiple * w.acquisition_cost
-    value = p * months * margin - cost
-    table["return_probability"] = p
-    table["expected_months"] = months
-    table["expected_value"] = value
-    table["monthly_margin"] = margin
-    table["cost"] = cost
-    action, reason = _actions(table["cause_at_churn"].to_numpy(dtype=object), value, w)
-    table["recommended_action"] = action
-    table["action_reason"] = reason
-    table["model_version"] = churn_bundle.version
-    order = np.lexsort((table["customer_id"].to_numpy(dtype=str), -np.round(value, 2)))
-    table = table.iloc[order].reset_index(drop=True)[WINBACK_COLUMNS + WINBACK_EXTRA_COLUMNS]
-    acting = table["recommended_action"] != WinbackAction.NONE.value
-    counts = {
-        "listed": int(n),
-        "by_cause": {k: int(v) for k, v in table["cause_at_churn"].value_counts().sort_index().items()},
-        "by_action": {k: int(v) for k, v in table["recommended_action"].value_counts().sort_index().items()},
-        "passing_gate": int(acting.sum()),
-        "expected_value_of_actions": round(float(table.loc[acting, "expected_value"].sum()), 2),
-        "expected_months": months,
-    }
-    return WinbackResult(table, counts)
-
-
-def _actions(cause: np.ndarray, value: np.ndarray, w) -> tuple[np.ndarray, np.ndarray]:
-    """The gate: an action only where the expected value clears ``min_expected_value``; the cause picks which."""
-    chosen = np.array([w.price.value, w.service.value, w.other.value], dtype=object)
-    idx = np.select([cause == "price", cause == "service"], [0, 1], 2)
-    passes = value > w.min_expected_value
-    action = np.where(passes, chosen[idx], WinbackAction.NONE.value)
-    text = np.char.mod("%.2f", value.astype(float)) if len(value) else np.array([], dtype=str)
-    reason = np.where(
-        passes,
-        np.where(action == WinbackAction.NONE.value, "the playbook gives no action for this cause", ""),
-        np.char.add(np.char.add("expected value ", text.astype(str)), f" is not above {w.min_expected_value:.2f}"),
-    )
-    return action.astype(str), reason.astype(str)
-
-
-def format_winback(table: pd.DataFrame) -> pd.DataFrame:
-    """The win-back frame as the CSV shows it: ISO dates, fixed decimals, empty cause share where unknown."""
-    out = table.copy()
-    out["churn_date"] = pd.to_datetime(out["churn_date"]).dt.strftime("%Y-%m-%d")
-    for col, fmt in (("return_probability", "%.4f"), ("expected_months", "%.1f"), ("expected_value", "%.2f"),
-                     ("monthly_margin", "%.2f"), ("cost", "%.2f")):
-        if col in out:
-            out[col] = np.char.mod(fmt, out[col].to_numpy(dtype=float)) if len(out) else out[col].astype(str)
-    out["cause_share"] = decimals_or_empty(out["cause_share"].to_numpy(dtype=float), "%.4f") if len(out) else ""
-    out["days_since_churn"] = out["days_since_churn"].astype(int)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------- in the bundle

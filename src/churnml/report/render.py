@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-import churnml
+from churnml._version import __version__
 from churnml.report import charts
 from churnml.report.assets import CSS, TABLE_JS
 from churnml.report.gather import CAUSES, ReportInputs
@@ -232,7 +232,7 @@ def _index(inputs: ReportInputs, evaluation: Mapping[str, str]) -> str:
         + _winback_section(inputs)
         + _model_card(inputs, evaluation)
         + "</main>"
-        + f"<footer>churnml {esc(churnml.__version__)} · scores as of {esc(inputs.as_of)} · "
+        + f"<footer>churnml {esc(__version__)} · scores as of {esc(inputs.as_of)} · "
         "a static report: it works offline and loads nothing from the network.</footer>"
     )
     return _page(f"Churn risk report {inputs.as_of}", body, script=TABLE_JS)
@@ -954,5 +954,5 @@ def _customer_html(
             '<p class="callout">This customer is not active in the data any more, so no detailed explanation could be computed; the reasons above come from the scores file.</p>'
         )
     parts.append("</section></main>")
-    parts.append(f'<footer>churnml {esc(churnml.__version__)} · <a href="../index.html">report index</a></footer>')
+    parts.append(f'<footer>churnml {esc(__version__)} · <a href="../index.html">report index</a></footer>')
     return _page(f"Customer {cid} — churn risk", "".join(parts))

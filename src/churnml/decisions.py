@@ -1,6 +1,8 @@
-"""The remedy playbook: cause and lifecycle stage decide what the retention team does.
+"""Decisions: who is flagged, in which risk tier, who is asked for a referral, and what the retention team does.
 
-Precedence, first match wins (domain digest: different causes need different treatments):
+Everything here turns numbers the model and the attribution produced into choices; nothing explains or predicts.
+
+The remedy playbook: cause and lifecycle stage decide the action. Precedence, first match wins (domain digest: different causes need different treatments):
 
 1. service risk carried mostly by a shared incident -> ``incident_update`` (proactive status updates, not
    individual discounts, whatever the customer's stage);
@@ -20,7 +22,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.config import CauseConfig, PlaybookConfig
+from churnml.config import CauseConfig, ChurnConfig, PlaybookConfig, WinbackAction, WinbackConfig
+
+
+def rank_by_risk(p: np.ndarray) -> np.ndarray:
+    """1 for the highest probability; equal probabilities keep their input (customer-id) order, so reruns agree."""
+    order = np.lexsort((np.arange(len(p)), -np.asarray(p)))
+    rank = np.empty(len(p), dtype=np.int64)
+    rank[order] = np.arange(1, len(p) + 1)
+    return rank
+
+
+def risk_tiers(p: np.ndarray, high: float, medium: float) -> np.ndarray:
+    return np.where(p >= high, "high", np.where(p >= medium, "medium", "low"))
+
+
+def flag(rank: np.ndarray, p: np.ndarray, config: ChurnConfig) -> np.ndarray:
+    """Who is selected for action: the top fraction by rank, or everyone at or above the threshold."""
+    f = config.flagging
+    if f.top_fraction is not None:
+        return rank <= int(np.ceil(f.top_fraction * len(rank)))
+    return p >= f.probability_threshold
+
+
+def referral_candidates(
+    flagged: np.ndarray, tier: np.ndarray, survey_score: np.ndarray, config: ChurnConfig
+) -> np.ndarray:
+    """Not flagged, in an allowed risk tier, and a latest survey score of at least the configured minimum."""
+    r = config.referral
+    if not r.enabled:
+        return np.zeros(len(flagged), dtype=bool)
+    enthusiastic = np.nan_to_num(survey_score, nan=-1.0) >= r.min_survey_score  # no recent survey: not enthusiastic
+    return ~flagged & np.isin(tier, r.risk_tiers) & enthusiastic
 
 
 def recommend_actions(
@@ -72,3 +105,19 @@ def explain_actions(actions: np.ndarray, causes: pd.DataFrame, stage: np.ndarray
     share = (causes["cause_share"].to_numpy() * 100).round().astype(int).astype(str)
     context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the risk), " + np.asarray(stage).astype(str) + " customer"
     return (why.to_numpy().astype(str) + "; " + context).astype(object)
+
+
+def winback_actions(cause: np.ndarray, value: np.ndarray, w: WinbackConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The win-back gate: an action only where the expected value clears ``min_expected_value``; the cause picks
+    which. Returns the actions and, for ``none``, why."""
+    chosen = np.array([w.price.value, w.service.value, w.other.value], dtype=object)
+    idx = np.select([cause == "price", cause == "service"], [0, 1], 2)
+    passes = value > w.min_expected_value
+    action = np.where(passes, chosen[idx], WinbackAction.NONE.value)
+    text = np.char.mod("%.2f", value.astype(float)) if len(value) else np.array([], dtype=str)
+    reason = np.where(
+        passes,
+        np.where(action == WinbackAction.NONE.value, "the playbook gives no action for this cause", ""),
+        np.char.add(np.char.add("expected value ", text.astype(str)), f" is not above {w.min_expected_value:.2f}"),
+    )
+    return action.astype(str), reason.astype(str)

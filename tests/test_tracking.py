@@ -6,7 +6,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from churnml import io
-from churnml.modeling.tracking import log_training_run
+from churnml.tracking import log_training_run
 from churnml.modeling.train import train_model
 from churnml.plots import evaluation_figures
 
