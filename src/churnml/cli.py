@@ -419,6 +419,35 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
             )
 
 
+_REPORT_ENTRIES = {"index.html", "assets", "customers"}  # what churnml report writes, and all it may replace
+
+
+def _guard_report_out(out_dir: Path, inputs: list[Path]) -> None:
+    """The report replaces its --out folder whole: only a new folder or an earlier report (nothing but its own
+    files) may be replaced, never a folder holding scores, data or a model, nor one the inputs lie in."""
+    option = "--out"
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise typer.BadParameter(f"{out_dir} is a file; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint=option)
+    where = Path(os.path.realpath(out_dir))
+    for path in inputs:
+        real = Path(os.path.realpath(path))
+        if where == real or where in real.parents:
+            raise typer.BadParameter(f"{out_dir} holds {path}, which the report reads; the report replaces its --out folder whole: give it a folder of its own", param_hint=option)
+    names = {p.name for p in out_dir.iterdir()}
+    if "index.html" not in names:
+        raise typer.BadParameter(f"{out_dir} is a folder that holds no report (no index.html); the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint=option)
+    foreign = sorted(names - _REPORT_ENTRIES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise typer.BadParameter(
+            f"{out_dir} holds files that are not the report's ({shown}); the report replaces its --out folder whole, "
+            "so they would be lost: give the report a folder of its own",
+            param_hint=option,
+        )
+
+
 def _guard_import_out(source: Path, out_dir: Path) -> None:
     """The dataset folder may not hold the export, be a file, or be a model bundle: its tables would overwrite them."""
     option = "--out"
@@ -763,9 +792,7 @@ def report(
     from churnml.report import build_report_files
 
     key = _config_key(config)
-    if out_dir.exists() and not (out_dir.is_dir() and (out_dir / "index.html").is_file()):
-        what = "a file" if not out_dir.is_dir() else "a folder that holds no report (no index.html)"
-        raise typer.BadParameter(f"{out_dir} is {what}; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint="--out")
+    _guard_report_out(out_dir, [p for p in (scores, winback_file) if p is not None])
     with err.status("Building the report…"):
         files = build_report_files(scores, max_customers=max_customers, key=key, winback_path=winback_file)
     index = io.write_report(files, out_dir)

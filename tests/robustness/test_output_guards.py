@@ -170,3 +170,30 @@ def test_import_snapshot_out_may_not_hold_the_export_or_a_bundle(tmp_path, input
     assert proc.returncode == 2 and says in proc.stderr and "--out" in proc.stderr, proc.stderr
     assert source.read_text() == text and (bundle / "model.txt").read_text() == "tree"
     assert not (bundle / "subscriptions.csv").exists()
+
+
+@pytest.mark.parametrize("case", ["scores_folder", "bundle", "data_folder", "foreign_file"])
+def test_report_out_never_replaces_a_folder_holding_more_than_a_report(trained, tmp_path, case):
+    root = tmp_path / "copy"
+    shutil.copytree(trained, root, symlinks=True)
+    assert _score(root, "first/scores.csv").returncode == 0
+    assert run("report", "--scores", "first/scores.csv", "--out", "nightly", cwd=root).returncode == 0
+    scores, out = "first/scores.csv", "nightly"
+    if case == "scores_folder":  # the scores the report reads, written into an earlier report's folder
+        assert _score(root, "nightly/scores.csv").returncode == 0
+        scores = "nightly/scores.csv"
+    elif case == "bundle":
+        (root / "models" / "latest" / "index.html").write_text("x")
+        out = "models/latest"
+    elif case == "data_folder":
+        (root / "data" / "index.html").write_text("x")
+        out = "data"
+    else:
+        (root / "nightly" / "notes.txt").write_text("mine")
+    before = {p: p.read_bytes() for p in (root / out).rglob("*") if p.is_file() and "assets" not in p.parts and "customers" not in p.parts}
+    proc = run("report", "--scores", scores, "--out", out, cwd=root)
+    assert proc.returncode == 2 and "--out" in proc.stderr and "replaces its --out folder whole" in proc.stderr, proc.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    # An earlier report alone is replaced, as before.
+    assert run("report", "--scores", "first/scores.csv", "--out", "again", cwd=root).returncode == 0
+    assert run("report", "--scores", "first/scores.csv", "--out", "again", cwd=root).returncode == 0
