@@ -78,3 +78,13 @@ def test_a_tampered_bundle_is_refused_naming_it(trained, tmp_path, name):
     assert proc.returncode == 6, proc.stdout + proc.stderr
     assert says in proc.stderr and str(bundle) in proc.stderr, proc.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("entry", ["x", [1], {"return_model_spec": "x"}, {"return_model_spec": {}, "expected_months": "many"}])
+def test_a_malformed_winback_entry_is_status_6_for_winback(trained, tmp_path, entry):
+    bundle = tmp_path / "bundle"
+    shutil.copytree((trained / "models" / "latest").resolve(), bundle)
+    _rehash(bundle, edit_meta=lambda m: m.update(winback=entry))
+    proc = run("winback", "--data", "data", "--as-of", AS_OF, "--model", str(bundle), "--out", str(tmp_path / "w.csv"), cwd=trained)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert str(bundle) in proc.stderr and not (tmp_path / "w.csv").exists()

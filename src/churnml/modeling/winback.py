@@ -329,6 +329,8 @@ def winback_model(bundle: ModelBundle, source: str = "bundle") -> WinbackModel:
     from churnml.errors import ModelError
 
     info = bundle.meta.get("winback") or {}
+    if not isinstance(info, dict):
+        raise ModelError(f"{source}: bundle.json of model {bundle.version} has a malformed winback entry ({type(info).__name__}, not an object); retrain or restore the bundle")
     if "return_model_spec" not in info or RETURN_MODEL_FILE not in bundle.attachments:
         why = info.get("not_trained", "it was trained before win-back existed")
         raise ModelError(f"{source}: model {bundle.version} has no return model ({why}); retrain with churnml train on data with longer history")
