@@ -23,7 +23,7 @@ from __future__ import annotations
 import resource
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -184,7 +184,9 @@ def train(
             f"{config.labels.horizon_days} + {config.labels.grace_days} days <= as-of); use a later --as-of"
         ])
     families = {name: spec.family for name, spec in _registry(known, config).items()}
-    fingerprint = known.fingerprint()
+    # Attributes of customers first known after T are not data known at T: they must not change the bundle.
+    seen = known.customers["customer_id"].isin(known.subscriptions["customer_id"])
+    fingerprint = (known if seen.all() else replace(known, customers=known.customers[seen])).fingerprint()
     try:
         with _status(f"Training on {len(snapshots):,} snapshot rows…", progress):
             result = train_model(snapshots, config, families, as_of=t, oracle=oracle, data_fingerprint=fingerprint)
