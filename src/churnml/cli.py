@@ -335,6 +335,15 @@ def _check_model_fit(shares: dict[str, dict[str, float]], limit: float, version:
     return {check: {n: round(v, 4) for n, v in per.items()} for check, per in shares.items()}
 
 
+def _within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both already resolved)."""
+    return path == folder or folder in path.parents
+
+
+def _is_bundle_dir(folder: Path) -> bool:
+    return (folder / "model.txt").is_file() and (folder / "bundle.json").is_file()
+
+
 def _guard_output(
     out_file: Path, *, data: Path, model: Path | None = None, rejects: Path | None = None, kind: str = "scores"
 ) -> Path:
@@ -386,9 +395,9 @@ def _guard_output(
     if any(t.parent == Path(os.path.realpath(folder)) for t in targets):
         raise typer.BadParameter(f"{out_file} lies in the rejects folder {folder}, which validation rewrites; write it elsewhere", param_hint=option)
     bundles = [Path(os.path.realpath(model))] if model is not None else []
-    bundles += [t.parent for t in targets if (t.parent / "model.txt").is_file() and (t.parent / "bundle.json").is_file()]
+    bundles += [t.parent for t in targets if _is_bundle_dir(t.parent)]
     for bundle_dir in bundles:
-        if any(t == bundle_dir or bundle_dir in t.parents for t in targets):
+        if any(_within(t, bundle_dir) for t in targets):
             raise typer.BadParameter(f"{out_file} lies inside the model bundle {bundle_dir}; write it elsewhere", param_hint=option)
     return out_file
 
@@ -432,8 +441,7 @@ def _guard_report_out(out_dir: Path, inputs: list[Path]) -> None:
         raise typer.BadParameter(f"{out_dir} is a file; the report replaces its --out folder whole: give a new folder or an earlier report's", param_hint=option)
     where = Path(os.path.realpath(out_dir))
     for path in inputs:
-        real = Path(os.path.realpath(path))
-        if where == real or where in real.parents:
+        if _within(Path(os.path.realpath(path)), where):
             raise typer.BadParameter(f"{out_dir} holds {path}, which the report reads; the report replaces its --out folder whole: give it a folder of its own", param_hint=option)
     names = {p.name for p in out_dir.iterdir()}
     if "index.html" not in names:
@@ -455,13 +463,13 @@ def _guard_import_out(source: Path, out_dir: Path) -> None:
         raise typer.BadParameter(f"{out_dir} is a file; give a folder for the dataset's tables", param_hint=option)
     where = Path(os.path.realpath(out_dir))
     export = Path(os.path.realpath(source))
-    if where == export.parent or where in export.parents:
+    if _within(export.parent, where):
         raise typer.BadParameter(
             f"{out_dir} holds the export {source}; its tables, rejects and suggested config would sit beside or over it: "
             "give the dataset a folder of its own",
             param_hint=option,
         )
-    if (where / "model.txt").is_file() and (where / "bundle.json").is_file():
+    if _is_bundle_dir(where):
         raise typer.BadParameter(f"{out_dir} is a model bundle; give the dataset a folder of its own", param_hint=option)
 
 

@@ -254,6 +254,12 @@ def _quote_hint(path: Path) -> str:
     return "; check quoting and that values hold no line breaks"
 
 
+def _refuse_repeated_names(path: Path, names: list[str], how: str) -> None:
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError([f"{path}: column names appear twice{how}: {', '.join(dupes)}; rename or remove them"])
+
+
 def _read_csv(path: Path, name: str) -> RawTable:
     malformed: list[tuple[str, int, int, int]] = []
 
@@ -271,9 +277,7 @@ def _read_csv(path: Path, name: str) -> RawTable:
     if not header:
         raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
     names = [h.replace("\ufeff", "").strip() for h in header]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InputError([f"{path}: column names appear twice: {', '.join(dupes)}; rename or remove them"])
+    _refuse_repeated_names(path, names, "")
 
     def _parse(newlines_in_values: bool, use_threads: bool = True) -> pa.Table:
         malformed.clear()
@@ -346,9 +350,7 @@ def _read_parquet(path: Path, name: str) -> RawTable:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
     names = [str(c).strip() for c in table.schema.names]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InputError([f"{path}: column names appear twice once spaces around them are removed: {', '.join(dupes)}; rename or remove them"])
+    _refuse_repeated_names(path, names, " once spaces around them are removed")
     ids = table.schema.field(table.schema.names[names.index("customer_id")]).type if "customer_id" in names else None
     if ids is not None and not _is_text_type(ids) and not (pa.types.is_null(ids) and table.num_rows == 0):
         what = "bytes" if (pa.types.is_binary(ids) or pa.types.is_large_binary(ids) or pa.types.is_fixed_size_binary(ids)) else (

@@ -24,7 +24,7 @@ import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from churnml.config import ChurnConfig, Family, WinbackAction
 from churnml.dataset import Dataset, as_timestamp
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.errors import InputError
-from churnml.explain import Explanations, attribute, explain_customers, render_reasons
+from churnml.explain import attribute, explain_customers, render_reasons
 from churnml.features import PopulationContext, feature_registry, population_context
 from churnml.labels import training_snapshots
 from churnml.lifecycle import active_customers, lifecycle_stage
@@ -49,9 +49,9 @@ from churnml.modeling.winback import (
     train_winback,
     winback_model,
 )
-from churnml.report.gather import ReportInputs, gather_report_inputs
+from churnml.report.gather import gather_report_inputs
 from churnml.schemas import OUTPUTS
-from churnml.validation import RawTable, ValidationResult, validate_dataset
+from churnml.validation import validate_dataset
 
 __all__ = [
     "ScoreResult",
@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 _SURVEY_SCORE = "survey_last_score"
+_FAMILY_SHARES = ("price_share", "service_share", "other_share")
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -118,13 +119,9 @@ def _registry(known: Dataset, config: ChurnConfig):
 # --------------------------------------------------------------------------------------------------- validate
 
 
-def validate(raw: Mapping[str, RawTable], as_of: str | pd.Timestamp | None = None) -> ValidationResult:
-    """Check every table as read (:func:`churnml.io.read_raw_tables`) and the rules across tables.
-
-    Rows that break a rule are rejected with their source line and reason; ``accepted + rejected == read`` for every
-    table. Problems no row fix can cure raise :class:`~churnml.errors.InputError`.
-    """
-    return validate_dataset(dict(raw), as_of)
+# Checks every table as read (:func:`churnml.io.read_raw_tables`) and the rules across tables; rejected rows keep their
+# source line and reason, and accepted + rejected = read for every table.
+validate = validate_dataset
 
 
 # --------------------------------------------------------------------------------------------------- features
@@ -291,7 +288,7 @@ def score(
             scores[col] = ""
         scores["cause_share"] = np.nan
         scores["recommended_action"] = "none"
-        for col in ("price_share", "service_share", "other_share"):
+        for col in _FAMILY_SHARES:
             scores[col] = np.nan
         scores["referral_candidate"] = referral_candidates(flagged, tier, survey, config)
 
@@ -311,7 +308,7 @@ def score(
             rows = pos.reindex(features.index).to_numpy()
             price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(rows))
             actions = recommend_actions(causes, scores["lifecycle_stage"].to_numpy()[rows], p[rows], price, config.playbook, config.cause)
-            for col in ("primary_cause", "cause_share", "price_share", "service_share", "other_share"):
+            for col in ("primary_cause", "cause_share", *_FAMILY_SHARES):
                 scores.loc[rows, col] = causes[col].to_numpy()
             for k, texts in enumerate(reasons, start=1):
                 scores.loc[rows, f"reason_{k}"] = texts
@@ -325,17 +322,9 @@ def score(
 # ---------------------------------------------------------------------------------------------------- explain
 
 
-def explain(
-    dataset: Dataset,
-    as_of: str | pd.Timestamp,
-    bundle: ModelBundle,
-    config: ChurnConfig,
-    customer_ids: list[str] | pd.Index,
-    context: PopulationContext | None = None,
-) -> Explanations:
-    """Probability, tier, stage, cause, action and every contribution of the given active customers, equal to what
-    the nightly job computed for them."""
-    return explain_customers(dataset, as_of, bundle, config, customer_ids, context=context)
+# Probability, tier, stage, cause, action and every contribution of chosen active customers, equal to what the
+# nightly job computed for them.
+explain = explain_customers
 
 
 # ---------------------------------------------------------------------------------------------------- winback
@@ -414,14 +403,5 @@ def winback(
 # ----------------------------------------------------------------------------------------------------- report
 
 
-def report_inputs(
-    scores: pd.DataFrame,
-    manifest: Mapping[str, Any],
-    dataset: Dataset,
-    bundle: ModelBundle,
-    config: ChurnConfig,
-    **options: Any,
-) -> ReportInputs:
-    """Everything the analysts' report shows for a scores frame and its run manifest (options: see
-    :func:`churnml.report.gather_report_inputs`)."""
-    return gather_report_inputs(scores, manifest, dataset, bundle, config, **options)
+# Everything the analysts' report shows for a scores frame and its run manifest.
+report_inputs = gather_report_inputs
