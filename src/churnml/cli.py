@@ -712,6 +712,7 @@ def import_snapshot(
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
     churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, help="Churners end within this many days after T.")] = 30,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    max_reject_share: Annotated[float, typer.Option("--max-reject-share", min=0.0, max=1.0, help="Refuse the export (status 4, no dataset written) when more of its rows than this are rejected.")] = 0.2,
 ) -> None:
     """Map a one-row-per-customer CRM export (tenure, plan, charges, churn flag) into the input contract."""
     import yaml
@@ -735,11 +736,19 @@ def import_snapshot(
     _guard_import_out(source, out_dir)
     export = io.read_text_table(source)
     result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
-    io.write_dataset(result.dataset, out_dir, fmt)
     rejects_path = out_dir / "rejects" / "snapshot.csv"
     if result.rejected:
         io.write_csv(result.rejects, rejects_path, protect=[c for c in result.rejects.columns if c != "line"])
-    else:
+    share = result.rejected / max(result.read, 1)
+    if share > max_reject_share:
+        # A dataset of what is left of a broken export would train and score as if it were the portfolio.
+        raise InputError([
+            f"{source}: {result.rejected:,} of {result.read:,} rows rejected ({share:.0%}, more than "
+            f"--max-reject-share {max_reject_share:.0%}); no dataset written. The reasons are in {rejects_path}: fix "
+            "the export or the column options, or raise --max-reject-share if this is expected"
+        ])
+    io.write_dataset(result.dataset, out_dir, fmt)
+    if not result.rejected:
         rejects_path.unlink(missing_ok=True)
     io.atomic_write_text(out_dir / "suggested_config.yaml", yaml.safe_dump(result.suggested_config, sort_keys=False))
     if result.family_suggestions:

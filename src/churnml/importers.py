@@ -34,7 +34,8 @@ Mapping rules (contract section 1):
   the family its header (or its text levels) suggests, :func:`suggest_family`: service, support, complaint,
   call, fault... -> service; price, charge, bill, fee, payment... -> price; else other.
 * **Ids.** ``customer_id`` is kept exactly as in the file (``00123`` stays ``00123``).
-* **Rejects.** A row is rejected, with its source line, every reason and its raw values, when its id is empty,
+* **Rejects.** A row is rejected, with its source line, every reason and its raw values, when its id is empty
+  or starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, CR: the rule ``validate`` applies),
   tenure is empty / not a whole number / negative / reaches before 1900, the churn flag is not yes/no,
   true/false or 1/0 (case-insensitive), price or plan is unusable, or its id appeared on an earlier accepted row.
   ``accepted + rejected == read`` always.
@@ -58,7 +59,17 @@ from churnml.config import Family, LabelConfig
 from churnml.dataset import Dataset
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES
-from churnml.validation import RawTable, Reasons, empty_mask, parse_bool, parse_number, quoted, show, validate_table
+from churnml.validation import (
+    RawTable,
+    Reasons,
+    empty_mask,
+    parse_bool,
+    parse_number,
+    quoted,
+    reject_formula_ids,
+    show,
+    validate_table,
+)
 
 DEFAULT_PLAN = "default"
 # The loader accepts dates in [1900, 2200): keep every generated date inside so the written files load back.
@@ -201,7 +212,10 @@ def import_snapshot(
     reasons = Reasons(n)
     id_col, ten_col, churn_col = spec.id_column, spec.tenure_column, spec.churn_column
     raw_ids = frame[id_col]
-    reasons.add(empty_mask(raw_ids), f"{id_col} is empty (every row needs a customer id)")
+    no_id = empty_mask(raw_ids)
+    reasons.add(no_id, f"{id_col} is empty (every row needs a customer id)")
+    # The same rule as validate: an id the dataset could not be scored with is rejected here, not one step later.
+    reject_formula_ids(raw_ids, ~no_id, reasons)
 
     tenure = parse_number(frame[ten_col]).to_numpy()
     t_months = t.year * 12 + t.month - 1

@@ -109,6 +109,12 @@ def empty_mask(raw: pd.Series) -> np.ndarray:
     return raw.isna().to_numpy()
 
 
+def reject_formula_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons) -> None:
+    """Reject ids a spreadsheet would run as a formula: ids go out unchanged in the scores file."""
+    risky = present & raw.astype(ID_DTYPE).str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
+    reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
+
+
 _FULL_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:$|[T ])"
 _NUMERIC_ATTRIBUTE_SHARE = 0.9  # a column this numeric is a numeric attribute; its few other values are errors
 _NUMERIC_ATTRIBUTE_MIN_VALUES = 10
@@ -161,9 +167,7 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Serie
         values = raw.astype(ID_DTYPE)
         if col.kind == Kind.ID:
             values = values.where(present, "")
-            # Ids go out unchanged in the scores file, so one a spreadsheet would run as a formula cannot pass.
-            risky = present & values.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
-            reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
+            reject_formula_ids(raw, present, reasons)
         else:
             values = values.where(present)
         if col.kind == Kind.ENUM:

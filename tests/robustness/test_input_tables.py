@@ -97,10 +97,39 @@ def test_import_snapshot_rejects_name_their_source_lines(tmp_path):
         "A4,7,No,ok\n"
     )
     proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", "--reference-date", "2024-06-30", "--id-column", "customerID",
-               "--tenure-column", "tenure", "--churn-column", "Churn", cwd=tmp_path)
+               "--tenure-column", "tenure", "--churn-column", "Churn", "--max-reject-share", "0.5", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Imported 2 of 4 customers (2 rejected" in " ".join(proc.stdout.split())
     rejects = pd.read_csv(tmp_path / "imp" / "rejects" / "snapshot.csv", dtype=str, keep_default_na=False)
     assert rejects["line"].tolist() == ["4", "5"]
     assert "tenure" in rejects.loc[0, "reason"] and "5 fields, the header has 4" in rejects.loc[1, "reason"]
     assert rejects.loc[1, "raw"] == "A3,5,Yes,ok,extra"
+
+
+_IMPORT = ("--reference-date", "2024-06-30", "--id-column", "id", "--tenure-column", "tenure", "--churn-column", "churn")
+
+
+def test_import_snapshot_rejects_what_validate_would_reject(tmp_path):
+    """A formula-like id is rejected at import with validate's rule, so the imported dataset validates clean;
+    formula-like headers and attribute values are data and pass (outputs neutralise them)."""
+    import pandas as pd
+
+    rows = "".join(f"c{i},{i % 30},{'yes' if i % 4 == 0 else 'no'},a{i},+pro\n" for i in range(20))
+    (tmp_path / "e.csv").write_text('id,tenure,churn,"=HYPERLINK(""x"")",tier\n=1+2,5,no,a,b\n' + rows)
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Imported 20 of 21 customers (1 rejected" in " ".join(proc.stdout.split())
+    rejects = pd.read_csv(tmp_path / "imp" / "rejects" / "snapshot.csv", dtype=str, keep_default_na=False)
+    assert rejects["line"].tolist() == ["2"] and "formula" in rejects.loc[0, "reason"]
+    checked = run("validate", "--data", "imp", "--as-of", "2024-06-30", "--config", "imp/suggested_config.yaml", "--strict", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_import_snapshot_refuses_an_export_mostly_rejected(tmp_path):
+    """Past --max-reject-share no dataset is written: what is left of a broken export is not the portfolio."""
+    (tmp_path / "e.csv").write_text("id,tenure,churn\nA1,3,no\nA2,x,no\nA3,4,maybe\nA4,7,no\n")
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "e.csv: 2 of 4 rows rejected (50%" in " ".join(proc.stderr.split()) and "no dataset written" in proc.stderr
+    assert (tmp_path / "imp" / "rejects" / "snapshot.csv").exists()
+    assert not (tmp_path / "imp" / "subscriptions.csv").exists()
