@@ -54,7 +54,7 @@ def test_config_file_errors_name_the_file(tmp_path):
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("labels: [1, 2\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="bad.yaml, line 2, column 1: not valid YAML"):
         load_config(bad)
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n")

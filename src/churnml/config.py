@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from churnml.errors import ConfigError
 
@@ -36,8 +36,35 @@ class Action(StrEnum):
     NONE = "none"
 
 
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_takes_bool(a) for a in get_args(annotation))
+
+
+def _takes_number(annotation: Any) -> bool:
+    return annotation in (int, float) or any(_takes_number(a) for a in get_args(annotation))
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, bool) for v in value)
+    if isinstance(value, dict):
+        return any(isinstance(v, bool) for v in value.values())
+    return False
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic reads YAML's true as 1; a switch written where a number belongs is a mistake to name.
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if _has_bool(value) and _takes_number(annotation) and not _takes_bool(annotation):
+            raise ValueError("a number is needed, not true/false")
+        return value
 
 
 class LabelConfig(_Model):
@@ -357,7 +384,7 @@ def _describe(error: dict[str, Any]) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown key; check the spelling against configs/default.yaml"
-    return f"{path}: {error['msg']} (got {error.get('input')!r})"
+    return f"{path}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})"
 
 
 def parse_config(data: dict[str, Any] | None, source: str = "<config>") -> ChurnConfig:
@@ -369,6 +396,23 @@ def parse_config(data: dict[str, Any] | None, source: str = "<config>") -> Churn
         raise ConfigError(f"{source}: invalid configuration: {problems}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping: plain YAML keeps the last one silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} on line {line} repeats the one on line {seen[key]}; keep one", key_node.start_mark
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Path | str | None = None) -> ChurnConfig:
     """Load a YAML config file; with no path, the defaults (``configs/default.yaml`` holds the same values)."""
     if path is None:
@@ -376,7 +420,7 @@ def load_config(path: Path | str | None = None) -> ChurnConfig:
     path = Path(path)
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found; pass --config with an existing YAML file") from None
     except IsADirectoryError:
@@ -387,7 +431,9 @@ def load_config(path: Path | str | None = None) -> ChurnConfig:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem or exc}") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
     return parse_config(data, str(path))

@@ -55,6 +55,12 @@ CONFIG_CASES = [
     ("huge_chunk", b"scoring:\n  chunk_customers: 1000000000000000000000000000000\n", 3, ["scoring.chunk_customers"]),
     ("infinite_l2", b"model:\n  lambda_l2: .inf\n", 3, ["model.lambda_l2"]),
     ("huge_window", b"features:\n  windows_days: [1000000000000]\n", 3, ["features.windows_days"]),
+    # YAML's own leniencies: true read as 1, and a repeated key or section silently winning over the first.
+    ("bool_for_a_number", b"scoring:\n  chunk_customers: true\n", 3, ["scoring.chunk_customers", "not true/false"]),
+    ("bool_in_a_list", b"features:\n  windows_days: [30, yes]\n", 3, ["features.windows_days", "not true/false"]),
+    ("repeated_section", b"scoring:\n  chunk_customers: 10\nmodel:\n  seed: 2\nscoring:\n  chunk_customers: 20\n", 3,
+     ["line 5", "'scoring' on line 5 repeats the one on line 1"]),
+    ("repeated_key", b"model:\n  seed: 1\n  seed: 2\n", 3, ["line 3", "'seed'"]),
 ]
 
 
