@@ -373,6 +373,8 @@ def _guard_output(
             out_file.resolve(strict=False)
         except (RuntimeError, OSError):
             raise typer.BadParameter(f"{out_file} is a symlink loop; point it at a file or remove it", param_hint=option) from None
+    if io.is_publication_file(out_file):
+        raise typer.BadParameter(f"{out_file} is part of how another output is published (its lock, link or run folder); give a plain file name", param_hint=option)
     if out_file.name.endswith(".manifest.json"):
         raise typer.BadParameter(f"{out_file} is a run manifest's name; give the scores file's name (its manifest goes beside it)", param_hint=option)
     if out_file.is_dir():

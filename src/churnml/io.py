@@ -648,6 +648,13 @@ def _run_names(out_file: Path) -> tuple[Path, Path, Path]:
     return d / f".{name}.runs", d / f".{name}.current", d / f".{name}.lock"
 
 
+def is_publication_file(path: Path) -> bool:
+    """Whether ``path`` is part of how another output is published (its lock, ``.current`` link, run folders or
+    temporaries): writing an output there would break that output's pair or its lock."""
+    hidden = [part for part in (path.name, path.parent.name, path.parent.parent.name) if part.startswith(".")]
+    return any(part.endswith((".lock", ".current", ".runs", ".tmp")) for part in hidden)
+
+
 def _clean_leftovers(out_file: Path, runs: Path) -> None:
     """Remove what killed runs left behind: incomplete run folders and temporary files of this output."""
     if runs.is_dir():

@@ -26,6 +26,10 @@ def _score(root, out, *extra):
         ("data/Tech_Faults.CSV", "would be read as the tech_faults table"),
         ("out/scores.manifest.json", "run manifest's name"),  # would turn an existing pair's manifest into a CSV
         ("data/rejects/support_contacts.csv", "rejects folder"),  # the next validate would overwrite it
+        # Another output's publication machinery: taking its lock or link would let two runs race or break its pair.
+        ("out/.w.csv.lock", "how another output is published"),
+        ("out/.w.csv.current", "how another output is published"),
+        ("out/.w.csv.runs/20260101T000000-1/w.csv", "how another output is published"),
     ],
 )
 def test_out_may_not_be_an_input_a_bundle_file_or_a_folder(trained, tmp_path, out, says):
