@@ -8,7 +8,7 @@ WORLDS_ARGS ?= --seeds 1,2 --customers 20000
 BENCH_ARGS ?= --customers 1000000 --stages generate,validate,features,generate-train,train,score
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench worlds clean
+.PHONY: help install demo test test-fast lint bench worlds clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -25,8 +25,15 @@ install: $(STAMP) ## Create .venv and install churnml with its dev tools
 demo: $(STAMP) ## Generate a dataset, validate it and run every pipeline stage on it
 	$(BIN)/churnml demo --workdir $(DEMO)
 
-test: $(STAMP) ## Run the whole test suite
+test: lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## The quick developer loop: every test not marked slow (under a minute)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+lint: $(STAMP) ## ruff (style, bugs, security rules) and mypy (types) over the package, tests and benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(STAMP) ## Measure wall time and peak memory of the pipeline stages (see BENCHMARKS.md)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -50,8 +50,8 @@ def run_world(world: str, seed: int, customers: int, as_of: str, threads: int, c
     from churnml.features import feature_registry
     from churnml.labels import training_snapshots
     from churnml.modeling.evaluate import evaluate_at
-    from churnml.pipeline import score as score_dataset
     from churnml.modeling.train import train_model
+    from churnml.pipeline import score as score_dataset
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()

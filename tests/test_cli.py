@@ -80,7 +80,7 @@ def test_corrupted_copy_gives_reasons_and_reconciled_counts(generated, tmp_path)
     complaints = pd.read_csv(bad / "rejects" / "complaints.csv", dtype=str)
     assert "category 'pricing' is not one of" in complaints["reason"][0]
     original = len((generated / "support_contacts.csv").read_text().splitlines()) - 1
-    line = next(l for l in proc.stdout.splitlines() if l.strip().startswith("│ support_contacts"))
+    line = next(row for row in proc.stdout.splitlines() if row.strip().startswith("│ support_contacts"))
     read, accepted, rejected = (int(x.replace(",", "")) for x in line.split("│")[3:6])
     assert (read, accepted, rejected) == (original, original - 3, 3)
 

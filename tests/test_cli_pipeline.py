@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from churnml import io
-from churnml.dataset import Dataset
 
 CHURNML = str(Path(sys.executable).parent / "churnml")
 AS_OF = "2025-04-01"

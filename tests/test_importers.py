@@ -273,8 +273,8 @@ def test_real_telco_scores_with_causes_against_the_presets_healthy_levels():
         pytest.skip(f"real Telco file not found at {TELCO}: the ../shared data folder is absent beside this checkout")
     from churnml.features import feature_registry
     from churnml.labels import training_snapshots
-    from churnml.pipeline import score as score_dataset
     from churnml.modeling.train import train_model
+    from churnml.pipeline import score as score_dataset
 
     result = import_snapshot(io.read_text_table(TELCO).frame, SnapshotImportSpec.telco(T))
     cfg = parse_config({**result.suggested_config, "tracking": {"enabled": False}, "model": {"num_threads": 2}})

@@ -77,10 +77,9 @@ def test_write_csv_neutralises_text_but_keeps_numbers(tmp_path):
 def test_failed_write_leaves_previous_file(tmp_path):
     target = tmp_path / "scores.csv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), io.atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]
 

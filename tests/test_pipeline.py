@@ -22,3 +22,11 @@ def test_a_customer_first_known_after_t_changes_nothing_train_writes():
     b = churnml.train(Dataset.from_frames(later), T, cfg).bundle
     assert a.meta["data_fingerprint"] == b.meta["data_fingerprint"]
     assert a.booster.model_to_string() == b.booster.model_to_string()
+
+
+def test_every_public_name_resolves():
+    import churnml
+
+    for name in churnml.__all__:
+        assert getattr(churnml, name) is not None, name
+    assert set(churnml._STAGES) <= set(churnml.__all__)

@@ -4,13 +4,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from test_train import FAMILIES, FAST, _snapshots, _without_truth
 
 from churnml import io
-from churnml.tracking import log_training_run
 from churnml.modeling.train import train_model
 from churnml.plots import evaluation_figures
-
-from test_train import FAMILIES, FAST, _snapshots, _without_truth
+from churnml.tracking import log_training_run
 
 
 def test_training_run_is_tracked_and_registered(tmp_path):

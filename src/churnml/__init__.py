@@ -33,8 +33,14 @@ __all__ = [
     "InputError",
     "ModelError",
     "__version__",
+    "build_features",
+    "explain",
     "load_config",
-    *_STAGES,
+    "report_inputs",
+    "score",
+    "train",
+    "validate",
+    "winback",
 ]
 
 

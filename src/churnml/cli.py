@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import pandas as pd
@@ -59,7 +59,7 @@ def _first_of_month(text: str) -> str:
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.csv or NAME.parquet per table).")]
 AsOfOpt = Annotated[str, typer.Option("--as-of", callback=_iso_date, help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")]
 
 STALE_WARNING_DAYS = 31  # a nightly feed whose newest row is older than this is probably no longer arriving
@@ -146,8 +146,8 @@ def generate(
 @app.command()
 def validate(
     data: DataOpt,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", callback=lambda v: None if v is None else _iso_date(v), help="Reject rows dated after this date.")] = None,
-    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", callback=lambda v: None if v is None else _iso_date(v), help="Reject rows dated after this date.")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 5) if any row is rejected.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -242,12 +242,12 @@ def train(
     as_of: AsOfOpt,
     config: ConfigOpt = None,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where model bundles go (models/<version>/, models/latest).")] = Path("models"),
-    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
 ) -> None:
     """Train on everything knowable at T, evaluate out of time, write a model bundle, log to MLflow."""
     from churnml import pipeline
-    from churnml.tracking import log_training_run, metrics_json
     from churnml.plots import evaluation_figures
+    from churnml.tracking import log_training_run, metrics_json
 
     _guard_rejects(rejects, data)
     cfg = _config(config)
@@ -269,7 +269,7 @@ def train(
                     config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
                     bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
                 )
-            except Exception as exc:  # noqa: BLE001 - MLflow raises its own classes for an unusable store
+            except Exception as exc:
                 if type(exc).__module__.split(".")[0] != "mlflow" and not isinstance(exc, OSError):
                     raise
                 raise ConfigError(
@@ -420,9 +420,8 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
     for name, path in tables.items():
         header = ""
         if path.suffix == ".csv":
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                with path.open(encoding="utf-8") as fh:
-                    header = fh.readline()
+            with contextlib.suppress(OSError, UnicodeDecodeError), path.open(encoding="utf-8") as fh:
+                header = fh.readline()
         if "reason" not in header.split(",")[:3]:
             raise typer.BadParameter(
                 f"{rejects} holds {path.name}, a {name} table, not a rejects file; rejected rows would replace or remove it: give a folder of its own",
@@ -523,8 +522,8 @@ def score(
     model: ModelOpt,
     out_file: Annotated[Path, typer.Option("--out", help="Scores CSV to write (atomically); a manifest JSON goes beside it.")],
     config: ConfigOpt = None,
-    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
-    max_staleness_days: Annotated[Optional[int], typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
 ) -> None:
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
@@ -569,8 +568,8 @@ def winback(
     model: ModelOpt,
     out_file: Annotated[Path, typer.Option("--out", help="Win-back CSV to write (atomically); a manifest JSON goes beside it.")],
     config: ConfigOpt = None,
-    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
-    max_staleness_days: Annotated[Optional[int], typer.Option("--max-staleness-days", min=0, help="Refuse when T lies more than this many days after the newest row in the data (exit 4).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse when T lies more than this many days after the newest row in the data (exit 4).")] = None,
 ) -> None:
     """Churned customers worth winning back: why they left, the chance they return, what a return is worth."""
     import json
@@ -618,7 +617,7 @@ def features(
     as_of: AsOfOpt,
     out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write (one row per active customer).")],
     config: ConfigOpt = None,
-    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
 ) -> None:
     """Write the point-in-time feature vector of every customer active at T, for data scientists."""
     from churnml import pipeline
@@ -705,13 +704,13 @@ def import_snapshot(
     source: Annotated[Path, typer.Option("--input", help="One-row-per-customer export (CSV or Parquet).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset into.")],
     reference_date: Annotated[str, typer.Option("--reference-date", callback=_iso_date, help="The day the export was taken (T).")],
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Column preset: telco (IBM Telco Customer Churn).")] = None,
-    id_column: Annotated[Optional[str], typer.Option("--id-column")] = None,
-    tenure_column: Annotated[Optional[str], typer.Option("--tenure-column", help="Whole months with the company at T.")] = None,
-    churn_column: Annotated[Optional[str], typer.Option("--churn-column", help="Churned flag: yes/no, true/false, 1/0.")] = None,
-    price_column: Annotated[Optional[str], typer.Option("--price-column", help="Monthly price.")] = None,
-    plan_column: Annotated[Optional[str], typer.Option("--plan-column", help="Plan or product.")] = None,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Column preset: telco (IBM Telco Customer Churn).")] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column")] = None,
+    tenure_column: Annotated[str | None, typer.Option("--tenure-column", help="Whole months with the company at T.")] = None,
+    churn_column: Annotated[str | None, typer.Option("--churn-column", help="Churned flag: yes/no, true/false, 1/0.")] = None,
+    price_column: Annotated[str | None, typer.Option("--price-column", help="Monthly price.")] = None,
+    plan_column: Annotated[str | None, typer.Option("--plan-column", help="Plan or product.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
     churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, help="Churners end within this many days after T.")] = 30,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
     max_reject_share: Annotated[float, typer.Option("--max-reject-share", min=0.0, max=1.0, help="Refuse the export (status 4, no dataset written) when more of its rows than this are rejected.")] = 0.2,
@@ -719,7 +718,8 @@ def import_snapshot(
     """Map a one-row-per-customer CRM export (tenure, plan, charges, churn flag) into the input contract."""
     import yaml
 
-    from churnml.importers import SnapshotImportSpec, import_snapshot as run_import
+    from churnml.importers import SnapshotImportSpec
+    from churnml.importers import import_snapshot as run_import
 
     if preset not in (None, "telco"):
         raise typer.BadParameter("the only preset is telco", param_hint="--preset")
@@ -804,8 +804,8 @@ def report(
     scores: Annotated[Path, typer.Option("--scores", help="Scores CSV written by churnml score (its manifest must sit beside it).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report (index.html).")],
     max_customers: Annotated[int, typer.Option("--max-customers", min=1, help="Flagged customers that get their own page.")] = 300,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML configuration; only its `signing` section is used here.")] = None,
-    winback_file: Annotated[Optional[Path], typer.Option("--winback", help="Win-back CSV written by churnml winback: adds the Win-back section.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML configuration; only its `signing` section is used here.")] = None,
+    winback_file: Annotated[Path | None, typer.Option("--winback", help="Win-back CSV written by churnml winback: adds the Win-back section.")] = None,
 ) -> Path:
     """The analysts' HTML report: overview, drivers, segments, flagged customers, model card. Works offline."""
     from churnml.report import build_report_files
@@ -833,7 +833,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except _EXIT as exc:
-        sys.exit(exc.exit_code)
+        sys.exit(getattr(exc, "exit_code", ExitCode.FAILURE))
     except _ABORT:
         err.print("churnml: aborted")
         sys.exit(ExitCode.FAILURE)
@@ -845,7 +845,7 @@ def main() -> None:
         for problem in problems or [type(exc).__name__]:
             print(f"churnml: error: {' '.join(str(problem).split())}", file=sys.stderr)  # one line per problem
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the contract promises a one-line reason, never a bare traceback
+    except Exception as exc:
         if os.environ.get("CHURNML_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:

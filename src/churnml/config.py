@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from churnml.errors import ConfigError
 
@@ -264,7 +265,7 @@ class ReferralConfig(_Model):
         9, ge=0, le=10, description="Latest survey score (0-10, within features.survey_window_days) at least this."
     )
     risk_tiers: list[Literal["low", "medium", "high"]] = Field(
-        default_factory=lambda: ["low"], description="Risk tiers a candidate may be in; flagged customers never are."
+        default_factory=lambda: list[Literal["low", "medium", "high"]](["low"]), description="Risk tiers a candidate may be in; flagged customers never are."
     )
 
 
@@ -319,7 +320,7 @@ class WinbackConfig(_Model):
     min_training_rows: int = Field(200, ge=10, le=10**9, description="Fewer earlier churners with a known outcome: no return model is trained.")
 
     @model_validator(mode="after")
-    def _window(self) -> "WinbackConfig":
+    def _window(self) -> WinbackConfig:
         if self.min_days > self.max_days:
             raise ValueError(f"min_days ({self.min_days}) must not exceed max_days ({self.max_days})")
         if self.return_window_days <= self.max_days:
@@ -361,7 +362,7 @@ class ChurnConfig(_Model):
     )
 
     @model_validator(mode="after")
-    def _winback_after_grace(self) -> "ChurnConfig":
+    def _winback_after_grace(self) -> ChurnConfig:
         if self.winback.min_days < self.labels.grace_days:
             raise ValueError(
                 f"winback.min_days ({self.winback.min_days}) is below labels.grace_days ({self.labels.grace_days}): "
@@ -380,7 +381,7 @@ class ChurnConfig(_Model):
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown key; check the spelling against configs/default.yaml"

@@ -100,8 +100,8 @@ _WHY = {
 
 def explain_actions(actions: np.ndarray, causes: pd.DataFrame, stage: np.ndarray) -> np.ndarray:
     """Why each action was chosen, in one sentence (cause, its share, and the lifecycle stage)."""
-    actions = pd.Series(np.asarray(actions, dtype=object))
-    why = actions.map(_WHY).fillna("chosen by the playbook configuration")
+    chosen = pd.Series(np.asarray(actions, dtype=object))
+    why = chosen.map(_WHY).fillna("chosen by the playbook configuration")
     share = (causes["cause_share"].to_numpy() * 100).round().astype(int).astype(str)
     context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the risk), " + np.asarray(stage).astype(str) + " customer"
     return (why.to_numpy().astype(str) + "; " + context).astype(object)

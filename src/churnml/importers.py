@@ -106,7 +106,7 @@ class SnapshotImportSpec(BaseModel):
 
     @model_validator(mode="after")
     def _dates_loadable(self) -> SnapshotImportSpec:
-        if not (_MIN_DATE <= self.reference_date and self.reference_date + timedelta(days=self.churn_window_days) < _MAX_DATE):
+        if not (self.reference_date >= _MIN_DATE and self.reference_date + timedelta(days=self.churn_window_days) < _MAX_DATE):
             raise ValueError(f"reference_date {self.reference_date} (+ churn window) must lie between 1900 and 2200")
         return self
 
@@ -278,7 +278,7 @@ def import_snapshot(
     rejects.insert(0, "reason", reasons.text[~ok])
     rejects.insert(0, "line", lines[~ok])
     unsplit = 0 if malformed is None else len(malformed)
-    if unsplit:
+    if malformed is not None and unsplit:
         bad = malformed[["line", "reason", "raw"]].astype({"line": "int64", "reason": "str", "raw": "str"})
         rejects = pd.concat([rejects, bad], ignore_index=True).fillna("")
         rejects = rejects.sort_values("line", kind="stable")
@@ -310,12 +310,10 @@ def import_snapshot(
 # first: "customer service charge" is about care, and a care problem is not solved with a discount.
 _FAMILY_WORDS: tuple[tuple[Family, frozenset[str]], ...] = (
     (Family.SERVICE, frozenset(
-        "service services support complaint complaints call calls care fault faults outage outages ticket tickets "
-        "wait waits waiting helpdesk repair repairs incident incidents escalation escalations".split()
+        ["service", "services", "support", "complaint", "complaints", "call", "calls", "care", "fault", "faults", "outage", "outages", "ticket", "tickets", "wait", "waits", "waiting", "helpdesk", "repair", "repairs", "incident", "incidents", "escalation", "escalations"]
     )),
     (Family.PRICE, frozenset(
-        "price prices pricing charge charges charged bill bills billing billed fee fees payment payments pay cost "
-        "costs discount discounts tariff tariffs invoice invoices".split()
+        ["price", "prices", "pricing", "charge", "charges", "charged", "bill", "bills", "billing", "billed", "fee", "fees", "payment", "payments", "pay", "cost", "costs", "discount", "discounts", "tariff", "tariffs", "invoice", "invoices"]
     )),
 )
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")

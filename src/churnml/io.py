@@ -22,9 +22,10 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -418,11 +419,11 @@ def find_tables(directory: Path | str) -> dict[str, Path]:
             found[name] = candidates[0]
     known = {f"{n}{ext}" for n in TABLES for ext in (".csv", ".parquet")}
     for p in sorted(directory.iterdir()):
-        name = None if p.name in known else table_name_like(p.name)
-        if name is not None:
+        like: str | None = None if p.name in known else table_name_like(p.name)
+        if like is not None:
             problems.append(
-                f"{p}: looks like the {name} table but is not named {name}{p.suffix.lower()}; rename it "
-                f"(table names are exact and lower case)" + (", or remove it" if name in found else "")
+                f"{p}: looks like the {like} table but is not named {like}{p.suffix.lower()}; rename it "
+                f"(table names are exact and lower case)" + (", or remove it" if like in found else "")
             )
     if problems:
         raise InputError(problems)
@@ -458,7 +459,7 @@ def read_text_table(path: Path | str) -> RawTable:
 
 
 def write_bundle(
-    bundle: "ModelBundle", models_dir: Path | str, *, update_latest: bool = True, key: bytes | None = None
+    bundle: ModelBundle, models_dir: Path | str, *, update_latest: bool = True, key: bytes | None = None
 ) -> Path:
     """Write ``models_dir/<version>/`` (model.txt + bundle.json) atomically, signed with ``key`` when given; point
     ``models_dir/latest`` at it."""
@@ -485,7 +486,7 @@ def write_bundle(
     return final
 
 
-def _write_bundle_folder(bundle: "ModelBundle", models_dir: Path, final: Path, key: bytes | None) -> bool:
+def _write_bundle_folder(bundle: ModelBundle, models_dir: Path, final: Path, key: bytes | None) -> bool:
     """Write the bundle into a private folder and rename it to ``final``; ``False`` when another run took it first."""
     model_text, bundle_json = bundle.to_files(key)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=models_dir))
@@ -529,7 +530,7 @@ def _bundle_text(file: Path) -> str:
         raise ModelError(f"{file}: cannot be read ({exc.strerror}); check its permissions") from None
 
 
-def read_bundle(path: Path | str, *, key: bytes | None = None) -> "ModelBundle":
+def read_bundle(path: Path | str, *, key: bytes | None = None) -> ModelBundle:
     """Load a bundle directory (or ``models/latest``), verifying its checksums (and its signature, given ``key``)."""
     from churnml.modeling.bundle import ATTACHMENT_NAMES, ModelBundle
 
@@ -848,7 +849,7 @@ def read_manifest(scores_path: Path | str) -> dict:
     return manifest
 
 
-def write_report(files: dict[str, bytes | str], out_dir: Path | str) -> Path:
+def write_report(files: Mapping[str, bytes | str], out_dir: Path | str) -> Path:
     """Write a report's files into a fresh directory, then swap it in for ``out_dir``; return index.html.
 
     Paths must be relative and stay inside the report: customer pages are named by the report builder from

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -218,8 +219,8 @@ class ScoreResult:
         s = self.scores
         flagged = s[s["flagged"]]
         return {
-            "active_customers": int(len(s)),
-            "flagged": int(len(flagged)),
+            "active_customers": len(s),
+            "flagged": len(flagged),
             "by_tier": {k: int(v) for k, v in s["risk_tier"].value_counts().sort_index().items()},
             "by_stage": {k: int(v) for k, v in s["lifecycle_stage"].value_counts().sort_index().items()},
             "flagged_by_cause": {k: int(v) for k, v in flagged["primary_cause"].value_counts().sort_index().items()},

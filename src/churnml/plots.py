@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: nightly jobs and CI have no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-from churnml.config import Family  # noqa: E402
+from churnml.config import Family
 
 FAMILY_COLOURS = {Family.PRICE: "#d95f02", Family.SERVICE: "#1b9e77", Family.OTHER: "#7570b3"}
 SERIES_STYLE = {"model": ("#1f77b4", "-"), "logistic": ("#ff7f0e", "--"), "rule": ("#7f7f7f", ":"), "oracle": ("#2ca02c", "-.")}

@@ -6,8 +6,8 @@ Every rejected row keeps its source line and every reason it failed, so accepted
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -173,7 +173,7 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Serie
         if col.kind == Kind.ENUM:
             values = values.str.strip().str.lower()
             unknown = present & ~values.isin(col.allowed).to_numpy()
-            reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed)}"))
+            reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed or ())}"))
         return values
 
     if col.kind in (Kind.DATE, Kind.MONTH, Kind.TIMESTAMP):

@@ -13,8 +13,8 @@ from churnml.dataset import Dataset
 from churnml.explain.causes import attribute, player_references
 from churnml.features import build_features, feature_registry, population_context, render_reason
 from churnml.labels import training_snapshots
-from churnml.pipeline import score as score_dataset
 from churnml.modeling.train import train_model
+from churnml.pipeline import score as score_dataset
 from churnml.synth import WORLDS, generate, world_config
 
 AS_OF = pd.Timestamp("2025-10-01")

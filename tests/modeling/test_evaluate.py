@@ -1,6 +1,6 @@
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from churnml.modeling.evaluate import classification_metrics, lift_curve, metrics_by_group, top_fraction_mask
 

@@ -12,7 +12,7 @@ from churnml.modeling.train import ChurnClassifier, split_snapshots, train_model
 def _snapshots(n_customers=1500, n_dates=8, seed=0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frames = []
-    for i, date in enumerate(pd.date_range("2025-01-01", periods=n_dates, freq="MS")):
+    for date in pd.date_range("2025-01-01", periods=n_dates, freq="MS"):
         waits = rng.exponential(10, n_customers)
         rise = rng.binomial(1, 0.2, n_customers) * rng.uniform(0, 20, n_customers)
         plan = rng.choice(["basic", "plus", "max"], n_customers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from report_run import SmallRun, build_small_run
 
 

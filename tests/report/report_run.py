@@ -19,8 +19,8 @@ from churnml.config import parse_config
 from churnml.dataset import Dataset
 from churnml.features import feature_registry
 from churnml.labels import training_snapshots
-from churnml.pipeline import score as score_dataset
 from churnml.modeling.train import train_model
+from churnml.pipeline import score as score_dataset
 from churnml.plots import evaluation_figures
 from churnml.report import ReportInputs, read_report_inputs, render_report
 from churnml.synth import generate

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from report_run import HOSTILE_IDS
 
 from churnml.report import SECTIONS, customer_page_path
-
-from report_run import HOSTILE_IDS
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BROWSER_ARGS = (

@@ -9,11 +9,10 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from report_run import HOSTILE_IDS, MAX_PAGES
 
 from churnml.report import SECTIONS, customer_page_path, customer_slug, read_report_inputs, render_report
 from churnml.report.names import customer_chart_path
-
-from report_run import HOSTILE_IDS, MAX_PAGES
 
 SAFE_PATH = re.compile(r"^(index\.html|customers/[A-Za-z0-9_-]+\.html|assets/[A-Za-z0-9_-]+\.png)$")
 

@@ -1,7 +1,6 @@
 """Mistyped command lines get exit 2 and a message naming the option; stale data warns or is refused."""
 
 import pytest
-
 from robust_helpers import AS_OF, run
 
 BAD_DATES = ["2026-13-01", "2026-02-30", "yesterday", "now", "", "2019", "20190101", "2019-1-1", "01/02/2026", "2026-01-01T00:00",

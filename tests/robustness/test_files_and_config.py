@@ -1,11 +1,9 @@
 """Unreadable files and hostile configs: a documented status and a message naming the file and line or key."""
 
 import errno
-import shutil
 import sys
 
 import pytest
-
 from robust_helpers import AS_OF, run
 
 SUBS_HEAD = "customer_id,start_date,end_date,plan,monthly_price\n"

@@ -4,7 +4,6 @@ import os
 import shutil
 
 import pytest
-
 from robust_helpers import AS_OF, run
 
 

@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from robust_helpers import CHURNML
 
 KILLS = 50

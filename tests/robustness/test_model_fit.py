@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pandas as pd
-
 from robust_helpers import AS_OF, run
 
 

@@ -6,7 +6,6 @@ import re
 import shutil
 
 import pytest
-
 from robust_helpers import AS_OF, run
 
 

@@ -5,7 +5,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from robust_helpers import AS_OF, run
 
 

@@ -12,9 +12,9 @@ __all__ = [
     "Explanations",
     "attribute",
     "attribute_causes",
+    "explain_customers",
     "family_parts",
     "family_values",
-    "explain_customers",
     "render_reasons",
     "top_contributions",
 ]

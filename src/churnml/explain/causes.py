@@ -17,8 +17,8 @@ every pain healed is the `other` part's base: a customer with no pain leaves, if
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -108,7 +108,7 @@ def family_parts(value: Mapping[frozenset[Family], np.ndarray], method: str = "s
     own. ``removal``: what setting only that family to the reference would take away.
     """
     n = len(FAMILIES)
-    everyone, nobody = frozenset(FAMILIES), frozenset()
+    everyone, nobody = frozenset(FAMILIES), frozenset[Family]()
     parts = np.zeros((len(value[nobody]), n))
     for k, f in enumerate(FAMILIES):
         if method == "alone":

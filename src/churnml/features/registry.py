@@ -287,8 +287,8 @@ def _support_specs(config: ChurnConfig) -> list[FeatureSpec]:
     specs = _per_window(config, "support_contacts", s, "support contact{s}", src)
     specs += _per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
     no_contact = f"no support contact {last}"
-    slow = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (0.0, float(cfg.long_wait_minutes))}
-    none_failed = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-_INF, 0.0)}
+    slow: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (0.0, float(cfg.long_wait_minutes))}
+    none_failed: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-_INF, 0.0)}
     specs += [
         FeatureSpec(
             window_name("support_wait_mean", longest),
@@ -475,7 +475,7 @@ def _survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
     none = "no recent survey answer"
     within = f"in the last {config.features.survey_window_days} days"
     # Satisfied is 7 and up (passives and promoters on the usual 0..10 scale); no answer is no complaint.
-    unhappy = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, _INF)}
+    unhappy: dict[str, Any] = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, _INF)}
     return [
         FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none, **unhappy),
         FeatureSpec(

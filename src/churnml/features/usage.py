@@ -13,7 +13,7 @@ from churnml.features._common import Events, frame_of, positions_in, ratio
 UNDER_USE_SHARE = 0.5
 
 
-def _month_number(values: np.ndarray) -> np.ndarray:
+def _month_number(values: np.ndarray | np.datetime64) -> np.ndarray:
     return values.astype("datetime64[M]").astype(np.int64)
 
 

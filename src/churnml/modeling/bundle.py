@@ -162,7 +162,7 @@ class ModelBundle:
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         if len(X) == 0:  # LightGBM refuses an empty frame; no customers, no scores
             return np.zeros(0, dtype=float)
-        return self.booster.predict(X, num_iteration=self.booster.best_iteration or None)
+        return np.asarray(self.booster.predict(X, num_iteration=self.booster.best_iteration or None))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probabilities for a feature frame."""
@@ -172,7 +172,7 @@ class ModelBundle:
         """TreeSHAP contributions (log-odds), one column per feature plus the expected value last."""
         if len(X) == 0:
             return np.zeros((0, len(self.features) + 1), dtype=float)
-        return self.booster.predict(X, pred_contrib=True, num_iteration=self.booster.best_iteration or None)
+        return np.asarray(self.booster.predict(X, pred_contrib=True, num_iteration=self.booster.best_iteration or None))
 
     # ---------------------------------------------------------------------------------------- persistence
 

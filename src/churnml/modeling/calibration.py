@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-
 _CANDIDATES = ("identity", "sigmoid", "isotonic")
 
 
@@ -188,5 +187,5 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str,
     return {
         "predicted": [float(p[g].mean()) for g in groups],
         "observed": [float(y[g].mean()) for g in groups],
-        "count": [int(len(g)) for g in groups],
+        "count": [len(g) for g in groups],
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
@@ -92,9 +94,9 @@ def evaluate_at(
     risk = classification_metrics(y, p)
     have = frame["oracle_probability"].notna().to_numpy()
     oracle_auc = float(roc_auc_score(y[have], frame["oracle_probability"].to_numpy()[have])) if have.any() else float("nan")
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "as_of": str(t.date()),
-        "customers": int(len(frame)),
+        "customers": len(frame),
         "churners": int(y.sum()),
         "roc_auc": risk["roc_auc"],
         "oracle_roc_auc": oracle_auc,
@@ -112,8 +114,8 @@ def evaluate_at(
     accuracy = float(model_hit.mean()) if len(leavers) else float("nan")
     oracle_accuracy = float(oracle_hit.mean()) if len(leavers) else float("nan")
     out.update(
-        flagged=int(len(flagged)),
-        flagged_leavers=int(len(leavers)),
+        flagged=len(flagged),
+        flagged_leavers=len(leavers),
         cause_accuracy=accuracy,
         oracle_cause_accuracy=oracle_accuracy,
         cause_accuracy_ratio=accuracy / oracle_accuracy if oracle_accuracy else float("nan"),

@@ -8,9 +8,10 @@ Data with one snapshot date (an imported snapshot table) falls back to a stratif
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -113,7 +114,7 @@ class ChurnClassifier:
     early on the tuning rows, and fits ``calibrator_`` on the tuning rows' predictions.
     """
 
-    def __init__(self, config: ModelConfig = ModelConfig()):
+    def __init__(self, config: ModelConfig = ModelConfig()):  # noqa: B008 - frozen, so one shared default is safe
         self.config = config
 
     def _params(self, y: np.ndarray) -> dict[str, Any]:
@@ -161,7 +162,7 @@ class ChurnClassifier:
         return self
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.best_iteration_)
+        return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.calibrator_.transform(self.predict_raw(X))
@@ -255,7 +256,7 @@ def train_model(
         pb = cal.transform(baseline.score(Xva))
         metrics[name] = classification_metrics(yva, pb, capacity)
         curves[name] = pb
-        if name == "rule":
+        if isinstance(baseline, OneFeatureRule):
             metrics["rule"]["feature"] = baseline.feature_
 
     if oracle is not None and len(oracle):
@@ -275,9 +276,9 @@ def train_model(
     curves["lift"] = {k: lift_curve(yva, curves[k]) for k in ("model", "logistic", "rule")}
     curves["importance"] = pd.Series(model.booster_.feature_importance("gain", iteration=model.best_iteration_), index=features).sort_values(ascending=False)
     sample = Xva.sample(min(shap_sample, len(Xva)), random_state=config.model.seed) if len(Xva) else Xva
-    curves["shap"] = (model.booster_.predict(sample, pred_contrib=True, num_iteration=model.best_iteration_)[:, :-1], sample)
+    curves["shap"] = (np.asarray(model.booster_.predict(sample, pred_contrib=True, num_iteration=model.best_iteration_))[:, :-1], sample)
 
-    created = datetime.now(timezone.utc).replace(microsecond=0)
+    created = datetime.now(UTC).replace(microsecond=0)
     model_text = model.booster_.model_to_string(num_iteration=model.best_iteration_)
     meta = {
         "version": _version(hashlib.sha256(model_text.encode()).hexdigest(), created),
@@ -303,5 +304,5 @@ def train_model(
         "numeric_ranges": numeric_ranges(X),
     }
     bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
-    summary = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]
+    summary: list[tuple[str, dict[str, float]]] = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]
     return TrainingResult(bundle, split, metrics, curves, summary)

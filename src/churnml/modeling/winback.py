@@ -288,9 +288,9 @@ def train_winback(
     months = restricted_mean(curve, config.winback.horizon_months) if len(stays) else config.winback.horizon_months
     meta = {
         "expected_months": round(months, 4),
-        "stays": {"runs": int(len(stays)), "ended": int(stays["ended"].sum()), "method": "Kaplan-Meier, restricted mean"},
+        "stays": {"runs": len(stays), "ended": int(stays["ended"].sum()), "method": "Kaplan-Meier, restricted mean"},
         "return_model": model.metrics_,
-        "training_rows": int(len(rows)),
+        "training_rows": len(rows),
         "return_rate": float(rows["label"].mean()),
         "return_window_days": config.winback.return_window_days,
         "window_days": [config.winback.min_days, config.winback.max_days],
@@ -372,7 +372,7 @@ def winback_truth_metrics(table: pd.DataFrame, truth: pd.DataFrame, return_windo
     have = keyed["cause"].notna().to_numpy()
     k = keyed[have].reset_index(drop=True)
     back = (k["return_date"].notna() & (k["return_date"] <= k["churn_date"] + pd.Timedelta(days=return_window_days))).to_numpy()
-    out: dict[str, Any] = {"listed": int(len(table)), "matched": int(have.sum()), "returned": float(back.mean()) if len(k) else float("nan")}
+    out: dict[str, Any] = {"listed": len(table), "matched": int(have.sum()), "returned": float(back.mean()) if len(k) else float("nan")}
     two_classes = len(k) > 1 and 0 < back.sum() < len(back)
     out["return_auc"] = float(roc_auc_score(back, k["return_probability"])) if two_classes else float("nan")
     out["oracle_return_auc"] = float(roc_auc_score(back, k["return_propensity"])) if two_classes else float("nan")

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 import churnml.plots  # noqa: F401 - selects the headless Agg backend before pyplot loads
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name  # noqa: E402
+from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name
 
 UP, DOWN = "#c0392b", "#2e86c1"
 GREY = "#95a5a6"
 CAUSE_ORDER = ("price", "service", "other")
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "text.parse_math": False,
     "font.size": 10,
     "axes.titlesize": 12,
@@ -40,7 +40,7 @@ _STYLE = {
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types its keys as literals
         yield
 
 
@@ -60,7 +60,7 @@ def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
 
 
 def _family_legend(ax: plt.Axes, loc: str = "lower right") -> None:
-    ax.legend(
+    ax.legend(  # type: ignore[call-overload]  # matplotlib types loc as literals; callers pass valid ones
         [Patch(color=FAMILY_HEX[f]) for f in CAUSE_ORDER],
         [cause_name(f) for f in CAUSE_ORDER],
         title="cause family",

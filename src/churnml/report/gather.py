@@ -7,8 +7,9 @@ for the driver views, and the leavers-vs-stayers profile stacks training snapsho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,8 +161,8 @@ def gather_report_inputs(
         else f"every customer with probability ≥ {f.probability_threshold:.0%}"
     )
     population = {
-        "active_customers": int(len(scores)),
-        "flagged": int(len(flagged)),
+        "active_customers": len(scores),
+        "flagged": len(flagged),
         "flag_policy": policy,
         "mean_probability": float(p.mean()),
         "expected_leavers": float(p.sum()),
@@ -170,7 +171,7 @@ def gather_report_inputs(
         "by_stage": {k: int(v) for k, v in scores["lifecycle_stage"].value_counts().sort_index().items()},
         "flagged_by_cause": {k: int((flagged["primary_cause"] == k).sum()) for k in CAUSES},
         "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
-        "pages": int(len(pages)),
+        "pages": len(pages),
         # Scores files written before the column existed have no referral candidates to count.
         "referral_candidates": int(scores["referral_candidate"].sum()) if "referral_candidate" in scores else None,
     }
@@ -195,7 +196,7 @@ def gather_report_inputs(
         "inputs": {k: dict(v) for k, v in (manifest.get("inputs") or {}).items()},
         "rejects_dir": manifest.get("rejects_dir"),
         "duration_seconds": manifest.get("duration_seconds"),
-        "scores_rows": int(len(scores)),
+        "scores_rows": len(scores),
     }
     table_cols = [
         "customer_id",
@@ -411,9 +412,9 @@ def _profile(
     snaps = training_snapshots(known.for_customers(ids), t, cfg, context_fn=whole_population)
     info = {
         "customers": int(snaps["customer_id"].nunique()) if len(snaps) else 0,
-        "customers_sampled": int(len(ids)),
-        "customers_total": int(len(known.customer_ids)),
-        "rows": int(len(snaps)),
+        "customers_sampled": len(ids),
+        "customers_total": len(known.customer_ids),
+        "rows": len(snaps),
         "leavers": int(snaps["label"].sum()) if len(snaps) else 0,
         "snapshots": sorted(str(d.date()) for d in pd.to_datetime(snaps["snapshot_date"].unique())) if len(snaps) else [],
         "base_rate": float(snaps["label"].mean()) if len(snaps) else float("nan"),

@@ -55,10 +55,10 @@ def cause_name(code: str) -> str:
 class _LabelFormatter(string.Formatter):
     """Renders a reason template as a label: the value becomes ``N`` (``N%`` for percentages)."""
 
-    def get_value(self, key, args, kwargs):  # noqa: ANN001 - string.Formatter's signature
+    def get_value(self, key, args, kwargs):
         return kwargs.get(key, "N")
 
-    def format_field(self, value, format_spec):  # noqa: ANN001
+    def format_field(self, value, format_spec):
         if value == "N":
             return "N%" if format_spec.endswith("%") else "N"
         return str(value)

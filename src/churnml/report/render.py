@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -90,7 +91,7 @@ def num(value: Any) -> str:
     if _missing(value):
         return "—"
     v = float(value)
-    return f"{int(round(v)):,}" if v.is_integer() or abs(v) >= 1000 else format_number(v)
+    return f"{round(v):,}" if v.is_integer() or abs(v) >= 1000 else format_number(v)
 
 
 def _figure(src: str, alt: str, caption: str = "") -> str:
@@ -114,7 +115,7 @@ def _sharebar(shares: Mapping[str, Any]) -> str:
     parts = []
     for cause in CAUSES:
         v = shares.get(cause)
-        if _missing(v) or float(v) <= 0:
+        if v is None or _missing(v) or float(v) <= 0:
             continue
         parts.append(
             f'<span class="{cause}" style="width:{float(v) * 100:.1f}%" title="{esc(cause_name(cause))} {pct(v, 0)}"></span>'

@@ -4,4 +4,4 @@ from churnml.synth.config import PlanSpec, SimulationConfig
 from churnml.synth.simulate import CAUSES, SyntheticData, generate
 from churnml.synth.worlds import WORLDS, world_config
 
-__all__ = ["CAUSES", "PlanSpec", "SimulationConfig", "SyntheticData", "WORLDS", "generate", "world_config"]
+__all__ = ["CAUSES", "WORLDS", "PlanSpec", "SimulationConfig", "SyntheticData", "generate", "world_config"]

@@ -312,7 +312,7 @@ def _population(
 ) -> tuple[_Population, _State, tuple[np.ndarray, ...]]:
     """Customers, their latent traits and the state at ``start``; positions are ordered by first start date."""
     day0, day_end = int(month_days[0]), int(month_days[-1])
-    n_init = min(n, int(round(n * cfg.initial_active_share)))
+    n_init = min(n, round(n * cfg.initial_active_share))
     horizon = max(2, int(cfg.history_years * _YEAR))
     # Truncated exponential by inversion: recent starts are commoner, as survivors of steady acquisition.
     scale = cfg.tenure_scale_years * _YEAR
@@ -457,7 +457,7 @@ def _open(
     # Intake promotions: a discount off list for the first months, then a rise back to full price.
     promo = rng.random(len(idx)) < cfg.promo_share if cfg.promo_share > 0 else np.zeros(len(idx), dtype=bool)
     st.price[idx] = np.where(promo, np.round(cat.list_prices[plan, m] * (1.0 - cfg.promo_discount), 2), cat.list_prices[plan, m])
-    st.promo_end[idx] = np.where(promo, np.asarray(day) + int(round(cfg.promo_months * 30.44)), _NEVER)
+    st.promo_end[idx] = np.where(promo, np.asarray(day) + round(cfg.promo_months * 30.44), _NEVER)
     st.start_price[idx] = st.price[idx]
     st.period_start[idx] = day
     st.lock_until[idx] = np.asarray(day) + cfg.price_lock_days
