@@ -28,7 +28,7 @@ demo: $(STAMP) ## Generate a dataset, validate it and run every pipeline stage o
 test: lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP) ## The quick developer loop: every test not marked slow (under a minute)
+test-fast: $(STAMP) ## Every test not marked slow (the developer loop)
 	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(STAMP) ## ruff (style, bugs, security rules) and mypy (types) over the package, tests and benchmarks
