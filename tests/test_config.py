@@ -65,3 +65,10 @@ def test_config_file_errors_name_the_file(tmp_path):
 def test_fingerprint_changes_with_config():
     assert ChurnConfig().fingerprint() == ChurnConfig().fingerprint()
     assert ChurnConfig().fingerprint() != parse_config({"labels": {"horizon_days": 30}}).fingerprint()
+
+
+def test_a_yaml_merge_key_brings_defaults_the_keys_beside_it_override(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("labels:\n  <<: {horizon_days: 30, grace_days: 10}\n  grace_days: 20\n")
+    labels = load_config(path).labels
+    assert (labels.horizon_days, labels.grace_days) == (30, 20)

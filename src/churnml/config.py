@@ -6,6 +6,7 @@ environment variables. Unknown keys and wrong types are refused with the key pat
 
 from __future__ import annotations
 
+import reprlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -56,7 +57,8 @@ def _has_bool(value: Any) -> bool:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # NaN and infinity pass numeric bounds unnoticed (a NaN success rate makes every expected value NaN).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -381,11 +383,16 @@ class ChurnConfig(_Model):
 DEFAULT_CONFIG_PATH = Path("configs/default.yaml")
 
 
+_SHORT = reprlib.Repr()  # an alias bomb's value would otherwise be printed in full (billions of items)
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
+
 def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown key; check the spelling against configs/default.yaml"
-    return f"{path}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})"
+    shown = _SHORT.repr(error.get("input"))
+    return f"{path}: {error['msg'].removeprefix('Value error, ')} (got {shown})"
 
 
 def parse_config(data: dict[str, Any] | None, source: str = "<config>") -> ChurnConfig:
@@ -403,6 +410,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # a merge key (<<) brings defaults the keys beside it may override
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if isinstance(key, (str, int, float, bool)) and key in seen:
@@ -431,6 +440,8 @@ def load_config(path: Path | str | None = None) -> ChurnConfig:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a configuration; configs/default.yaml shows the shape") from None
     except yaml.YAMLError as exc:
         mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -345,6 +345,10 @@ def _is_text_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", lambda _: False)(kind)
 
 
+def _is_binary_type(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
 def _read_parquet(path: Path, name: str) -> RawTable:
     try:
         table = pq.read_table(path)
@@ -354,10 +358,13 @@ def _read_parquet(path: Path, name: str) -> RawTable:
     _refuse_repeated_names(path, names, " once spaces around them are removed")
     ids = table.schema.field(table.schema.names[names.index("customer_id")]).type if "customer_id" in names else None
     if ids is not None and not _is_text_type(ids) and not (pa.types.is_null(ids) and table.num_rows == 0):
-        what = "bytes" if (pa.types.is_binary(ids) or pa.types.is_large_binary(ids) or pa.types.is_fixed_size_binary(ids)) else (
+        what = "bytes" if _is_binary_type(ids) else (
             f"{ids} numbers, which drops leading zeros (00123 would become 123, another customer)"
             if pa.types.is_integer(ids) or pa.types.is_floating(ids) or pa.types.is_decimal(ids) else str(ids))
         raise InputError([f"{path}: customer_id is stored as {what}, not text; write it as a string column"])
+    binary = [n for n, f in zip(names, table.schema, strict=True) if _is_binary_type(f.type)]
+    if binary:
+        raise InputError([f"{path}: column {n!r} holds raw bytes, not text or numbers; write it as a string column, or drop it" for n in binary])
     try:
         frame = table.to_pandas()
     except (pa.ArrowInvalid, OSError, ValueError) as exc:

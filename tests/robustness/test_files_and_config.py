@@ -59,6 +59,12 @@ CONFIG_CASES = [
     ("repeated_section", b"scoring:\n  chunk_customers: 10\nmodel:\n  seed: 2\nscoring:\n  chunk_customers: 20\n", 3,
      ["line 5", "'scoring' on line 5 repeats the one on line 1"]),
     ("repeated_key", b"model:\n  seed: 1\n  seed: 2\n", 3, ["line 3", "'seed'"]),
+    # Found by an adversarial run: a recursion error (exit 1), an alias bomb printed in full (a hang), and
+    # infinities that passed every bound.
+    ("nested_too_deep", b"x: " + b"[" * 500 + b"]" * 500 + b"\n", 3, ["nested too deeply"]),
+    ("alias_bomb", b"a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\nlabels: *i\n", 3, ["labels"]),
+    ("infinite_wait", b"features:\n  long_wait_minutes: .inf\n", 3, ["features.long_wait_minutes", "finite"]),
+    ("nan_success_rate", b"playbook:\n  value_rule:\n    success_rate:\n      retention_offer: .nan\n", 3, ["success_rate", "finite"]),
 ]
 
 

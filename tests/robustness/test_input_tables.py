@@ -132,3 +132,16 @@ def test_import_snapshot_refuses_an_export_mostly_rejected(tmp_path):
     assert "e.csv: 2 of 4 rows rejected (50%" in " ".join(proc.stderr.split()) and "no dataset written" in proc.stderr
     assert (tmp_path / "imp" / "rejects" / "snapshot.csv").exists()
     assert not (tmp_path / "imp" / "subscriptions.csv").exists()
+
+
+def test_a_parquet_export_with_a_bytes_column_is_refused_naming_it(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 30
+    pq.write_table(pa.table({"id": [f"c{i}" for i in range(n)], "tenure": [i % 20 + 1 for i in range(n)],
+                             "churn": [i % 4 == 0 for i in range(n)], "blob": pa.array([b"\x00\xff"] * n)}), tmp_path / "e.parquet")
+    proc = run("import-snapshot", "--input", "e.parquet", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "e.parquet: column 'blob' holds raw bytes" in proc.stderr
+    assert not (tmp_path / "imp").exists()
