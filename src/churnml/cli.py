@@ -737,6 +737,8 @@ def import_snapshot(
         )
     _guard_import_out(source, out_dir)
     export = io.read_text_table(source)
+    if len(export.frame) == 0 and len(export.malformed) == 0:
+        raise InputError([f"{source}: the export has a header but no rows; export the customers too"])
     result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
     rejects_path = out_dir / "rejects" / "snapshot.csv"
     if result.rejected:

@@ -145,3 +145,11 @@ def test_a_parquet_export_with_a_bytes_column_is_refused_naming_it(tmp_path):
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "e.parquet: column 'blob' holds raw bytes" in proc.stderr
     assert not (tmp_path / "imp").exists()
+
+
+def test_an_export_with_no_rows_is_refused(tmp_path):
+    (tmp_path / "e.csv").write_text("id,tenure,churn\n")
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "e.csv: the export has a header but no rows" in proc.stderr
+    assert not (tmp_path / "imp").exists()
