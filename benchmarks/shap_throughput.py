@@ -44,7 +44,7 @@ def main() -> None:
         values = values[1] if isinstance(values, list) else values
         gap = float(np.max(np.abs(values - native[:, :-1])))
         shap_line = f"shap TreeExplainer: {n / t_shap:,.0f} customers/s ({t_shap:.2f} s); max difference from pred_contrib {gap:.2e}"
-    except Exception as exc:
+    except Exception as exc:  # report why the second explainer could not run on this model
         shap_line = f"shap TreeExplainer: failed on this model ({type(exc).__name__}: {str(exc).splitlines()[0]})"
     print(f"{n:,} customers x {X.shape[1]} features, {bundle.booster.num_trees()} trees (model {bundle.version})")
     print(f"LightGBM pred_contrib: {n / t_native:,.0f} customers/s ({t_native:.2f} s)")

@@ -269,7 +269,7 @@ def train(
                     config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
                     bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
                 )
-            except Exception as exc:
+            except Exception as exc:  # MLflow raises its own classes for an unusable store
                 if type(exc).__module__.split(".")[0] != "mlflow" and not isinstance(exc, OSError):
                     raise
                 raise ConfigError(
@@ -847,7 +847,7 @@ def main() -> None:
         for problem in problems or [type(exc).__name__]:
             print(f"churnml: error: {' '.join(str(problem).split())}", file=sys.stderr)  # one line per problem
         sys.exit(exc.exit_code)
-    except Exception as exc:
+    except Exception as exc:  # the contract promises a one-line reason, never a bare traceback
         if os.environ.get("CHURNML_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+# isort: off
+import churnml.plots  # noqa: F401 - selects the headless Agg backend before pyplot loads
+import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-import churnml.plots  # noqa: F401 - selects the headless Agg backend before pyplot loads
+# isort: on
 from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name
 
 UP, DOWN = "#c0392b", "#2e86c1"
