@@ -472,6 +472,14 @@ def _guard_import_out(source: Path, out_dir: Path) -> None:
         )
     if _is_bundle_dir(where):
         raise typer.BadParameter(f"{out_dir} is a model bundle; give the dataset a folder of its own", param_hint=option)
+    foreign = io.import_conflicts(out_dir)
+    if foreign:
+        named = ", ".join(p.name for p in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise typer.BadParameter(
+            f"{out_dir} already holds tables an earlier import-snapshot did not write ({named}); the import would "
+            "mix with them into one dataset from two sources: give an empty folder, or remove them first",
+            param_hint=option,
+        )
 
 
 def _open_model(model: Path, config: Path | None):
@@ -740,20 +748,19 @@ def import_snapshot(
     if len(export.frame) == 0 and len(export.malformed) == 0:
         raise InputError([f"{source}: the export has a header but no rows; export the customers too"])
     result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
-    rejects_path = out_dir / "rejects" / "snapshot.csv"
-    if result.rejected:
-        io.write_csv(result.rejects, rejects_path, protect=[c for c in result.rejects.columns if c != "line"])
     share = result.rejected / max(result.read, 1)
     if share > max_reject_share:
         # A dataset of what is left of a broken export would train and score as if it were the portfolio.
+        refused = out_dir / io.REFUSED_IMPORT_REJECTS
+        io.write_csv(result.rejects, refused, protect=[c for c in result.rejects.columns if c != "line"])
+        kept = " (the dataset already there is kept as it was)" if (out_dir / io.IMPORT_RECORD).exists() else ""
         raise InputError([
             f"{source}: {result.rejected:,} of {result.read:,} rows rejected ({share:.0%}, more than "
-            f"--max-reject-share {max_reject_share:.0%}); no dataset written. The reasons are in {rejects_path}: fix "
+            f"--max-reject-share {max_reject_share:.0%}); no dataset written{kept}. The reasons are in {refused}: fix "
             "the export or the column options, or raise --max-reject-share if this is expected"
         ])
-    io.write_dataset(result.dataset, out_dir, fmt)
-    if not result.rejected:
-        rejects_path.unlink(missing_ok=True)
+    io.write_import(result.dataset, out_dir, fmt, result.rejects)
+    rejects_path = out_dir / io.IMPORT_REJECTS
     io.atomic_write_text(out_dir / "suggested_config.yaml", yaml.safe_dump(result.suggested_config, sort_keys=False))
     if result.family_suggestions:
         table = Table(title="Suggested cause families (edit static_attribute_families to change)")

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -143,6 +144,61 @@ def write_dataset(dataset: Dataset, directory: Path | str, fmt: str = "csv", *, 
         if skip_empty and name != "subscriptions" and frame.empty:
             continue
         paths.append(write_table(frame, directory, name, fmt))
+    return paths
+
+
+IMPORT_RECORD = "import.json"
+IMPORT_REJECTS = Path("rejects") / "snapshot.csv"
+# A refused import keeps the folder's earlier dataset; its rejects go beside, not over, that dataset's own.
+REFUSED_IMPORT_REJECTS = Path("rejects") / "snapshot.refused.csv"
+
+
+def _imported_names(directory: Path) -> set[str]:
+    """The table files an earlier ``import-snapshot`` wrote into ``directory`` (from its record)."""
+    try:
+        record = json.loads((directory / IMPORT_RECORD).read_text(encoding="utf-8"))
+        return {str(n) for n in record["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def import_conflicts(directory: Path | str) -> list[Path]:
+    """Files in a dataset folder that are (or look like) tables an earlier import did not write.
+
+    A new import writes subscriptions and customers only; beside someone else's event tables, or beside an
+    earlier import in the other format, the folder would read as one dataset made from two sources.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    ours = _imported_names(directory)
+    return sorted(p for p in directory.iterdir() if table_name_like(p.name) is not None and p.name not in ours)
+
+
+def write_import(dataset: Dataset, directory: Path | str, fmt: str, rejects: pd.DataFrame) -> list[Path]:
+    """Write an imported dataset, replacing every table an earlier import wrote there (in either format).
+
+    The record lists old and new files while the tables are written, so a run killed half way leaves a folder the
+    next import may still replace; rejects are written after the tables they belong to.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    earlier = _imported_names(directory)
+    names = [f"{name}.{fmt}" for name, frame in dataset.items() if name == "subscriptions" or not frame.empty]
+
+    def record(files: set[str]) -> None:
+        atomic_write_text(directory / IMPORT_RECORD, json.dumps({"written_by": "churnml import-snapshot", "files": sorted(files)}, indent=2) + "\n")
+
+    record(earlier | set(names))
+    paths = write_dataset(dataset, directory, fmt)
+    if len(rejects):
+        write_csv(rejects, directory / IMPORT_REJECTS, protect=[c for c in rejects.columns if c != "line"])
+    else:
+        (directory / IMPORT_REJECTS).unlink(missing_ok=True)
+    (directory / REFUSED_IMPORT_REJECTS).unlink(missing_ok=True)
+    for stale in sorted(earlier - set(names)):
+        (directory / stale).unlink(missing_ok=True)
+    record(set(names))
     return paths
 
 

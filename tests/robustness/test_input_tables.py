@@ -130,8 +130,58 @@ def test_import_snapshot_refuses_an_export_mostly_rejected(tmp_path):
     proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "e.csv: 2 of 4 rows rejected (50%" in " ".join(proc.stderr.split()) and "no dataset written" in proc.stderr
-    assert (tmp_path / "imp" / "rejects" / "snapshot.csv").exists()
+    assert (tmp_path / "imp" / "rejects" / "snapshot.refused.csv").exists()
     assert not (tmp_path / "imp" / "subscriptions.csv").exists()
+
+
+def _good_export(path, n=40, tag="c"):
+    path.write_text("id,tenure,churn,tier\n" + "".join(f"{tag}{i},{i % 30},{'yes' if i % 4 == 0 else 'no'},t{i % 3}\n" for i in range(n)))
+
+
+def test_a_refused_import_keeps_the_dataset_and_rejects_already_there(tmp_path):
+    """The refused import's rejects go to a file of their own: the kept dataset's rejects still match it."""
+    _good_export(tmp_path / "good.csv")
+    with (tmp_path / "good.csv").open("a") as f:
+        f.write("bad1,x,no,t1\n")
+    assert run("import-snapshot", "--input", "good.csv", "--out", "imp", *_IMPORT, cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "imp").rglob("*") if p.is_file()}
+    (tmp_path / "bad.csv").write_text("id,tenure,churn\nA1,3,no\nA2,x,no\nA3,4,maybe\n")
+    proc = run("import-snapshot", "--input", "bad.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "the dataset already there is kept" in " ".join(proc.stderr.split())
+    after = {p.name: p.read_bytes() for p in (tmp_path / "imp").rglob("*") if p.is_file()}
+    assert after.pop("snapshot.refused.csv").count(b"\n") == 3  # header + 2 rejects
+    assert after == before
+    # The next good import clears the refused rejects.
+    _good_export(tmp_path / "good2.csv", tag="d")
+    assert run("import-snapshot", "--input", "good2.csv", "--out", "imp", *_IMPORT, cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "imp" / "rejects" / "snapshot.refused.csv").exists()
+    assert not (tmp_path / "imp" / "rejects" / "snapshot.csv").exists()
+
+
+def test_a_re_import_replaces_every_table_the_earlier_one_wrote(tmp_path):
+    """CSV first, then Parquet into the same folder: only the Parquet tables are left, and they validate."""
+    _good_export(tmp_path / "e.csv")
+    assert run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path).returncode == 0
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, "--format", "parquet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tables = sorted(p.name for p in (tmp_path / "imp").iterdir() if p.suffix in (".csv", ".parquet"))
+    assert tables == ["customers.parquet", "subscriptions.parquet"]
+    checked = run("validate", "--data", "imp", "--as-of", "2024-06-30", "--strict", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("foreign", ["complaints.csv", "subscriptions.csv", "Surveys.CSV"])
+def test_an_import_into_a_folder_with_tables_it_did_not_write_is_refused(tmp_path, foreign):
+    """Beside someone else's tables the folder would read as one dataset from two sources."""
+    _good_export(tmp_path / "e.csv")
+    (tmp_path / "imp").mkdir()
+    (tmp_path / "imp" / foreign).write_text("customer_id\nx\n")
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    message = " ".join(proc.stderr.split())
+    assert foreign in message and "did not write" in message
+    assert sorted(p.name for p in (tmp_path / "imp").iterdir()) == [foreign]
 
 
 def test_a_parquet_export_with_a_bytes_column_is_refused_naming_it(tmp_path):
