@@ -95,11 +95,14 @@ def test_rejects_files_follow_the_latest_run(tmp_path):
     assert not (tmp_path / "rejects" / "surveys.csv").exists()
 
 
-def test_not_a_directory(tmp_path):
-    from churnml.errors import InputError
+def test_a_missing_data_folder_is_not_found_and_a_file_is_not_a_directory(tmp_path):
+    from churnml.errors import InputError, NotFoundError
 
-    with pytest.raises(InputError, match="not a directory"):
+    with pytest.raises(NotFoundError, match="nope: no such folder"):
         io.load_dataset(tmp_path / "nope")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a directory"):
+        io.load_dataset(tmp_path / "file")
 
 
 def test_outputs_get_normal_permissions(tmp_path):

@@ -391,6 +391,11 @@ def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{path}: unknown key; check the spelling against configs/default.yaml"
+    if error["type"] == "invalid_key":
+        # The location holds the key as Python read it (True shows as 1): name it as the YAML spelled it.
+        where = ".".join(str(p) for p in error["loc"][:-1]) or "(top level)"
+        key = _yaml_scalar(error.get("input"))
+        return f"{where}: the key {key} is not text (YAML reads bare true/false/yes/no/on/off and numbers as values); quote it: '{key}':"
     shown = _SHORT.repr(error.get("input"))
     return f"{path}: {error['msg'].removeprefix('Value error, ')} (got {shown})"
 

@@ -288,7 +288,10 @@ def _not_utf8(path: Path) -> str:
     except UnicodeDecodeError as exc:
         head = data[: exc.start]
         line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
-        return f"{path}, line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8 CSV (e.g. re-export it, or iconv -f latin1 -t utf-8)"
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
+            # Excel's "Unicode text" and many Windows tools write UTF-16: every other byte is zero.
+            return f"{path}: UTF-16 text, not UTF-8; save the file as UTF-8 CSV (e.g. re-export it, or iconv -f utf-16 -t utf-8)"
+        return f"{path}, line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8 CSV (e.g. re-export it, or iconv -f cp1252 -t utf-8 for a Windows export)"
 
 
 def _first_line(exc: Exception) -> str:
@@ -314,7 +317,11 @@ def _quote_hint(path: Path) -> str:
 def _refuse_repeated_names(path: Path, names: list[str], how: str) -> None:
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise InputError([f"{path}: column names appear twice{how}: {', '.join(dupes)}; rename or remove them"])
+        shown = [
+            (repr(n) if n else "(blank)") + f" in columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)}"
+            for n in dupes
+        ]
+        raise InputError([f"{path}: column names appear more than once{how}: {'; '.join(shown)}; rename or remove them"])
 
 
 def _read_csv(path: Path, name: str) -> RawTable:
@@ -335,6 +342,10 @@ def _read_csv(path: Path, name: str) -> RawTable:
         raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
     names = [h.replace("\ufeff", "").strip() for h in header]
     _refuse_repeated_names(path, names, "")
+    if _physical_lines(path) == 1:
+        # A header alone (often without a final line break, which the block reader cannot skip): no rows.
+        empty = pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+        return RawTable(name, empty, str(path), np.zeros(0, dtype=np.int64), pd.DataFrame({"line": [], "reason": [], "raw": []}))
 
     def _parse(newlines_in_values: bool, use_threads: bool = True) -> pa.Table:
         malformed.clear()
@@ -411,7 +422,7 @@ def _read_parquet(path: Path, name: str) -> RawTable:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
     names = [str(c).strip() for c in table.schema.names]
-    _refuse_repeated_names(path, names, " once spaces around them are removed")
+    _refuse_repeated_names(path, names, " (spaces around them removed)")
     ids = table.schema.field(table.schema.names[names.index("customer_id")]).type if "customer_id" in names else None
     if ids is not None and not _is_text_type(ids) and not (pa.types.is_null(ids) and table.num_rows == 0):
         what = "bytes" if _is_binary_type(ids) else (
@@ -465,6 +476,8 @@ def find_tables(directory: Path | str) -> dict[str, Path]:
     """
     directory = Path(directory)
     if not directory.is_dir():
+        if not directory.exists():
+            raise NotFoundError(f"{directory}: no such folder; pass --data with the folder that holds subscriptions.csv")
         raise InputError([f"{directory}: not a directory; pass --data with the folder that holds subscriptions.csv"])
     found: dict[str, Path] = {}
     problems = []
@@ -514,7 +527,9 @@ def read_text_table(path: Path | str) -> RawTable:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError([f"{path}: file not found"])
+        if not path.exists():
+            raise NotFoundError(f"{path}: file not found; check the path")
+        raise InputError([f"{path}: not a file (a folder?); give the export file itself"])
     return _read_parquet(path, path.stem) if path.suffix.lower() == ".parquet" else _read_csv(path, path.stem)
 
 

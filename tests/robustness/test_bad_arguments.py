@@ -89,3 +89,16 @@ def test_training_where_every_label_is_the_same_is_status_4(tmp_path):
     proc = run("train", "--data", "data", "--as-of", "2024-06-01", "--config", "c.yaml", cwd=tmp_path)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "cannot train at 2024-06-01" in proc.stderr and "single class" in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("validate", "--data", "no_such"), "no_such: no such folder"),
+    (("import-snapshot", "--input", "no_such.csv", "--out", "imp", "--reference-date", AS_OF, "--id-column", "id",
+      "--tenure-column", "t", "--churn-column", "c"), "no_such.csv: file not found"),
+    (("report", "--scores", "no_such.csv", "--out", "rep"), "no_such.csv: scores file not found"),
+], ids=["data_folder", "export", "scores"])
+def test_a_path_that_does_not_exist_is_status_7_for_every_command(tmp_path, args, says):
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 7, proc.stdout + proc.stderr
+    assert says in proc.stderr
+    assert not list(tmp_path.iterdir())

@@ -19,6 +19,10 @@ DATA_CASES = [
      ["subscriptions.csv, line 1", "not UTF-8"]),
     ("empty_file", b"", 4, ["subscriptions.csv", "empty"]),
     ("random_bytes", bytes(range(256)) * 4, 4, ["subscriptions.csv"]),
+    ("header_without_line_break", SUBS_HEAD.strip().encode(), 4, ["subscriptions.csv", "header but no rows"]),
+    ("two_blank_headers", b"customer_id,,,start_date,end_date,plan,monthly_price\n001,a,b,2024-01-01,,basic,10\n", 4,
+     ["subscriptions.csv", "(blank) in columns 2, 3"]),
+    ("utf16", (SUBS_HEAD + "001,2024-01-01,,basic,10\n").encode("utf-16"), 4, ["subscriptions.csv", "UTF-16", "iconv -f utf-16"]),
     ("huge_field", (SUBS_HEAD + "001,2024-01-01,,basic,10\n002,2024-01-01,," + "x" * (40 << 20) + ",10\n").encode(), 4,
      ["subscriptions.csv", "line 3 is 41,943,"]),
 ]
@@ -40,6 +44,7 @@ CONFIG_CASES = [
     ("not_yaml", b"model: [\n", 3, ["not valid YAML"]),
     ("not_a_mapping", b"- 1\n- 2\n", 3, ["top level must be a mapping"]),
     ("unknown_key", b"model:\n  sed: 1\n", 3, ["model.sed"]),
+    ("boolean_key", b"labels:\n  true: 3\n", 3, ["labels: the key true is not text", "quote it"]),
     ("wrong_type", b"model:\n  num_leaves: many\n", 3, ["model.num_leaves"]),
     ("out_of_range", b"validation:\n  max_reject_share: 2\n", 3, ["validation.max_reject_share"]),
     ("missing_key_env", b"signing:\n  key_env: CHURNML_NO_SUCH_VARIABLE\n", 3, ["CHURNML_NO_SUCH_VARIABLE is not set"]),
