@@ -171,6 +171,20 @@ def test_attribute_selection_and_types(tmp_path):
     assert list(subs["plan"]) == ["default", "default"] and list(subs["monthly_price"]) == [0.0, 0.0]
 
 
+def test_whole_number_attributes_are_written_as_the_export_wrote_them(tmp_path):
+    """0/1 flags and counts are written as 0 and 1, not 0.0 (whole numbers lose their decimals); others keep theirs."""
+    frame = _frame(
+        [("a", "1", "no", "10", "basic", "n", "0", "3", "1.5", ""), ("b", "2", "yes", "20", "plus", "s", "1", "", "2.0", "7")],
+        columns=("id", "months", "left", "price", "plan", "region", "senior", "calls", "score", "gaps"),
+    )
+    result = import_snapshot(frame, _spec())
+    io.write_dataset(result.dataset, tmp_path, "csv")
+    text = (tmp_path / "customers.csv").read_text().splitlines()
+    assert text == ["customer_id,region,senior,calls,score,gaps", "a,n,0,3,1.5,", "b,s,1,,2.0,7"]
+    loaded = io.load_dataset(tmp_path).dataset.customers
+    pd.testing.assert_frame_equal(loaded, result.dataset.customers)
+
+
 def test_missing_and_conflicting_columns_raise_one_line_per_problem():
     frame = _frame([("a", "1", "no", "10", "basic", "n")])
     with pytest.raises(InputError) as err:

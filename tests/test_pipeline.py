@@ -30,3 +30,22 @@ def test_every_public_name_resolves():
     for name in churnml.__all__:
         assert getattr(churnml, name) is not None, name
     assert set(churnml._STAGES) <= set(churnml.__all__)
+
+
+def test_training_before_an_imports_churners_are_labels_says_which_as_of_works():
+    """An imported export records its churners after its reference date: training at that date has no churner,
+    and the error names the as-of from which they are labels instead of a bare 'single class'."""
+    import numpy as np
+    import pytest
+
+    from churnml.errors import InputError
+    from churnml.importers import SnapshotImportSpec, import_snapshot
+
+    n = 200
+    frame = pd.DataFrame({"id": [f"k{i}" for i in range(n)], "tenure": [str(1 + i % 40) for i in range(n)],
+                          "churn": np.where(np.arange(n) % 3 == 0, "yes", "no")})
+    spec = SnapshotImportSpec(id_column="id", tenure_column="tenure", churn_column="churn", reference_date="2024-06-30")
+    dataset = import_snapshot(frame, spec).dataset
+    cfg = parse_config({"snapshots": {"max_snapshots": 1, "validation_snapshots": 1}})
+    with pytest.raises(InputError, match=r"end dates run to 2024-07-30.*train with --as-of 2024-10-28 or later"):
+        churnml.pipeline.train(dataset, "2024-06-30", cfg, source="imp")

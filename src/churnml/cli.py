@@ -774,6 +774,14 @@ def import_snapshot(
         f"{f', see {rejects_path}' if result.rejected else ''}) into {out_dir}; attributes: {len(result.attributes)}. "
         f"Cause families for them: {out_dir / 'suggested_config.yaml'} (pass it with --config)."
     )
+    # The export's churners end within the window after T; their labels are known only once the horizon and
+    # grace have passed after the last of them (default labels settings).
+    labels = ChurnConfig().labels
+    ready = (pd.Timestamp(reference_date) + pd.Timedelta(days=churn_window_days + labels.horizon_days + labels.grace_days)).date()
+    out.print(
+        f"Next: churnml train --data {out_dir} --as-of {ready} --config {out_dir / 'suggested_config.yaml'} "
+        f"(from that as-of every churner of the export is a known label, with the default labels settings)"
+    )
 
 
 @app.command()

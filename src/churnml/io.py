@@ -130,8 +130,17 @@ def write_table(frame: pd.DataFrame, directory: Path | str, name: str, fmt: str 
             frame.to_parquet(tmp, index=False)
     elif fmt == "csv":
         # Input tables are written as data, not for spreadsheets: formulas are not rewritten here.
+        text = _format_for_csv(frame)
+        if name == "customers":
+            # Attributes are read back as numbers whatever their spelling: flags and counts stay 0, 1, 7, not 0.0.
+            for c in text.columns:
+                values = text[c]
+                if pd.api.types.is_float_dtype(values.dtype):
+                    present = values.dropna()
+                    if len(present) and (present % 1 == 0).all() and present.abs().max() < 2**53:
+                        text[c] = values.astype("Int64")
         with atomic_path(path) as tmp:
-            _format_for_csv(frame).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+            text.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
     else:
         raise ValueError(f"unknown table format {fmt!r}; use csv or parquet")
     return path

@@ -159,6 +159,21 @@ class Training:
         return self.result.bundle
 
 
+def _unlabelled_churn_hint(dataset: Dataset, t: pd.Timestamp, config: ChurnConfig) -> str:
+    """Why no snapshot holds a churner when the data has some: their end dates lie too close to or after ``t``
+    (an imported one-day export records its churners after its reference date)."""
+    ends = dataset.subscriptions["end_date"].dropna()
+    if ends.empty:
+        return "; no subscription in the data has an end date, so there is no churn to learn from"
+    last = ends.max()
+    if last <= t - pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days):
+        return ""
+    ready = (last + pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days)).date()
+    return (f"; the data's end dates run to {last.date()}, and a churn is a label only once its horizon "
+            f"({config.labels.horizon_days} days) and grace ({config.labels.grace_days} days) have passed: "
+            f"train with --as-of {ready} or later to learn from all of them")
+
+
 def train(
     dataset: Dataset,
     as_of: str | pd.Timestamp,
@@ -189,7 +204,7 @@ def train(
         with _status(f"Training on {len(snapshots):,} snapshot rows…", progress):
             result = train_model(snapshots, config, families, as_of=t, oracle=oracle, data_fingerprint=fingerprint)
     except ValueError as exc:  # too little or one-sided history at this as-of: the data, not a bug
-        raise InputError([f"{source}: cannot train at {t.date()}: {exc}"]) from None
+        raise InputError([f"{source}: cannot train at {t.date()}: {exc}{_unlabelled_churn_hint(dataset, t, config)}"]) from None
     training = Training(result, families, len(snapshots), int(snapshots["snapshot_date"].nunique()), fingerprint)
     try:
         training.winback = train_winback(known, t, result.bundle, config, progress=progress)

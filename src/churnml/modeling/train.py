@@ -142,7 +142,7 @@ class ChurnClassifier:
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_tune: pd.DataFrame, y_tune: np.ndarray) -> ChurnClassifier:
         y, y_tune = np.asarray(y, dtype=int), np.asarray(y_tune, dtype=int)
         if y.min() == y.max():
-            raise ValueError("the training rows hold a single class; use more snapshots or an earlier as-of date")
+            raise ValueError("the training rows hold a single class (no churner, or no customer who stayed)")
         train_set = lgb.Dataset(X, y, free_raw_data=False)
         tune_set = lgb.Dataset(X_tune, y_tune, reference=train_set)
         self.params_ = self._params(y)
