@@ -162,7 +162,7 @@ def test_parquet_columns_that_collide_once_stripped_are_refused(tmp_path):
     (d / "subscriptions.csv").write_text(SUBS)
     pq.write_table(pa.table({"customer_id": ["00001"], "timestamp": ["2024-02-01T10:00:00"], "score": ["7"], "score ": ["8"]}),
                    d / "surveys.parquet")
-    with pytest.raises(InputError, match="surveys.parquet: column names appear more than once \(spaces around them removed\): 'score' in columns"):
+    with pytest.raises(InputError, match=r"surveys.parquet: column names appear more than once \(spaces around them removed\): 'score' in columns"):
         io.load_dataset(d)
 
 
