@@ -61,7 +61,7 @@ def test_mid_month_reference_date():
 
 
 def test_churn_end_dates_follow_the_documented_hash_of_the_id_bytes():
-    ids = ["7590-VHVEG", "00123", "123", "é-ü-42", "x" * 300, "a"]
+    ids = ["7590-VHVEG", "00123", "123", "é-ü-42", "x" * 256, "a"]
     frame = _frame([(i, "3", "Yes", "10", "basic", "n") for i in ids])
     for window in (30, 7):
         subs = import_snapshot(frame, _spec(churn_window_days=window)).dataset.subscriptions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -457,6 +458,15 @@ def _guard_report_out(out_dir: Path, inputs: list[Path]) -> None:
         )
 
 
+_IMPORT_OPTIONS = {"id_column": "--id-column", "tenure_column": "--tenure-column", "churn_column": "--churn-column",
+                   "price_column": "--price-column", "plan_column": "--plan-column", "exclude_columns": "--exclude"}
+
+
+def _as_options(problem: str) -> str:
+    """An import problem in the words of the command line: ``--id-column`` where the spec says ``id_column``."""
+    return re.sub(r"\b(" + "|".join(_IMPORT_OPTIONS) + r")\b", lambda m: _IMPORT_OPTIONS[m.group(1)], problem)
+
+
 def _guard_import_out(source: Path, out_dir: Path) -> None:
     """The dataset folder may not hold the export, be a file, or be a model bundle: its tables would overwrite them."""
     option = "--out"
@@ -747,7 +757,10 @@ def import_snapshot(
     export = io.read_text_table(source)
     if len(export.frame) == 0 and len(export.malformed) == 0:
         raise InputError([f"{source}: the export has a header but no rows; export the customers too"])
-    result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
+    try:
+        result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
+    except InputError as exc:
+        raise InputError([f"{source}: {_as_options(p)}" for p in exc.problems]) from None
     share = result.rejected / max(result.read, 1)
     if share > max_reject_share:
         # A dataset of what is left of a broken export would train and score as if it were the portfolio.

@@ -66,7 +66,7 @@ from churnml.validation import (
     parse_bool,
     parse_number,
     quoted,
-    reject_formula_ids,
+    reject_unsafe_ids,
     show,
     validate_table,
 )
@@ -215,7 +215,7 @@ def import_snapshot(
     no_id = empty_mask(raw_ids)
     reasons.add(no_id, f"{id_col} is empty (every row needs a customer id)")
     # The same rule as validate: an id the dataset could not be scored with is rejected here, not one step later.
-    reject_formula_ids(raw_ids, ~no_id, reasons)
+    reject_unsafe_ids(raw_ids, ~no_id, reasons)
 
     tenure = parse_number(frame[ten_col]).to_numpy()
     t_months = t.year * 12 + t.month - 1
@@ -352,6 +352,9 @@ def suggest_family(column: str, values: pd.Series | None = None) -> tuple[Family
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
+_NESTED_SAMPLE = 100  # values looked at per column to tell a nested Parquet column (lists are lists throughout)
+
+
 def _resolve_columns(frame: pd.DataFrame, spec: SnapshotImportSpec) -> list[str]:
     """Check every configured column against the frame; return the attribute columns in order."""
     columns = list(frame.columns)
@@ -402,6 +405,14 @@ def _resolve_columns(frame: pd.DataFrame, spec: SnapshotImportSpec) -> list[str]
             "column 'customer_id' would be an attribute but names the customers key; "
             "set id_column to it or add it to exclude_columns"
         )
+    for col in [c for c in roles.values() if c in have] + [c for c in attributes if c in have]:
+        sample = frame[col].dropna().head(_NESTED_SAMPLE)
+        if sample.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any():
+            # Lists and records have no order or level to learn from; as text they would be one level per row.
+            problems.append(
+                f"column '{col}' holds lists or records (a nested Parquet column), not one value per customer; "
+                f"flatten it into columns of their own or leave it out with --exclude '{col}'"
+            )
     for option in ("attribute_families", "attribute_references"):
         for col in getattr(spec, option):
             if col not in have:

@@ -109,10 +109,21 @@ def empty_mask(raw: pd.Series) -> np.ndarray:
     return raw.isna().to_numpy()
 
 
-def reject_formula_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons) -> None:
-    """Reject ids a spreadsheet would run as a formula: ids go out unchanged in the scores file."""
-    risky = present & raw.astype(ID_DTYPE).str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
+MAX_ID_CHARS = 256  # far beyond any CRM key; a longer "id" is a value that swallowed others, or an attack
+
+
+def reject_unsafe_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons) -> None:
+    """Reject ids that would harm where they go unchanged (the scores file, CRM imports, file names): ids a
+    spreadsheet would run as a formula, ids holding control characters (NUL, line breaks, escapes) and ids
+    longer than :data:`MAX_ID_CHARS`."""
+    text = raw.astype(ID_DTYPE)
+    risky = present & text.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
     reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
+    control = present & text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool, na_value=False)
+    reasons.add(control & ~risky, quoted(raw, "holds a control character (NUL, line break, tab or escape); ids must be printable text"))
+    long = present & (text.str.len() > MAX_ID_CHARS).to_numpy(dtype=bool, na_value=False)
+    reasons.add(long, lambda mask: (f"{raw.name} is " + text[mask].str.len().astype(str)
+                                    + f" characters long; ids may hold at most {MAX_ID_CHARS}").to_numpy(dtype=object))
 
 
 _FULL_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:$|[T ])"
@@ -167,7 +178,7 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Serie
         values = raw.astype(ID_DTYPE)
         if col.kind == Kind.ID:
             values = values.where(present, "")
-            reject_formula_ids(raw, present, reasons)
+            reject_unsafe_ids(raw, present, reasons)
         else:
             values = values.where(present)
         if col.kind == Kind.ENUM:

@@ -203,3 +203,29 @@ def test_an_export_with_no_rows_is_refused(tmp_path):
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "e.csv: the export has a header but no rows" in proc.stderr
     assert not (tmp_path / "imp").exists()
+
+
+def test_a_nested_parquet_column_is_refused_naming_it_and_the_exclude_option(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 30
+    pq.write_table(pa.table({"id": [f"c{i}" for i in range(n)], "tenure": [i % 20 + 1 for i in range(n)],
+                             "churn": [i % 4 == 0 for i in range(n)], "tags": pa.array([[1, 2]] * n),
+                             "addr": pa.array([{"zip": 1}] * n)}), tmp_path / "e.parquet")
+    proc = run("import-snapshot", "--input", "e.parquet", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    message = " ".join(proc.stderr.split())
+    for column in ("tags", "addr"):
+        assert f"e.parquet: column '{column}' holds lists or records" in message and f"--exclude '{column}'" in message
+    assert not (tmp_path / "imp").exists()
+    kept = run("import-snapshot", "--input", "e.parquet", "--out", "imp", *_IMPORT, "--exclude", "tags", "--exclude", "addr", cwd=tmp_path)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+
+
+def test_import_problems_name_the_file_and_the_command_line_option(tmp_path):
+    _good_export(tmp_path / "e.csv")
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", "--reference-date", "2024-06-30", "--id-column", "idx",
+               "--tenure-column", "tenure", "--churn-column", "churn", cwd=tmp_path)
+    assert proc.returncode == 4
+    assert "e.csv: --id-column: column 'idx' is not in the file; set --id-column to one of: id, tenure, churn, tier" in " ".join(proc.stderr.split())
