@@ -106,7 +106,7 @@ def test_bad_config_and_usage_errors_have_their_own_codes(generated, tmp_path):
     proc = run("train", "--data", str(generated), "--as-of", "2025-06-01", "--config", str(cfg))
     assert proc.returncode == 3 and "labels.horizon: unknown key" in proc.stderr
     assert run("generate", "--out", str(tmp_path / "x"), "--format", "xml").returncode == 2
-    assert run("validate", "--data", str(tmp_path / "nowhere")).returncode == 4
+    assert run("validate", "--data", str(tmp_path / "nowhere")).returncode == 7
 
 
 def test_features_command_writes_one_row_per_active_customer(generated, tmp_path):

@@ -178,18 +178,28 @@ def _write_rejects(result: ValidationResult, directory: Path, default: bool) -> 
         raise CannotWriteError(f"{directory}: rejected rows cannot be written there ({exc.strerror}); {hint}") from None
 
 
+def _reject_share_problem(source: str, rejected: int, read: int, limit: float, option: str, rejects_file: Path, note: str = "") -> str | None:
+    """The refusal of a table or export rejected beyond ``limit``, or None: one wording for every command."""
+    share = rejected / max(read, 1)
+    if share <= limit:
+        return None
+    return (
+        f"{source}: {rejected:,} of {read:,} rows rejected ({share:.0%}, more than {option} {limit:.0%}{note}); "
+        f"the reasons are in {rejects_file}: fix the export, or raise {option} if this is expected"
+    )
+
+
 def _check_reject_share(result: ValidationResult, directory: Path, limit: float) -> None:
     """A table rejected beyond ``limit`` is a broken export: stop rather than score on what is left of it."""
     problems = [
-        f"{rep.source}: {rep.rejected - rep.after_as_of:,} of {rep.read - rep.after_as_of:,} rows rejected "
-        f"({rep.error_share:.0%}, more than validation.max_reject_share {limit:.0%}; rows only dated after --as-of "
-        f"do not count); the reasons are in {directory / (rep.table + '.csv')}: fix the export, or raise the share "
-        "in the config if this is expected"
+        _reject_share_problem(
+            rep.source, rep.rejected - rep.after_as_of, rep.read - rep.after_as_of, limit, "validation.max_reject_share",
+            directory / (rep.table + ".csv"), "; rows only dated after --as-of do not count",
+        )
         for rep in result.reports.values()
-        if rep.error_share > limit
     ]
-    if problems:
-        raise InputError(problems)
+    if any(problems):
+        raise InputError([p for p in problems if p])
 
 
 def _load(
@@ -761,17 +771,14 @@ def import_snapshot(
         result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
     except InputError as exc:
         raise InputError([f"{source}: {_as_options(p)}" for p in exc.problems]) from None
-    share = result.rejected / max(result.read, 1)
-    if share > max_reject_share:
+    refused = out_dir / io.REFUSED_IMPORT_REJECTS
+    kept = "; the dataset already there is kept as it was" if (out_dir / io.IMPORT_RECORD).exists() else ""
+    problem = _reject_share_problem(str(source), result.rejected, result.read, max_reject_share, "--max-reject-share", refused,
+                                    f"; no dataset written{kept}")
+    if problem:
         # A dataset of what is left of a broken export would train and score as if it were the portfolio.
-        refused = out_dir / io.REFUSED_IMPORT_REJECTS
         io.write_csv(result.rejects, refused, protect=[c for c in result.rejects.columns if c != "line"])
-        kept = " (the dataset already there is kept as it was)" if (out_dir / io.IMPORT_RECORD).exists() else ""
-        raise InputError([
-            f"{source}: {result.rejected:,} of {result.read:,} rows rejected ({share:.0%}, more than "
-            f"--max-reject-share {max_reject_share:.0%}); no dataset written{kept}. The reasons are in {refused}: fix "
-            "the export or the column options, or raise --max-reject-share if this is expected"
-        ])
+        raise InputError([problem])
     io.write_import(result.dataset, out_dir, fmt, result.rejects)
     rejects_path = out_dir / io.IMPORT_REJECTS
     io.atomic_write_text(out_dir / "suggested_config.yaml", yaml.safe_dump(result.suggested_config, sort_keys=False))
