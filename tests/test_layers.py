@@ -94,3 +94,35 @@ def test_no_module_imports_a_layer_above_its_own():
 )
 def test_the_check_sees_upward_edges(unit, source, upward):
     assert _upward_edges(unit, source) == upward
+
+
+_SIDE_EFFECTS_PROBE = """
+import importlib, logging, os, pkgutil, sys, warnings
+# Third-party libraries set their own environment on import (scikit-learn's KMP_* flags): import them first.
+import lightgbm, matplotlib, mlflow, pandas, pyarrow, sklearn
+env, filters, handlers = dict(os.environ), list(warnings.filters), list(logging.getLogger().handlers)
+levels = {name: logging.getLogger(name).level for name in ("mlflow", "alembic", "matplotlib", "shap")}
+import churnml
+names = [m.name for m in pkgutil.walk_packages(churnml.__path__, "churnml.")]
+for name in names:
+    if name not in ("churnml.__main__", "churnml.pyfunc_model"):
+        importlib.import_module(name)
+changed = sorted(set(os.environ.items()) ^ set(env.items()))
+assert not changed, f"environment changed: {changed}"
+assert "matplotlib.pyplot" not in sys.modules, "pyplot imported"
+assert matplotlib.rcParams._get_backend_or_none() is None, "a matplotlib backend was selected"
+assert warnings.filters == filters and logging.getLogger().handlers == handlers, "warnings or logging changed"
+assert {name: logging.getLogger(name).level for name in levels} == levels, "library log levels changed"
+print(len(names))
+"""
+
+
+def test_importing_any_module_changes_nothing_outside_churnml():
+    """No import-time side effects: no backend chosen, no environment written, no logging or warning filters set.
+    (``pyfunc_model`` is the file MLflow itself runs to load a model; ``__main__`` runs the CLI.)"""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SIDE_EFFECTS_PROBE], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.strip()) > 40  # every module was imported

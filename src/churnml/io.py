@@ -631,9 +631,7 @@ def read_bundle(path: Path | str, *, key: bytes | None = None) -> ModelBundle:
 
 
 def save_figures(figures: dict, directory: Path | str) -> list[Path]:
-    """Save matplotlib figures as PNG files named after their keys, atomically, and release them."""
-    import matplotlib.pyplot as plt
-
+    """Save matplotlib figures as PNG files named after their keys, atomically."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -641,7 +639,6 @@ def save_figures(figures: dict, directory: Path | str) -> list[Path]:
         path = directory / f"{name}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths
 

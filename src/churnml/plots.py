@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: nightly jobs and CI have no display
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from churnml.config import Family
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True) -> tuple[Figure, Any]:
+    """A figure and its axes, drawn without pyplot: no backend to select, no global figure list to leak into,
+    so importing churnml changes nothing in the caller's matplotlib and a headless job needs no display."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
 
 FAMILY_COLOURS = {Family.PRICE: "#d95f02", Family.SERVICE: "#1b9e77", Family.OTHER: "#7570b3"}
 SERIES_STYLE = {"model": ("#1f77b4", "-"), "logistic": ("#ff7f0e", "--"), "rule": ("#7f7f7f", ":"), "oracle": ("#2ca02c", "-.")}
@@ -31,8 +36,8 @@ def _scored(curves: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray
     return out
 
 
-def roc_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+def roc_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> Figure:
+    fig, ax = new_figure(figsize=(5.5, 5))
     for name, y, p in _scored(curves):
         fpr, tpr, _ = roc_curve(y, p)
         colour, style = SERIES_STYLE[name]
@@ -44,8 +49,8 @@ def roc_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> plt.Fig
     return fig
 
 
-def pr_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+def pr_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> Figure:
+    fig, ax = new_figure(figsize=(5.5, 5))
     for name, y, p in _scored(curves):
         precision, recall, _ = precision_recall_curve(y, p)
         colour, style = SERIES_STYLE[name]
@@ -57,8 +62,8 @@ def pr_figure(curves: Mapping[str, Any], metrics: Mapping[str, Any]) -> plt.Figu
     return fig
 
 
-def reliability_figure(before: Mapping[str, list], after: Mapping[str, list], ece: tuple[float, float]) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+def reliability_figure(before: Mapping[str, list], after: Mapping[str, list], ece: tuple[float, float]) -> Figure:
+    fig, ax = new_figure(figsize=(5.5, 5))
     top = max(max(before["predicted"]), max(after["predicted"]), max(after["observed"]), 0.05) * 1.05
     ax.plot([0, top], [0, top], color="#cccccc", lw=1, label="perfect calibration")
     ax.plot(before["predicted"], before["observed"], "o--", color="#ff7f0e", label=f"raw booster (ECE {ece[0]:.3f})")
@@ -69,8 +74,8 @@ def reliability_figure(before: Mapping[str, list], after: Mapping[str, list], ec
     return fig
 
 
-def lift_figure(lifts: Mapping[str, pd.DataFrame], capacity: float) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+def lift_figure(lifts: Mapping[str, pd.DataFrame], capacity: float) -> Figure:
+    fig, ax = new_figure(figsize=(5.5, 5))
     for name, curve in lifts.items():
         colour, style = SERIES_STYLE[name]
         ax.plot(np.r_[0, curve["contacted"]], np.r_[0, curve["captured"]], style, color=colour, label=name)
@@ -82,22 +87,22 @@ def lift_figure(lifts: Mapping[str, pd.DataFrame], capacity: float) -> plt.Figur
     return fig
 
 
-def importance_figure(importance: pd.Series, families: Mapping[str, Family], top: int = 20) -> plt.Figure:
+def importance_figure(importance: pd.Series, families: Mapping[str, Family], top: int = 20) -> Figure:
     imp = importance.head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(imp) + 1.5))
+    fig, ax = new_figure(figsize=(7, 0.3 * len(imp) + 1.5))
     ax.barh(imp.index, imp.to_numpy(), color=[FAMILY_COLOURS[families.get(n, Family.OTHER)] for n in imp.index])
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in FAMILY_COLOURS.values()]
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in FAMILY_COLOURS.values()]
     ax.legend(handles, [f.value for f in FAMILY_COLOURS], loc="lower right", title="cause family")
     ax.set(xlabel="total gain", title=f"Feature importance (top {len(imp)})")
     fig.tight_layout()
     return fig
 
 
-def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, families: Mapping[str, Family], top: int = 15) -> plt.Figure:
+def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, families: Mapping[str, Family], top: int = 15) -> Figure:
     """Beeswarm-style summary: each dot a customer, x its contribution, colour its feature value (high = red)."""
     names = list(sample.columns)
     order = np.argsort(-np.abs(contributions).mean(axis=0))[:top][::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(order) + 1.5))
+    fig, ax = new_figure(figsize=(7.5, 0.35 * len(order) + 1.5))
     rng = np.random.default_rng(0)
     for row, j in enumerate(order):
         col = sample.iloc[:, j]
@@ -120,7 +125,7 @@ def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, familie
     return fig
 
 
-def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: float) -> dict[str, plt.Figure]:
+def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: float) -> dict[str, Figure]:
     """Every evaluation plot of a training result, by file stem."""
     c, m = result.curves, result.metrics
     contributions, sample = c["shap"]

@@ -6,10 +6,12 @@ By default runs go to a SQLite store and an artifact folder inside the working d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,27 @@ def _flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
         out[prefix] = float(value)
 
 
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's own chatter (alembic migrations, model-from-code notices, upload progress bars) is noise in a
+    nightly log; silenced only while churnml logs, so a notebook's own MLflow use is left as it was."""
+    loggers = {name: logging.getLogger(name) for name in ("mlflow", "alembic")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    variable = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(variable)
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
+    if before is None:
+        os.environ[variable] = "false"
+    try:
+        yield
+    finally:
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+        if before is None:
+            os.environ.pop(variable, None)
+
+
 def log_training_run(
     *,
     cfg: TrackingConfig,
@@ -56,45 +79,42 @@ def log_training_run(
     run_name: str,
 ) -> TrackedRun:
     """Log one training run and register its model as a new version; return where it landed."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    with _quiet_mlflow():
+        import mlflow
+        from mlflow.tracking import MlflowClient
 
-    # MLflow's own chatter (alembic migrations, model-from-code notices) is noise in a nightly log.
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.ERROR)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri, artifacts = resolve_tracking(cfg, base_dir)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name(cfg.experiment)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+        uri, artifacts = resolve_tracking(cfg, base_dir)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(cfg.experiment)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
 
-    flat: dict[str, float] = {}
-    _flatten("", metrics, flat)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-            mlflow.log_params({k: (v if v is not None else "none") for k, v in params.items()})
-            mlflow.log_metrics({k.replace("/", "_"): v for k, v in flat.items()})
-            mlflow.log_dict(config_dump, "config.json")
-            mlflow.log_dict(fingerprint, "data_fingerprint.json")
-            mlflow.set_tags({"churnml.data_sha256": fingerprint.get("sha256", ""), "churnml.bundle": bundle_dir.name})
-            mlflow.log_artifacts(str(figures_dir), "evaluation")
-            mlflow.log_artifacts(str(bundle_dir), "bundle")
-            import lightgbm as lgb
+        flat: dict[str, float] = {}
+        _flatten("", metrics, flat)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+                mlflow.log_params({k: (v if v is not None else "none") for k, v in params.items()})
+                mlflow.log_metrics({k.replace("/", "_"): v for k, v in flat.items()})
+                mlflow.log_dict(config_dump, "config.json")
+                mlflow.log_dict(fingerprint, "data_fingerprint.json")
+                mlflow.set_tags({"churnml.data_sha256": fingerprint.get("sha256", ""), "churnml.bundle": bundle_dir.name})
+                mlflow.log_artifacts(str(figures_dir), "evaluation")
+                mlflow.log_artifacts(str(bundle_dir), "bundle")
+                import lightgbm as lgb
 
-            # The native booster (LightGBM text format), never the scikit-learn wrapper pickle.
-            mlflow.lightgbm.log_model(lgb.Booster(model_file=str(bundle_dir / "model.txt")), name="booster")
-            info = mlflow.pyfunc.log_model(
-                name="churn_probability",
-                python_model=str(PYFUNC_CODE),
-                artifacts={"bundle": str(bundle_dir)},
-                registered_model_name=cfg.registered_model,
-                pip_requirements=["churnml", "lightgbm", "pandas", "mlflow"],
-            )
-            version = str(info.registered_model_version) if info.registered_model_version is not None else ""
-    return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version)
+                # The native booster (LightGBM text format), never the scikit-learn wrapper pickle.
+                mlflow.lightgbm.log_model(lgb.Booster(model_file=str(bundle_dir / "model.txt")), name="booster")
+                info = mlflow.pyfunc.log_model(
+                    name="churn_probability",
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={"bundle": str(bundle_dir)},
+                    registered_model_name=cfg.registered_model,
+                    pip_requirements=["churnml", "lightgbm", "pandas", "mlflow"],
+                )
+                version = str(info.registered_model_version) if info.registered_model_version is not None else ""
+        return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version)
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:

@@ -12,15 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
-
-# isort: off
-import churnml.plots  # noqa: F401 - selects the headless Agg backend before pyplot loads
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
-# isort: on
+from churnml.plots import new_figure
 from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name
 
 UP, DOWN = "#c0392b", "#2e86c1"
@@ -43,14 +43,13 @@ _STYLE: dict[str, Any] = {
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types its keys as literals
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types its keys as literals
         yield
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -62,7 +61,7 @@ def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
     return "\n".join(parts)
 
 
-def _family_legend(ax: plt.Axes, loc: str = "lower right") -> None:
+def _family_legend(ax: Axes, loc: str = "lower right") -> None:
     ax.legend(  # type: ignore[call-overload]  # matplotlib types loc as literals; callers pass valid ones
         [Patch(color=FAMILY_HEX[f]) for f in CAUSE_ORDER],
         [cause_name(f) for f in CAUSE_ORDER],
@@ -74,7 +73,7 @@ def _family_legend(ax: plt.Axes, loc: str = "lower right") -> None:
 
 def _empty(title: str, message: str) -> bytes:
     with _style():
-        fig, ax = plt.subplots(figsize=(7, 2))
+        fig, ax = new_figure(figsize=(7, 2))
         ax.axis("off")
         ax.set_title(title)
         ax.text(0.5, 0.4, message, ha="center", va="center", color="#666666")
@@ -86,7 +85,7 @@ def _empty(title: str, message: str) -> bytes:
 
 def risk_histogram(hist: pd.DataFrame, tiers: dict[str, float]) -> bytes:
     with _style():
-        fig, ax = plt.subplots(figsize=(8, 3.8))
+        fig, ax = new_figure(figsize=(8, 3.8))
         width = (hist["hi"] - hist["lo"]).to_numpy()
         lo = hist["lo"].to_numpy()
         rest = (hist["customers"] - hist["flagged"]).to_numpy()
@@ -107,7 +106,7 @@ def risk_histogram(hist: pd.DataFrame, tiers: dict[str, float]) -> bytes:
             if value <= top:
                 ax.axvline(value, color="#333333", lw=1, ls="--")
                 ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} risk from {value:.0%}", va="top", fontsize=9)
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if top > 0.05 else f"{v:.1%}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if top > 0.05 else f"{v:.1%}"))
         ax.set(xlabel="churn probability in the horizon", ylabel="customers", title="Risk distribution of the active customers")
         ax.legend(frameon=False)
         fig.tight_layout()
@@ -123,7 +122,7 @@ def flagged_by_stage(mix: pd.DataFrame) -> bytes:
             s for s in table.index if s not in ("new", "established", "won_back")
         )
         table = table.reindex(index=stages, columns=list(CAUSE_ORDER), fill_value=0)
-        fig, ax = plt.subplots(figsize=(7, 3.8))
+        fig, ax = new_figure(figsize=(7, 3.8))
         x = np.arange(len(table))
         bottom = np.zeros(len(table))
         for cause in CAUSE_ORDER:
@@ -149,7 +148,7 @@ def flagged_by_action(mix: pd.DataFrame) -> bytes:
         )
         table = table.reindex(columns=list(CAUSE_ORDER), fill_value=0)
         table = table.loc[table.sum(axis=1).sort_values(kind="stable").index]
-        fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
+        fig, ax = new_figure(figsize=(7, 0.45 * len(table) + 1.6))
         y = np.arange(len(table))
         left = np.zeros(len(table))
         for cause in CAUSE_ORDER:
@@ -174,7 +173,7 @@ def global_drivers(drivers: pd.DataFrame, top: int = 20) -> bytes:
         return _empty("What drives risk", "no explanations available")
     with _style():
         d = drivers.head(top).iloc[::-1]
-        fig, ax = plt.subplots(figsize=(9, 0.34 * len(d) + 1.6))
+        fig, ax = new_figure(figsize=(9, 0.34 * len(d) + 1.6))
         ax.barh(np.arange(len(d)), d["mean_abs"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
         ax.set_yticks(np.arange(len(d)), [_wrap(t, 60, 1) for t in d["label"]])
         ax.set(xlabel="mean |contribution| to churn log-odds", title=f"What drives risk: the {len(d)} strongest features")
@@ -189,7 +188,7 @@ def cause_drivers(drivers: pd.DataFrame, top: int = 8) -> bytes:
     if not causes:
         return _empty("Drivers by primary cause", "no flagged customer to explain")
     with _style():
-        fig, axes = plt.subplots(1, len(causes), figsize=(5.2 * len(causes), 0.36 * top + 1.9), squeeze=False)
+        fig, axes = new_figure(1, len(causes), figsize=(5.2 * len(causes), 0.36 * top + 1.9), squeeze=False)
         for ax, cause in zip(axes[0], causes):
             d = drivers[drivers["primary_cause"] == cause].head(top).iloc[::-1]
             n = int(d["customers"].iloc[0]) if len(d) else 0
@@ -211,7 +210,7 @@ def segment_risk(segments: pd.DataFrame) -> bytes:
         return _empty("Risk by segment", "no customers")
     with _style():
         dims = [("lifecycle_stage", "by lifecycle stage"), ("plan", "by plan")]
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+        fig, axes = new_figure(1, 2, figsize=(11, 3.9))
         for ax, (dim, title) in zip(axes, dims):
             s = segments[segments["dimension"] == dim]
             x = np.arange(len(s))
@@ -221,7 +220,7 @@ def segment_risk(segments: pd.DataFrame) -> bytes:
                 ax.text(xi, p, f"{p:.1%}\n{f:.0%} flagged\nn={n:,}", ha="center", va="bottom", fontsize=8)
             ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
             ax.set_ylim(0, max(float(s["mean_probability"].max()) * 1.45, 0.01))
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
             ax.set(ylabel="mean churn probability", title=f"Risk {title}")
         fig.tight_layout()
         return _png(fig)
@@ -235,7 +234,7 @@ def segment_families(families: pd.DataFrame) -> bytes:
         names = [
             f"{stage_name(s)} (stage)" if d == "lifecycle_stage" else f"{s} (plan)" for d, s in zip(f["dimension"], f["segment"])
         ]
-        fig, ax = plt.subplots(figsize=(9, 0.42 * len(f) + 1.6))
+        fig, ax = new_figure(figsize=(9, 0.42 * len(f) + 1.6))
         left = np.zeros(len(f))
         y = np.arange(len(f))
         for cause in CAUSE_ORDER:
@@ -247,7 +246,7 @@ def segment_families(families: pd.DataFrame) -> bytes:
             left += values
         ax.set_yticks(y, names)
         ax.set_xlim(0, 1)
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
         ax.set(xlabel="share of the risk-raising contributions", title="Where risk comes from, by lifecycle stage and plan")
         ax.grid(axis="y", visible=False)
         ax.legend(title="cause family", frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
@@ -260,7 +259,7 @@ def profile_differences(profile: pd.DataFrame, top: int = 16) -> bytes:
         return _empty("Leavers against stayers", "no fully labelled training snapshot")
     with _style():
         d = profile.head(top).iloc[::-1]
-        fig, ax = plt.subplots(figsize=(9.5, 0.36 * len(d) + 1.8))
+        fig, ax = new_figure(figsize=(9.5, 0.36 * len(d) + 1.8))
         colours = [FAMILY_HEX.get(f, GREY) for f in d["family"]]
         ax.barh(np.arange(len(d)), d["effect"], color=colours, height=0.7)
         ax.axvline(0, color="#333333", lw=1)
@@ -284,7 +283,7 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
     if not dims:
         return _empty("Historical churn rate by segment", "no fully labelled training snapshot")
     with _style():
-        fig, axes = plt.subplots(1, len(dims), figsize=(5.5 * len(dims), 3.6), squeeze=False)
+        fig, axes = new_figure(1, len(dims), figsize=(5.5 * len(dims), 3.6), squeeze=False)
         for ax, dim in zip(axes[0], dims):
             r = rates[rates["dimension"] == dim]
             if dim == "lifecycle_stage":
@@ -299,7 +298,7 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
             for xi, v in enumerate(r["churn_rate"]):
                 ax.text(xi, v, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
             ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
             ax.set(
                 ylabel=f"left within {horizon_days} days",
                 title=f"Churn rate by {'lifecycle stage' if dim == 'lifecycle_stage' else 'plan'} (history)",
@@ -313,7 +312,7 @@ def winback_values(table: pd.DataFrame, gate: float = 0.0) -> bytes:
     if table.empty:
         return _empty("Win-back: expected value", "No customer churned in the win-back window.")
     with _style():
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        fig, ax = new_figure(figsize=(7.5, 3.6))
         values = table["expected_value"].to_numpy(dtype=float)
         edges = np.histogram_bin_edges(values, bins=30)
         bottom = np.zeros(len(edges) - 1)
