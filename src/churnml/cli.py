@@ -7,6 +7,7 @@ import errno
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -244,7 +245,8 @@ def print_training_summary(result, bundle_dir: Path, tracked) -> None:
     out.print(f"ROC-AUC by lifecycle stage: {stages}.")
     out.print(f"Model bundle: {bundle_dir} (plots in {bundle_dir / 'evaluation'}).")
     if tracked is not None:
-        out.print(f"MLflow: run {tracked.run_id}, registered {tracked.registered_model} v{tracked.model_version} at {tracked.tracking_uri}.")
+        alias = f" as @{tracked.alias} (score it with --model models:/{tracked.registered_model}@{tracked.alias}; `churnml promote` makes it @champion)" if tracked.alias else ""
+        out.print(f"MLflow: run {tracked.run_id}, registered {tracked.registered_model} v{tracked.model_version}{alias} at {tracked.tracking_uri}.")
 
 
 @app.command()
@@ -279,6 +281,7 @@ def train(
                     cfg=cfg.tracking, base_dir=Path.cwd(), params={"as_of": str(t.date()), "snapshots": training.snapshot_dates, "rows": training.snapshot_rows, **cfg.model.model_dump()},
                     config_dump=cfg.model_dump(mode="json"), fingerprint=fingerprint, metrics=result.metrics,
                     bundle_dir=bundle_dir, figures_dir=bundle_dir / "evaluation", run_name=result.bundle.version,
+                    input_example=training.example,
                 )
             except Exception as exc:  # MLflow raises its own classes for an unusable store
                 if type(exc).__module__.split(".")[0] != "mlflow" and not isinstance(exc, OSError):
@@ -503,18 +506,45 @@ def _guard_import_out(source: Path, out_dir: Path) -> None:
 
 
 def _open_model(model: Path, config: Path | None):
-    """The bundle at ``model`` (verified against the --config signing key) and the configuration to use it with."""
-    bundle = io.read_bundle(model, key=_config_key(config))
-    return bundle, _scoring_config(config, bundle, model)
+    """The bundle at ``model`` (verified against the --config signing key), the configuration to use it with, and
+    the registry version it came from (None for a folder).
+
+    ``models:/NAME/VERSION`` and ``models:/NAME@ALIAS`` are fetched from the MLflow registry of the --config's
+    ``tracking`` section into a temporary folder and verified exactly as a folder is.
+    """
+    from churnml import tracking
+
+    key = _config_key(config)
+    if not tracking.is_registry_reference(model):
+        bundle = io.read_bundle(model, key=key)
+        return bundle, _scoring_config(config, bundle, model), None
+    settings = _config(config).tracking
+    found = tracking.resolve_registry_model(_registry_text(model), settings, Path.cwd())
+    with tempfile.TemporaryDirectory(prefix="churnml-registry-") as folder:
+        local = tracking.download_bundle(found, settings, Path.cwd(), Path(folder))
+        try:
+            bundle = io.read_bundle(local, key=key)
+        except ModelError as exc:
+            # Name what the user gave and where the registry keeps it, not the temporary copy.
+            where = f"{found.reference} (v{found.version}, run {found.run_id} artifact 'bundle')"
+            raise ModelError(str(exc).replace(str(local), where)) from None
+    return bundle, _scoring_config(config, bundle, model), found
 
 
-def _run_manifest(kind: str, t: pd.Timestamp, bundle, model: Path, cfg: ChurnConfig, loaded, out_file: Path, run, rows: int, digest: str, started: float, **details) -> dict:
+def _registry_text(model: Path) -> str:
+    """A --model given as a registry reference, as typed (a Path folds the scheme's slashes)."""
+    text = str(model)
+    return "models:/" + text.removeprefix("models:").lstrip("/")
+
+
+def _run_manifest(kind: str, t: pd.Timestamp, bundle, model: Path, cfg: ChurnConfig, loaded, out_file: Path, run, rows: int, digest: str, started: float, registry=None, **details) -> dict:
     """The manifest published beside a scores or win-back file: what was read, with which model, what was written."""
     return {
         "as_of": str(t.date()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "kind": kind,
-        "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of")},
+        "model": {"version": bundle.version, "path": str(model), "trained_as_of": bundle.meta.get("as_of"),
+                  **({"registry": registry.record()} if registry is not None else {})},
         "config_hash": cfg.fingerprint(),
         "inputs": {name: {"file": rep.source, "read": rep.read, "accepted": rep.accepted, "rejected": rep.rejected} for name, rep in loaded.reports.items()},
         "output": {"path": str(out_file), "rows": rows, "sha256": digest, "run": run.folder.name.removesuffix(".tmp")},
@@ -562,7 +592,7 @@ def score(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
-        bundle, cfg = _open_model(model, config)
+        bundle, cfg, registry = _open_model(model, config)
         t = as_timestamp(as_of)
         loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
         _check_staleness(loaded.dataset, t, data, max_staleness_days)
@@ -573,7 +603,7 @@ def score(
         digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
         manifest = _run_manifest(
-            "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started,
+            "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started, registry,
             rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,
             counts=counts,
             model_fit=fit,
@@ -609,7 +639,7 @@ def winback(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects, kind="winback")
     with io.publish_scores(out_file) as run:
-        bundle, cfg = _open_model(model, config)
+        bundle, cfg, registry = _open_model(model, config)
         trained = winback_model(bundle, str(model))
         if cfg.winback.return_window_days != trained.meta.get("return_window_days", cfg.winback.return_window_days):
             raise ModelError(
@@ -622,7 +652,7 @@ def winback(
         result = pipeline.winback(loaded.dataset, t, bundle, cfg, model=trained, progress=True)
         digest = io.write_winback(result.table, run.scores)
         manifest = _run_manifest(
-            "winback", t, bundle, model, cfg, loaded, out_file, run, len(result.table), digest, started,
+            "winback", t, bundle, model, cfg, loaded, out_file, run, len(result.table), digest, started, registry,
             window_days=[cfg.winback.min_days, cfg.winback.max_days],
             value_rule={
                 "margin_share": cfg.winback.margin_share, "cost": cfg.winback.cost_multiple * cfg.winback.acquisition_cost,
@@ -682,7 +712,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--format")
-    bundle, cfg = _open_model(model, config)
+    bundle, cfg, _ = _open_model(model, config)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
         dataset = io.load_dataset(data).dataset
@@ -725,6 +755,33 @@ def explain(
         for _, r in part.iterrows():  # at most --top rows of one customer
             out.print(f"  {'+' if r['contribution'] > 0 else '-'} {escape(str(r['meaning']))}  [dim]({r['family']}, {r['contribution']:+.2f} log-odds)[/dim]")
     out.print(f"\n[bold]Recommended action: {summary['recommended_action']}[/bold] — {summary['action_reason']}.")
+
+
+@app.command()
+def promote(
+    model: Annotated[Path, typer.Option("--model", help="Registered version to promote: models:/NAME/VERSION or models:/NAME@ALIAS.")],
+    alias: Annotated[str, typer.Option("--alias", help="Alias to point at it (moved from any other version).")] = "champion",
+    config: ConfigOpt = None,
+) -> None:
+    """Make a registered model the one the nightly job scores with (`--model models:/NAME@champion`).
+
+    The version's bundle is fetched and verified first (checksums, signing key): an altered model is never promoted.
+    """
+    from churnml import tracking
+
+    if not tracking.is_registry_reference(model):
+        raise typer.BadParameter("give a registry reference, models:/NAME/VERSION or models:/NAME@ALIAS", param_hint="--model")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", alias) or alias.lower() == "latest":
+        raise typer.BadParameter("an alias is a letter, then letters, digits, _ or - (not 'latest', which MLflow reserves)", param_hint="--alias")
+    bundle, _, found = _open_model(model, config)
+    assert found is not None  # a registry reference always resolves to a version or raises
+    before = {v for v in found.aliases}
+    moved = tracking.set_alias(found, alias, _config(config).tracking, Path.cwd())
+    out.print(
+        f"{moved.name} v{moved.version} (model {bundle.version}, run {moved.run_id}) is now @{alias}"
+        f"{' (it already was)' if alias in before else ''}; aliases: {', '.join('@' + a for a in moved.aliases)}. "
+        f"Score with --model models:/{moved.name}@{alias}."
+    )
 
 
 @app.command("import-snapshot")

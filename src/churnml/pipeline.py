@@ -153,6 +153,7 @@ class Training:
     fingerprint: dict[str, Any]
     winback: WinbackModel | None = None
     winback_skipped: str | None = None  # why no return model was learned (too little history)
+    example: pd.DataFrame | None = None  # a few training feature rows: the registered model's input example
 
     @property
     def bundle(self) -> ModelBundle:
@@ -206,6 +207,7 @@ def train(
     except ValueError as exc:  # too little or one-sided history at this as-of: the data, not a bug
         raise InputError([f"{source}: cannot train at {t.date()}: {exc}{_unlabelled_churn_hint(dataset, t, config)}"]) from None
     training = Training(result, families, len(snapshots), int(snapshots["snapshot_date"].nunique()), fingerprint)
+    training.example = snapshots[[f.name for f in result.bundle.features]].head(5).reset_index(drop=True)
     try:
         training.winback = train_winback(known, t, result.bundle, config, progress=progress)
     except ValueError as exc:

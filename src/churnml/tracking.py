@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from churnml.config import TrackingConfig
+from churnml.errors import ModelError
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
@@ -28,6 +30,7 @@ class TrackedRun:
     run_id: str
     registered_model: str
     model_version: str
+    alias: str = ""
 
 
 def resolve_tracking(cfg: TrackingConfig, base_dir: Path) -> tuple[str, str]:
@@ -43,6 +46,29 @@ def _flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
             _flatten(f"{prefix}_{k}" if prefix else str(k), v, out)
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
         out[prefix] = float(value)
+
+
+def _signature(example: Any) -> tuple[Any, Any]:
+    """The registered model's signature from the feature columns (every one may be missing: nullable doubles and
+    category strings), and the example with categories as plain text, as a serving request carries them."""
+    if example is None:
+        return None, None
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, Schema
+
+    columns: list[Any] = []
+    plain: dict[str, Any] = {}
+    for name in example.columns:
+        values = example[name]
+        if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values.dtype):
+            columns.append(ColSpec(DataType.string, name, required=False))
+            plain[name] = values.astype(object).where(values.notna(), None)
+        else:
+            columns.append(ColSpec(DataType.double, name, required=False))
+            plain[name] = values.astype("float64")
+    outputs = Schema([ColSpec(DataType.double, "churn_probability")])
+    return ModelSignature(inputs=Schema(list(columns)), outputs=outputs), pd.DataFrame(plain)
 
 
 @contextlib.contextmanager
@@ -77,6 +103,8 @@ def log_training_run(
     bundle_dir: Path,
     figures_dir: Path,
     run_name: str,
+    input_example: Any = None,
+    alias: str = "challenger",
 ) -> TrackedRun:
     """Log one training run and register its model as a new version; return where it landed."""
     with _quiet_mlflow():
@@ -106,16 +134,109 @@ def log_training_run(
 
                 # The native booster (LightGBM text format), never the scikit-learn wrapper pickle.
                 mlflow.lightgbm.log_model(lgb.Booster(model_file=str(bundle_dir / "model.txt")), name="booster")
+                # A signature and an example let a serving layer check its input before it reaches the model.
+                signature, example = _signature(input_example)
                 info = mlflow.pyfunc.log_model(
                     name="churn_probability",
                     python_model=str(PYFUNC_CODE),
                     artifacts={"bundle": str(bundle_dir)},
                     registered_model_name=cfg.registered_model,
                     pip_requirements=["churnml", "lightgbm", "pandas", "mlflow"],
+                    signature=signature,
+                    input_example=example,
                 )
                 version = str(info.registered_model_version) if info.registered_model_version is not None else ""
-        return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version)
+            if version and alias:
+                # A new model is a challenger; only `churnml promote` makes it the champion the nightly job uses.
+                client.set_registered_model_alias(cfg.registered_model, alias, version)
+        return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version, alias if version else "")
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, indent=2, sort_keys=True, default=float)
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+REGISTRY_SCHEME = "models:/"
+_REFERENCE = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_-]+))$")
+
+
+@dataclass(frozen=True)
+class RegistryModel:
+    """One registered model version, as a reference resolved it: what a manifest records."""
+
+    reference: str
+    name: str
+    version: str
+    run_id: str
+    aliases: tuple[str, ...]
+    tracking_uri: str
+
+    def record(self) -> dict[str, Any]:
+        return {"reference": self.reference, "name": self.name, "version": self.version, "run_id": self.run_id,
+                "aliases": list(self.aliases), "tracking_uri": self.tracking_uri}
+
+
+def is_registry_reference(model: str | Path) -> bool:
+    # A Path folds "models:/x" into "models:/x" but would fold "models://x" too: compare the text.
+    return str(model).startswith(REGISTRY_SCHEME.rstrip("/"))
+
+
+def _client(cfg: TrackingConfig, base_dir: Path) -> tuple[Any, str]:
+    from mlflow.tracking import MlflowClient
+
+    uri, _ = resolve_tracking(cfg, base_dir)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
+
+
+def resolve_registry_model(reference: str, cfg: TrackingConfig, base_dir: Path) -> RegistryModel:
+    """The version ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` names in the registry of ``cfg``.
+
+    Raises :class:`~churnml.errors.ModelError` (status 6) when the text is no such reference or the registry has no
+    such model, version or alias.
+    """
+    match = _REFERENCE.match(str(reference))
+    if match is None:
+        raise ModelError(f"{reference}: not a registry reference; use models:/NAME/VERSION or models:/NAME@ALIAS "
+                         "(or a bundle folder such as models/latest)")
+    from mlflow.exceptions import MlflowException
+
+    with _quiet_mlflow():
+        client, uri = _client(cfg, base_dir)
+        name = match["name"]
+        try:
+            found = client.get_model_version_by_alias(name, match["alias"]) if match["alias"] else client.get_model_version(name, match["version"])
+        except MlflowException as exc:
+            raise ModelError(
+                f"{reference}: not in the registry at {uri} ({str(exc).strip().splitlines()[0][:200]}); check the name, "
+                "version or alias (churnml train registers each model; churnml promote sets champion), or the config's "
+                "tracking.tracking_uri"
+            ) from None
+    return RegistryModel(str(reference), name, str(found.version), str(found.run_id or ""),
+                         tuple(sorted(getattr(found, "aliases", []) or [])), uri)
+
+
+def download_bundle(model: RegistryModel, cfg: TrackingConfig, base_dir: Path, destination: Path) -> Path:
+    """Copy the version's bundle folder (the run's ``bundle`` artifact) into ``destination``; verifying it is the
+    reader's job, exactly as for a folder."""
+    from mlflow.exceptions import MlflowException
+
+    with _quiet_mlflow():
+        client, _ = _client(cfg, base_dir)
+        try:
+            local = client.download_artifacts(model.run_id, "bundle", str(destination))
+        except (MlflowException, OSError) as exc:
+            raise ModelError(
+                f"{model.reference}: the bundle of version {model.version} (run {model.run_id}) cannot be fetched "
+                f"({str(exc).strip().splitlines()[0][:200]}); the run's artifacts may have been removed: retrain"
+            ) from None
+    return Path(local)
+
+
+def set_alias(model: RegistryModel, alias: str, cfg: TrackingConfig, base_dir: Path) -> RegistryModel:
+    """Point ``alias`` at ``model``'s version (moving it from any other); return the version as it now stands."""
+    with _quiet_mlflow():
+        client, _ = _client(cfg, base_dir)
+        client.set_registered_model_alias(model.name, alias, model.version)
+    return resolve_registry_model(f"{REGISTRY_SCHEME}{model.name}/{model.version}", cfg, base_dir)
