@@ -310,3 +310,26 @@ def test_the_report_states_the_configured_winback_gate(winback_run):
     html = (winback_run / "out" / "report_gate" / "index.html").read_text()
     assert "only a value above 25 (<code>winback.min_expected_value</code>) earns an action" in html
     assert "only a positive value" not in html
+
+
+@pytest.mark.slow
+def test_a_partitioned_dataset_gives_byte_identical_outputs(winback_run, tmp_path):
+    """churnml partition writes hive-style buckets; features, train, score and winback read it as --data and give
+    the same bytes as the flat folder (features parquet, model.txt, scores and win-back CSVs)."""
+    root = winback_run
+    proc = run("partition", "--data", "data", "--out", str(tmp_path / "parts"), "--buckets", "7", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "parts" / "subscriptions").iterdir()) == [f"customer_bucket={k}" for k in range(7)]
+    again = run("partition", "--data", "data", "--out", str(tmp_path / "parts"), "--buckets", "3", cwd=root)
+    assert again.returncode == 2 and "exists" in again.stderr
+    parts = str(tmp_path / "parts")
+    assert run("score", "--data", parts, "--as-of", AS_OF, "--model", "models/latest", "--out", str(tmp_path / "s.csv"), cwd=root).returncode == 0
+    assert (tmp_path / "s.csv").read_bytes() == (root / "out" / "scores.csv").read_bytes()
+    assert run("winback", "--data", parts, "--as-of", AS_OF, "--model", "models/latest", "--out", str(tmp_path / "w.csv"), cwd=root).returncode == 0
+    assert (tmp_path / "w.csv").read_bytes() == (root / "out" / "winback.csv").read_bytes()
+    for data, out in (("data", tmp_path / "f_flat.parquet"), (parts, tmp_path / "f_parts.parquet")):
+        assert run("features", "--data", data, "--as-of", AS_OF, "--out", str(out), cwd=root).returncode == 0
+    assert (tmp_path / "f_flat.parquet").read_bytes() == (tmp_path / "f_parts.parquet").read_bytes()
+    proc = run("train", "--data", parts, "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", str(tmp_path / "m"), cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m" / "latest" / "model.txt").read_bytes() == (root / "models" / "latest" / "model.txt").read_bytes()

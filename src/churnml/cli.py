@@ -694,6 +694,33 @@ def features(
 
 
 @app.command()
+def partition(
+    data: DataOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="New folder for the partitioned dataset (must not exist).")],
+    buckets: Annotated[int, typer.Option("--buckets", min=1, max=100_000, help="Customer buckets: pick so one bucket fits comfortably in a worker's memory.")],
+    config: ConfigOpt = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+) -> None:
+    """Rewrite a dataset as hive-style Parquet, one part per table and bucket of customers (stable id hash)."""
+    _guard_rejects(rejects, data)
+    if out_dir.exists() or out_dir.is_symlink():
+        raise typer.BadParameter(f"{out_dir} exists; give a new folder (a partitioned dataset is written whole, never into or over another)", param_hint="--out")
+    if _within(Path(os.path.realpath(out_dir)), Path(os.path.realpath(data))):
+        raise typer.BadParameter(f"{out_dir} lies inside the dataset {data}; its parts would be read as part of it: write it elsewhere", param_hint="--out")
+    cfg = _config(config)
+    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
+    with err.status(f"Writing {buckets:,} buckets…"):
+        record = io.write_partitioned(dataset, out_dir, buckets)
+    rows = record["tables"]
+    sizes = [n for n in record["rows_per_bucket"]["subscriptions"].values()]
+    out.print(
+        f"Partitioned {rows['subscriptions']:,} subscription rows and {sum(rows.values()) - rows['subscriptions']:,} rows of "
+        f"{len(rows) - 1} other tables into {buckets:,} buckets in {out_dir}; subscription rows per bucket "
+        f"{min(sizes, default=0):,} to {max(sizes, default=0):,}. Every command reads it as --data {out_dir}."
+    )
+
+
+@app.command()
 def explain(
     data: DataOpt,
     as_of: AsOfOpt,

@@ -59,6 +59,39 @@ def month_end(months: pd.Series) -> pd.Series:
     return months + pd.offsets.MonthBegin(1)
 
 
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def stable_hash(ids: pd.Series) -> np.ndarray:
+    """FNV-1a 64 of each id's UTF-8 bytes, then the splitmix64 finaliser: the same on every machine, Python and
+    process (unlike ``hash``), so a customer's bucket and an imported churner's end date never move. The loop runs
+    over byte positions, not rows."""
+    arr = pa.array(ids.to_numpy(dtype=object), type=pa.large_string()).cast(pa.large_binary())
+    _, offs_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offs_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1] if len(arr) else np.zeros(1, np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(int(lengths.max(initial=0))):
+            live = lengths > j
+            h[live] = (h[live] ^ data[starts[live] + j].astype(np.uint64)) * _FNV_PRIME
+        # FNV's low bits mix poorly for ids that differ in one character; the finaliser spreads them.
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def customer_bucket(ids: pd.Series, buckets: int) -> np.ndarray:
+    """The partition (0 .. buckets - 1) of each customer id: :func:`stable_hash` modulo ``buckets``."""
+    return (stable_hash(ids) % np.uint64(buckets)).astype(np.int64)
+
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Canonical frames of every table (see :mod:`churnml.schemas`); absent tables are empty frames."""

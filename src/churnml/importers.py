@@ -52,11 +52,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from churnml.config import Family, LabelConfig
-from churnml.dataset import Dataset
+from churnml.dataset import Dataset, stable_hash
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES
 from churnml.validation import (
@@ -76,8 +75,6 @@ DEFAULT_PLAN = "default"
 _MIN_DATE = date(1900, 1, 1)
 _MAX_DATE = date(2200, 1, 1)
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 
 
 class SnapshotImportSpec(BaseModel):
@@ -261,7 +258,7 @@ def import_snapshot(
     start = _months_before(t, tenure[ok].astype(np.int64))
     ends = np.full(int(ok.sum()), np.datetime64("NaT"), dtype=DATETIME_DTYPE)
     gone = churned[ok]
-    offsets = 1 + (_stable_hash(ok_ids[gone]) % np.uint64(spec.churn_window_days)).astype(np.int64)
+    offsets = 1 + (stable_hash(ok_ids[gone]) % np.uint64(spec.churn_window_days)).astype(np.int64)
     ends[gone] = (np.datetime64(t, "D") + offsets.astype("timedelta64[D]")).astype(DATETIME_DTYPE)
     subscriptions = pd.DataFrame(
         {
@@ -448,27 +445,6 @@ def _months_before(t: date, months: np.ndarray) -> np.ndarray:
     days_in_month = ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
     day = np.minimum(t.day, days_in_month)
     return (first + (day - 1).astype("timedelta64[D]")).astype(DATETIME_DTYPE)
-
-
-def _stable_hash(ids: pd.Series) -> np.ndarray:
-    """FNV-1a 64 of each id's UTF-8 bytes, then the splitmix64 finaliser; the loop runs over byte positions."""
-    arr = pa.array(ids.to_numpy(dtype=object), type=pa.large_string()).cast(pa.large_binary())
-    _, offs_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offs_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1] if len(arr) else np.zeros(1, np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    h = np.full(len(arr), _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(int(lengths.max(initial=0))):
-            live = lengths > j
-            h[live] = (h[live] ^ data[starts[live] + j].astype(np.uint64)) * _FNV_PRIME
-        # FNV's low bits mix poorly for ids that differ in one character; the finaliser spreads them.
-        h ^= h >> np.uint64(30)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(27)
-        h *= np.uint64(0x94D049BB133111EB)
-        h ^= h >> np.uint64(31)
-    return h
 
 
 def _customers(raw: pd.DataFrame, id_col: str, lines: np.ndarray) -> pd.DataFrame:

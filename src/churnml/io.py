@@ -430,6 +430,11 @@ def _read_parquet(path: Path, name: str) -> RawTable:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
+    return _raw_from_arrow(table, path, name)
+
+
+def _raw_from_arrow(table: pa.Table, path: Path, name: str) -> RawTable:
+    """A Parquet table as a :class:`RawTable`: column names stripped, ids refused unless text, no raw bytes."""
     names = [str(c).strip() for c in table.schema.names]
     _refuse_repeated_names(path, names, " (spaces around them removed)")
     ids = table.schema.field(table.schema.names[names.index("customer_id")]).type if "customer_id" in names else None
@@ -515,8 +520,123 @@ def find_tables(directory: Path | str) -> dict[str, Path]:
     return found
 
 
+# ------------------------------------------------------------------------------------ partitioned datasets
+
+PARTITIONING_FILE = "partitioning.json"
+BUCKET_KEY = "customer_bucket"
+_PART_NAME = "part-0.parquet"
+
+
+def partitioning(directory: Path | str) -> dict | None:
+    """The layout record of a partitioned dataset (``partitioning.json``), or None for a folder of table files."""
+    path = Path(directory) / PARTITIONING_FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        buckets, tables = int(record["buckets"]), dict(record["tables"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError([f"{path}: not a partitioning record ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+    unknown = sorted(set(tables) - set(TABLES))
+    if buckets < 1 or unknown or "subscriptions" not in tables:
+        raise InputError([f"{path}: buckets must be at least 1 and tables contract tables, subscriptions among them "
+                          f"(got buckets {buckets}, unknown tables {unknown}); rewrite the dataset with churnml partition"])
+    return {**record, "buckets": buckets, "tables": tables}
+
+
+def _bucket_parts(folder: Path) -> list[tuple[int, Path]]:
+    """The part files of one partitioned table, in bucket order (``customer_bucket=K/part-0.parquet``)."""
+    parts = []
+    for sub in folder.glob(f"{BUCKET_KEY}=*"):
+        value = sub.name.split("=", 1)[1]
+        if not value.isdigit():
+            raise InputError([f"{sub}: not a bucket folder ({BUCKET_KEY}=K with K a whole number); remove it"])
+        parts += [(int(value), p) for p in sorted(sub.glob("*.parquet"))]
+    return sorted(parts)
+
+
+def read_partitioned_table(directory: Path | str, name: str, buckets: list[int] | None = None) -> RawTable:
+    """One table of a partitioned dataset, all its buckets (or those listed) in bucket order.
+
+    Rows are numbered across the parts read, in that order; the source is the table's folder.
+    """
+    folder = Path(directory) / name
+    if not folder.is_dir():
+        raise InputError([f"{folder}: the partitioning record lists table {name}, but its folder is missing; rewrite the dataset with churnml partition"])
+    chosen = None if buckets is None else set(buckets)
+    parts = [p for k, p in _bucket_parts(folder) if chosen is None or k in chosen]
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pq.read_table(part))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError([f"{part}: cannot read as Parquet ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+    if not tables:
+        return RawTable(name, pd.DataFrame({c: pd.Series([], dtype=object) for c in TABLES[name].column_names}), str(folder), np.zeros(0, dtype=np.int64))
+    try:
+        table = pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError([f"{folder}: its parts disagree on column types ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+    return _raw_from_arrow(table, folder, name)
+
+
+def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> dict:
+    """Write a dataset as one Parquet part per table and bucket of customers, atomically as a whole.
+
+    ``DIR/<table>/customer_bucket=K/part-0.parquet`` (hive style, readable by pyarrow, Dask, Spark or DuckDB) and
+    ``DIR/partitioning.json``; every row of a customer lands in the bucket :func:`~churnml.dataset.customer_bucket`
+    gives its id, so one bucket is a complete dataset for its customers. The folder must not exist yet.
+    """
+    from churnml.dataset import customer_bucket
+
+    final = Path(directory)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        counts: dict[str, dict[str, int]] = {}
+        for name, frame in dataset.items():
+            if name != "subscriptions" and frame.empty:
+                continue
+            bucket = customer_bucket(frame["customer_id"], buckets)
+            order = np.argsort(bucket, kind="stable")
+            sorted_buckets = bucket[order]
+            edges = np.flatnonzero(np.diff(sorted_buckets)) + 1
+            counts[name] = {}
+            for rows in np.split(order, edges):  # one slice per bucket present, not per row
+                if not len(rows):
+                    continue
+                k = int(bucket[rows[0]])
+                folder = staging / name / f"{BUCKET_KEY}={k}"
+                folder.mkdir(parents=True, exist_ok=True)
+                frame.iloc[rows].to_parquet(folder / _PART_NAME, index=False)
+                counts[name][str(k)] = len(rows)
+        record = {
+            "buckets": buckets, "key": BUCKET_KEY,
+            "hash": "FNV-1a 64 of the UTF-8 customer_id, splitmix64 finaliser, modulo buckets",
+            "tables": {name: sum(per.values()) for name, per in counts.items()},
+            "rows_per_bucket": counts,
+        }
+        (staging / PARTITIONING_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        _set_tree_modes(staging)
+        os.rename(staging, final)  # the folder appears whole, or not at all
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return record
+
+
+def _set_tree_modes(root: Path) -> None:
+    """Folders from mkdtemp are 0700; give the tree the user's umask like every other output."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(_dir_mode() if path.is_dir() else _file_mode())
+
+
 def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:
-    """Read every contract table of a directory as raw text (CSV) or as stored (Parquet)."""
+    """Read every contract table of a directory as raw text (CSV) or as stored (Parquet); a partitioned dataset
+    (``partitioning.json``) is read whole, every bucket of every table."""
+    layout = partitioning(directory)
+    if layout is not None:
+        return {name: read_partitioned_table(directory, name) for name in TABLES if name in layout["tables"]}
     out = {}
     for name, path in find_tables(directory).items():
         out[name] = _read_parquet(path, name) if path.suffix == ".parquet" else _read_csv(path, name)
