@@ -8,6 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 CHURNML = str(Path(sys.executable).parent / "churnml")
 
 

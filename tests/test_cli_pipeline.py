@@ -11,6 +11,9 @@ import pytest
 
 from churnml import io
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 CHURNML = str(Path(sys.executable).parent / "churnml")
 AS_OF = "2025-04-01"
 CONTRACT = ["customer_id", "as_of_date", "churn_probability", "risk_rank", "risk_tier", "flagged", "lifecycle_stage",
@@ -312,7 +315,6 @@ def test_the_report_states_the_configured_winback_gate(winback_run):
     assert "only a positive value" not in html
 
 
-@pytest.mark.slow
 def test_a_partitioned_dataset_gives_byte_identical_outputs(winback_run, tmp_path):
     """churnml partition writes hive-style buckets; features, train, score and winback read it as --data and give
     the same bytes as the flat folder (features parquet, model.txt, scores and win-back CSVs)."""

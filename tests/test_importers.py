@@ -340,6 +340,7 @@ def test_suggestions_fill_what_the_spec_leaves_and_never_override_it():
     assert result.family_suggestions == {"Support calls": ("service", "calls")}
 
 
+@pytest.mark.slow
 def test_a_crm_export_with_awkward_headers_trains_and_scores_end_to_end(tmp_path):
     """Headers with spaces, punctuation, non-ASCII letters and names that clean alike: import, train, score, explain."""
     import subprocess

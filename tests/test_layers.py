@@ -117,6 +117,7 @@ print(len(names))
 """
 
 
+@pytest.mark.slow
 def test_importing_any_module_changes_nothing_outside_churnml():
     """No import-time side effects: no backend chosen, no environment written, no logging or warning filters set.
     (``pyfunc_model`` is the file MLflow itself runs to load a model; ``__main__`` runs the CLI.)"""

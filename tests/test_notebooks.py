@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed: pip install -e '.[dev]'")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed: pip install -e '.[dev]'")
 pytest.importorskip("ipykernel", reason="ipykernel is not installed: pip install -e '.[dev]'")

@@ -1,6 +1,7 @@
 """The stage functions behind the CLI: point in time at the level of the whole training result."""
 
 import pandas as pd
+import pytest
 
 import churnml
 from churnml.config import parse_config
@@ -10,6 +11,7 @@ from churnml.synth import generate
 T = pd.Timestamp("2025-04-01")
 
 
+@pytest.mark.slow
 def test_a_customer_first_known_after_t_changes_nothing_train_writes():
     tables = generate(900, seed=4, start="2024-01-01", months=16).tables
     cfg = parse_config({"model": {"max_rounds": 30, "num_threads": 1}, "tracking": {"enabled": False}})
@@ -32,11 +34,11 @@ def test_every_public_name_resolves():
     assert set(churnml._STAGES) <= set(churnml.__all__)
 
 
+@pytest.mark.slow
 def test_training_before_an_imports_churners_are_labels_says_which_as_of_works():
     """An imported export records its churners after its reference date: training at that date has no churner,
     and the error names the as-of from which they are labels instead of a bare 'single class'."""
     import numpy as np
-    import pytest
 
     from churnml.errors import InputError
     from churnml.importers import SnapshotImportSpec, import_snapshot

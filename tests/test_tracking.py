@@ -12,6 +12,9 @@ from churnml.modeling.train import train_model
 from churnml.plots import evaluation_figures
 from churnml.tracking import log_training_run
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def test_training_run_is_tracked_and_registered(tmp_path):
     snaps = _without_truth(_snapshots(600, 4))
@@ -50,7 +53,6 @@ def test_training_run_is_tracked_and_registered(tmp_path):
     np.testing.assert_allclose(pyfunc.predict(as_text).to_numpy(), result.bundle.predict(X))
 
 
-@pytest.mark.slow
 def test_the_registry_is_a_deployment_path(tmp_path):
     """train registers @challenger; score reads models:/NAME@ALIAS byte-identically to the folder and records the
     version; promote moves @champion; an altered artifact is refused (6), as is an unknown alias or version."""

@@ -4,6 +4,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,7 @@ def _add_future(dataset: Dataset, template: Dataset, as_of: pd.Timestamp, rng: n
     return Dataset.from_frames(frames)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(as_of=AS_OF, seed=st.integers(0, 2**16))
 def test_rows_at_or_after_t_change_nothing(mixed, as_of, seed):

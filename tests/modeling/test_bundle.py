@@ -74,6 +74,7 @@ def test_unseen_category_becomes_missing_not_an_error():
     assert np.isfinite(bundle.predict(odd)).all()
 
 
+@pytest.mark.slow
 def test_versions_are_never_overwritten_and_latest_moves(tmp_path):
     first, _ = _bundle("v1")
     io.write_bundle(first, tmp_path)
@@ -138,6 +139,7 @@ def test_a_malformed_rehashed_model_is_a_model_error_not_a_crash(tmp_path, edit)
         io.read_bundle(path)
 
 
+@pytest.mark.slow
 def test_a_signed_bundle_loads_only_with_its_key(tmp_path):
     bundle, X = _bundle()
     path = io.write_bundle(bundle, tmp_path, key=b"nightly-secret")

@@ -15,6 +15,9 @@ from churnml.modeling.train import train_model
 from churnml.pipeline import score as score_dataset
 from churnml.synth import generate
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 AS_OF = pd.Timestamp("2025-10-01")
 
 

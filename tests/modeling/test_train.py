@@ -84,6 +84,7 @@ def test_single_snapshot_falls_back_to_stratified_customer_holdout():
     assert abs(snaps.loc[split.valid, "label"].mean() - rate) < 0.01
 
 
+@pytest.mark.slow
 def test_training_is_deterministic():
     snaps = _without_truth(_snapshots())
     a = train_model(snaps, FAST, FAMILIES, as_of=pd.Timestamp("2025-12-01"))
@@ -91,6 +92,7 @@ def test_training_is_deterministic():
     assert a.bundle.to_files()[0] == b.bundle.to_files()[0]
 
 
+@pytest.mark.slow
 def test_model_learns_signal_and_beats_the_rule():
     snaps = _snapshots()
     result = train_model(_without_truth(snaps), FAST, FAMILIES, as_of=pd.Timestamp("2025-12-01"))
@@ -108,6 +110,7 @@ def test_model_learns_signal_and_beats_the_rule():
     assert result.bundle.meta["split"]["tune_snapshots"] == ["2025-06-01"]
 
 
+@pytest.mark.slow
 def test_oracle_figures_are_reported_when_given():
     snaps = _without_truth(_snapshots())
     oracle = snaps[["customer_id", "snapshot_date"]].rename(columns={"snapshot_date": "as_of_date"})
@@ -123,6 +126,7 @@ def test_single_class_training_is_refused():
         train_model(snaps, FAST, FAMILIES, as_of=pd.Timestamp("2025-12-01"))
 
 
+@pytest.mark.slow
 def test_balanced_class_weight_reweights_without_new_rows():
     snaps = _without_truth(_snapshots(500, 4))
     cfg = parse_config({"model": {"class_weight": "balanced", "max_rounds": 20}})

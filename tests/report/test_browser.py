@@ -17,6 +17,9 @@ from report_run import HOSTILE_IDS
 
 from churnml.report import SECTIONS, customer_page_path
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BROWSER_ARGS = (
     "--headless=new",

@@ -190,6 +190,7 @@ def test_customer_page_explains_the_risk(small_run):
     assert "What raises the risk" in page and "What lowers the risk" in page
 
 
+@pytest.mark.slow
 def test_same_inputs_give_the_same_report(small_run):
     again = render_report(small_run.inputs, small_run.evaluation)
     assert again.keys() == small_run.files.keys()

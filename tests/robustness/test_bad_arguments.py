@@ -3,6 +3,9 @@
 import pytest
 from robust_helpers import AS_OF, run
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 BAD_DATES = ["2026-13-01", "2026-02-30", "yesterday", "now", "", "2019", "20190101", "2019-1-1", "01/02/2026", "2026-01-01T00:00",
              "9999-12-31", "1800-01-01"]
 

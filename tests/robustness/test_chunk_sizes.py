@@ -1,6 +1,10 @@
 """How many customers a chunk holds is a memory setting: it never changes a byte of the scores file."""
 
+import pytest
 from robust_helpers import AS_OF, run
+
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
 
 
 def test_three_chunk_sizes_give_byte_identical_scores(trained, tmp_path):

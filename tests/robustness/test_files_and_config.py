@@ -6,6 +6,9 @@ import sys
 import pytest
 from robust_helpers import AS_OF, run
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 SUBS_HEAD = "customer_id,start_date,end_date,plan,monthly_price\n"
 
 DATA_CASES = [

@@ -4,7 +4,11 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from robust_helpers import AS_OF, run
+
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
 
 
 def _relabel(root, columns):

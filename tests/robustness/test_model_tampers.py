@@ -8,6 +8,9 @@ import shutil
 import pytest
 from robust_helpers import AS_OF, run
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 from robust_helpers import AS_OF, run
 
+# End to end through the command line or a trained model: part of make test, not of make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def _score(root, out, *extra):
     return run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), *extra, cwd=root)

@@ -29,6 +29,7 @@ def test_default_world_is_identical_to_the_plain_generator():
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
 
 
+@pytest.mark.slow
 def test_oracle_records_hazard_parts_and_the_cause_they_imply(worlds):
     for name, data in worlds.items():
         o = data.oracle
