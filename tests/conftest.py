@@ -157,3 +157,23 @@ def mixed_dataset(seed: int = 7, customers: int = 40) -> Dataset:
 def mixed():
     """The :func:`mixed_dataset` (session-wide: tests never modify it)."""
     return mixed_dataset()
+
+
+def _documented_id_hash(customer_id: str) -> int:
+    """The documented id hash in plain Python: FNV-1a 64 of the UTF-8 bytes, then the splitmix64 finaliser."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for b in customer_id.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001B3) & mask
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    h ^= h >> 31
+    return h
+
+
+@pytest.fixture(scope="session")
+def id_hash():
+    """The documented customer-id hash, written independently of the package's vectorised one."""
+    return _documented_id_hash
