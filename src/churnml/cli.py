@@ -801,8 +801,9 @@ def promote(
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", alias) or alias.lower() == "latest":
         raise typer.BadParameter("an alias is a letter, then letters, digits, _ or - (not 'latest', which MLflow reserves)", param_hint="--alias")
     bundle, _, found = _open_model(model, config)
-    assert found is not None  # a registry reference always resolves to a version or raises
-    before = {v for v in found.aliases}
+    if found is None:  # a registry reference resolves to a version or raises; this guards the type, not a case
+        raise ModelError(f"{model}: no registry version resolved")
+    before = set(found.aliases)
     moved = tracking.set_alias(found, alias, _config(config).tracking, Path.cwd())
     out.print(
         f"{moved.name} v{moved.version} (model {bundle.version}, run {moved.run_id}) is now @{alias}"
