@@ -91,3 +91,30 @@ def test_the_registry_is_a_deployment_path(tmp_path):
     assert altered.returncode == 6 and "models:/churnml-churn@champion (v1" in altered.stderr and "checksum" in altered.stderr
     refused = cli("promote", "--model", "models:/churnml-churn/1", "--alias", "gold", "--config", "fast.yaml", cwd=tmp_path)
     assert refused.returncode == 6 and "gold" not in json.dumps(manifest)
+
+
+@pytest.mark.parametrize(("args", "status", "says"), [
+    (("promote", "--model", "models:/churnml-churn/1", "--alias", "v1"), 2, "MLflow reserves"),
+    (("promote", "--model", "models:/churnml-churn/1", "--alias", "Champion"), 2, "lower-case"),
+    (("promote", "--model", "models/latest"), 2, "give a registry reference"),
+    (("score", "--data", "d", "--as-of", "2025-03-01", "--model", "models:/a/b/c", "--out", "s.csv"), 2, "not a registry reference"),
+    (("score", "--data", "d", "--as-of", "2025-03-01", "--model", "models:/churnml-churn/1", "--out", "models:/x@champion"), 2, "reads as a registry reference"),
+    (("promote", "--model", "models:/churnml-churn/1"), 6, "no registry at"),
+], ids=["reserved_alias", "upper_case_alias", "folder_to_promote", "malformed_reference", "reference_as_out", "no_store"])
+def test_registry_mistakes_get_their_status_and_create_nothing(tmp_path, args, status, says):
+    from robust_helpers import run as cli
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "subscriptions.csv").write_text("customer_id,start_date,end_date,plan,monthly_price\n1,2024-01-01,,a,1\n")
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    assert says in " ".join(proc.stderr.split())
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "models:").exists()
+
+
+def test_a_store_that_is_not_a_database_is_a_config_error(tmp_path):
+    from robust_helpers import run as cli
+
+    (tmp_path / "mlflow.db").write_text("garbage")
+    proc = cli("promote", "--model", "models:/churnml-churn/1", cwd=tmp_path)
+    assert proc.returncode == 3 and "tracking.tracking_uri" in proc.stderr and "not a database" in proc.stderr, proc.stderr

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import click
 import pandas as pd
+import pydantic
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -128,6 +129,7 @@ def generate(
 
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("use csv or parquet", param_hint="--format")
+    _refuse_dangling_link(out_dir)
     if world not in WORLDS:
         raise typer.BadParameter(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}", param_hint="--world")
     started = time.perf_counter()
@@ -367,6 +369,8 @@ def _guard_output(
     says it is another kind of file, or another file of the same name stem, is not replaced.
     """
     option = "--out"
+    if str(out_file).startswith("models:"):
+        raise typer.BadParameter(f"{out_file} reads as a registry reference; outputs are files: give a path such as out/scores.csv", param_hint=option)
     manifest = io.manifest_path(out_file)
     try:
         recorded = io.read_manifest(out_file)
@@ -480,9 +484,15 @@ def _as_options(problem: str) -> str:
     return re.sub(r"\b(" + "|".join(_IMPORT_OPTIONS) + r")\b", lambda m: _IMPORT_OPTIONS[m.group(1)], problem)
 
 
+def _refuse_dangling_link(folder: Path, option: str = "--out") -> None:
+    if folder.is_symlink() and not folder.exists():
+        raise typer.BadParameter(f"{folder} is a link to {os.readlink(folder)}, which does not exist; create its target or give another folder", param_hint=option)
+
+
 def _guard_import_out(source: Path, out_dir: Path) -> None:
     """The dataset folder may not hold the export, be a file, or be a model bundle: its tables would overwrite them."""
     option = "--out"
+    _refuse_dangling_link(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise typer.BadParameter(f"{out_dir} is a file; give a folder for the dataset's tables", param_hint=option)
     where = Path(os.path.realpath(out_dir))
@@ -519,7 +529,10 @@ def _open_model(model: Path, config: Path | None):
         bundle = io.read_bundle(model, key=key)
         return bundle, _scoring_config(config, bundle, model), None
     settings = _config(config).tracking
-    found = tracking.resolve_registry_model(_registry_text(model), settings, Path.cwd())
+    text = _registry_text(model)
+    if not tracking.is_valid_reference(text):
+        raise typer.BadParameter(f"{text} is not a registry reference; use models:/NAME/VERSION or models:/NAME@ALIAS, or a bundle folder", param_hint="--model")
+    found = tracking.resolve_registry_model(text, settings, Path.cwd())
     with tempfile.TemporaryDirectory(prefix="churnml-registry-") as folder:
         local = tracking.download_bundle(found, settings, Path.cwd(), Path(folder))
         try:
@@ -798,8 +811,12 @@ def promote(
 
     if not tracking.is_registry_reference(model):
         raise typer.BadParameter("give a registry reference, models:/NAME/VERSION or models:/NAME@ALIAS", param_hint="--model")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", alias) or alias.lower() == "latest":
-        raise typer.BadParameter("an alias is a letter, then letters, digits, _ or - (not 'latest', which MLflow reserves)", param_hint="--alias")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", alias) or alias == "latest" or re.fullmatch(r"v\d+", alias):
+        raise typer.BadParameter(
+            "an alias is a lower-case letter, then lower-case letters, digits, _ or - (not 'latest' or v<number>, which "
+            "MLflow reserves; lower case so that @Champion never stands beside @champion)",
+            param_hint="--alias",
+        )
     bundle, _, found = _open_model(model, config)
     if found is None:  # a registry reference resolves to a version or raises; this guards the type, not a case
         raise ModelError(f"{model}: no registry version resolved")
@@ -810,6 +827,25 @@ def promote(
         f"{' (it already was)' if alias in before else ''}; aliases: {', '.join('@' + a for a in moved.aliases)}. "
         f"Score with --model models:/{moved.name}@{alias}."
     )
+
+
+def _import_spec(preset, reference_date, id_column, tenure_column, churn_column, price_column, plan_column, exclude, churn_window_days):
+    """The import's column mapping from the command line: a preset, then the options that override it."""
+    from churnml.importers import SnapshotImportSpec
+
+    if preset == "telco":
+        spec = SnapshotImportSpec.telco(reference_date)
+        overrides = {k: v for k, v in dict(id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, price_column=price_column, plan_column=plan_column).items() if v}
+        spec = SnapshotImportSpec.model_validate({**spec.model_dump(), **overrides, "exclude_columns": list(exclude or []), "churn_window_days": churn_window_days})
+    else:
+        missing = [f"--{n}" for n, v in (("id-column", id_column), ("tenure-column", tenure_column), ("churn-column", churn_column)) if not v]
+        if missing:
+            raise typer.BadParameter(f"give {', '.join(missing)} or --preset telco")
+        spec = SnapshotImportSpec(
+            id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, reference_date=reference_date,
+            price_column=price_column, plan_column=plan_column, exclude_columns=list(exclude or []), churn_window_days=churn_window_days,
+        )
+    return spec
 
 
 @app.command("import-snapshot")
@@ -824,30 +860,23 @@ def import_snapshot(
     price_column: Annotated[str | None, typer.Option("--price-column", help="Monthly price.")] = None,
     plan_column: Annotated[str | None, typer.Option("--plan-column", help="Plan or product.")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
-    churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, help="Churners end within this many days after T.")] = 30,
+    churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, max=3650, help="Churners end within this many days after T.")] = 30,
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
     max_reject_share: Annotated[float, typer.Option("--max-reject-share", min=0.0, max=1.0, help="Refuse the export (status 4, no dataset written) when more of its rows than this are rejected.")] = 0.2,
 ) -> None:
     """Map a one-row-per-customer CRM export (tenure, plan, charges, churn flag) into the input contract."""
     import yaml
 
-    from churnml.importers import SnapshotImportSpec
     from churnml.importers import import_snapshot as run_import
 
     if preset not in (None, "telco"):
         raise typer.BadParameter("the only preset is telco", param_hint="--preset")
-    if preset == "telco":
-        spec = SnapshotImportSpec.telco(reference_date)
-        overrides = {k: v for k, v in dict(id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, price_column=price_column, plan_column=plan_column).items() if v}
-        spec = spec.model_copy(update={**overrides, "exclude_columns": list(exclude or []), "churn_window_days": churn_window_days})
-    else:
-        missing = [f"--{n}" for n, v in (("id-column", id_column), ("tenure-column", tenure_column), ("churn-column", churn_column)) if not v]
-        if missing:
-            raise typer.BadParameter(f"give {', '.join(missing)} or --preset telco")
-        spec = SnapshotImportSpec(
-            id_column=id_column, tenure_column=tenure_column, churn_column=churn_column, reference_date=reference_date,
-            price_column=price_column, plan_column=plan_column, exclude_columns=list(exclude or []), churn_window_days=churn_window_days,
-        )
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("use csv or parquet", param_hint="--format")
+    try:
+        spec = _import_spec(preset, reference_date, id_column, tenure_column, churn_column, price_column, plan_column, exclude, churn_window_days)
+    except pydantic.ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
     _guard_import_out(source, out_dir)
     export = io.read_text_table(source)
     if len(export.frame) == 0 and len(export.malformed) == 0:

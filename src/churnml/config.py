@@ -240,7 +240,7 @@ class TrackingConfig(_Model):
     tracking_uri: str | None = Field(None, description="None = sqlite:///mlflow.db in the working directory.")
     artifact_location: str | None = Field(None, description="None = ./mlartifacts.")
     experiment: str = "churnml"
-    registered_model: str = "churnml-churn"
+    registered_model: str = Field("churnml-churn", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", description="Registry name: letters, digits, _ . - (a / @ or : would break models:/NAME@ALIAS).")
     enabled: bool = True
 
 
@@ -394,8 +394,12 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "invalid_key":
         # The location holds the key as Python read it (True shows as 1): name it as the YAML spelled it.
         where = ".".join(str(p) for p in error["loc"][:-1]) or "(top level)"
-        key = _yaml_scalar(error.get("input"))
-        return f"{where}: the key {key} is not text (YAML reads bare true/false/yes/no/on/off and numbers as values); quote it: '{key}':"
+        value = error.get("input")
+        if isinstance(value, bool):
+            spelled = "true, yes or on" if value else "false, no or off"
+            return f"{where}: a key written {spelled} is read by YAML as {str(value).lower()}, not text; quote it, e.g. 'yes':"
+        key = _yaml_scalar(value)
+        return f"{where}: the key {key} is not text (YAML reads bare numbers and dates as values); quote it: '{key}':"
     shown = _SHORT.repr(error.get("input"))
     return f"{path}: {error['msg'].removeprefix('Value error, ')} (got {shown})"
 

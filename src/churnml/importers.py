@@ -204,6 +204,13 @@ def import_snapshot(
     if len(lines) != n:
         raise ValueError(f"lines has {len(lines)} entries for {n} rows")
     attributes = _resolve_columns(frame, spec)
+    ids = frame[spec.id_column]
+    if pd.api.types.is_numeric_dtype(ids.dtype) or pd.api.types.is_bool_dtype(ids.dtype):
+        # A Parquet export with numeric ids: 00123 is already 123, and 1000.0 would become the id "1000.0".
+        raise InputError([
+            f"column '{spec.id_column}' holds {ids.dtype} numbers, not text: ids with leading zeros are already lost and "
+            "floats would become ids such as '1000.0'; export the id column as text (a string column)"
+        ])
     t = spec.reference_date
 
     reasons = Reasons(n)

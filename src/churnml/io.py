@@ -16,6 +16,7 @@ import contextlib
 import csv
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -166,9 +167,11 @@ def _imported_names(directory: Path) -> set[str]:
     """The table files an earlier ``import-snapshot`` wrote into ``directory`` (from its record)."""
     try:
         record = json.loads((directory / IMPORT_RECORD).read_text(encoding="utf-8"))
-        return {str(n) for n in record["files"]}
+        names = {str(n) for n in record["files"]}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    # Only the table files an import writes: a hand-edited record naming "../x.csv" or /etc/x deletes nothing.
+    return names & {f"{t}.{ext}" for t in ("subscriptions", "customers") for ext in ("csv", "parquet")}
 
 
 def import_conflicts(directory: Path | str) -> list[Path]:
@@ -184,22 +187,39 @@ def import_conflicts(directory: Path | str) -> list[Path]:
     return sorted(p for p in directory.iterdir() if table_name_like(p.name) is not None and p.name not in ours)
 
 
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_import(dataset: Dataset, directory: Path | str, fmt: str, rejects: pd.DataFrame) -> list[Path]:
     """Write an imported dataset, replacing every table an earlier import wrote there (in either format).
 
-    The record lists old and new files while the tables are written, so a run killed half way leaves a folder the
-    next import may still replace; rejects are written after the tables they belong to.
+    The tables are written into a staging folder first (the slow part), then renamed into place; the record,
+    written last, holds each table's sha256. Until then it says the import is unfinished, and a reader refuses a
+    folder whose tables do not match their record (:func:`check_import`): a run killed between two renames can
+    never pass for one dataset made of two exports. Rejects are written after the tables they belong to.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     earlier = _imported_names(directory)
     names = [f"{name}.{fmt}" for name, frame in dataset.items() if name == "subscriptions" or not frame.empty]
 
-    def record(files: set[str]) -> None:
-        atomic_write_text(directory / IMPORT_RECORD, json.dumps({"written_by": "churnml import-snapshot", "files": sorted(files)}, indent=2) + "\n")
+    def record(files: set[str], sha256: dict[str, str] | None) -> None:
+        body = {"written_by": "churnml import-snapshot", "files": sorted(files), "complete": sha256 is not None, "sha256": sha256 or {}}
+        atomic_write_text(directory / IMPORT_RECORD, json.dumps(body, indent=2) + "\n")
 
-    record(earlier | set(names))
-    paths = write_dataset(dataset, directory, fmt)
+    staging = Path(tempfile.mkdtemp(prefix=".import.", suffix=".tmp", dir=directory))
+    try:
+        staged = write_dataset(dataset, staging, fmt)
+        record(earlier | set(names), None)
+        for path in staged:
+            os.replace(path, directory / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if len(rejects):
         write_csv(rejects, directory / IMPORT_REJECTS, protect=[c for c in rejects.columns if c != "line"])
     else:
@@ -207,8 +227,27 @@ def write_import(dataset: Dataset, directory: Path | str, fmt: str, rejects: pd.
     (directory / REFUSED_IMPORT_REJECTS).unlink(missing_ok=True)
     for stale in sorted(earlier - set(names)):
         (directory / stale).unlink(missing_ok=True)
-    record(set(names))
-    return paths
+    record(set(names), {n: _sha256_file(directory / n) for n in names})
+    return [directory / n for n in names]
+
+
+def check_import(directory: Path | str) -> None:
+    """Refuse a dataset folder whose import did not finish, or whose tables are not the ones its import wrote."""
+    directory = Path(directory)
+    path = directory / IMPORT_RECORD
+    if not path.is_file():
+        return
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        complete, sums = bool(record.get("complete", True)), dict(record.get("sha256") or {})
+    except (OSError, ValueError, TypeError, AttributeError):
+        raise InputError([f"{path}: not an import record; rerun churnml import-snapshot into this folder"]) from None
+    if not complete:
+        raise InputError([f"{directory}: an import-snapshot into this folder did not finish ({path} says so), so its tables may come from two exports; rerun the import"])
+    ours = _imported_names(directory)
+    changed = sorted(n for n, digest in sums.items() if n in ours and (not (directory / n).is_file() or _sha256_file(directory / n) != digest))
+    if changed:
+        raise InputError([f"{directory}: {', '.join(changed)} no longer match the import that wrote them ({path}); rerun churnml import-snapshot, or remove {IMPORT_RECORD} if the tables were edited on purpose"])
 
 
 def write_rejects(result: ValidationResult, directory: Path | str) -> list[Path]:
@@ -349,6 +388,9 @@ def _read_csv(path: Path, name: str) -> RawTable:
         raise InputError([f"{path}: cannot read as CSV ({exc.strerror}); check the path and its permissions"]) from None
     if not header:
         raise InputError([f"{path}: the file is empty; a table needs a header row naming its columns"])
+    if any("\x00" in h for h in header):
+        # UTF-16 without a byte-order mark decodes as UTF-8 with a zero byte beside every character.
+        raise InputError([f"{path}, line 1: the header holds zero bytes: UTF-16 text (or binary data), not UTF-8; save the file as UTF-8 CSV (e.g. iconv -f utf-16le -t utf-8)"])
     names = [h.replace("\ufeff", "").strip() for h in header]
     _refuse_repeated_names(path, names, "")
     if _physical_lines(path) == 1:
@@ -637,6 +679,7 @@ def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:
     layout = partitioning(directory)
     if layout is not None:
         return {name: read_partitioned_table(directory, name) for name in TABLES if name in layout["tables"]}
+    check_import(directory)
     out = {}
     for name, path in find_tables(directory).items():
         out[name] = _read_parquet(path, name) if path.suffix == ".parquet" else _read_csv(path, name)

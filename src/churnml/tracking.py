@@ -178,16 +178,44 @@ class RegistryModel:
                 "aliases": list(self.aliases), "tracking_uri": self.tracking_uri}
 
 
+def is_valid_reference(text: str) -> bool:
+    """Whether ``text`` is ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``."""
+    return _REFERENCE.match(text) is not None
+
+
 def is_registry_reference(model: str | Path) -> bool:
     # A Path folds "models:/x" into "models:/x" but would fold "models://x" too: compare the text.
     return str(model).startswith(REGISTRY_SCHEME.rstrip("/"))
 
 
 def _client(cfg: TrackingConfig, base_dir: Path) -> tuple[Any, str]:
+    """A client of an existing registry: a lookup never creates a store (a typo would leave a second registry)."""
     from mlflow.tracking import MlflowClient
 
     uri, _ = resolve_tracking(cfg, base_dir)
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))  # sqlite:////abs/x.db -> /abs/x.db; sqlite:///x.db -> x.db
+        if not path.is_file() or path.stat().st_size == 0:
+            raise ModelError(f"no registry at {uri}: {path} is not an MLflow store; train there first, or point tracking.tracking_uri at the store")
     return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
+
+
+@contextlib.contextmanager
+def _registry_errors(reference: str, uri_hint: str) -> Iterator[None]:
+    """A store MLflow cannot use (not a database, a folder, an unknown scheme) is the configuration's fault: status 3."""
+    from churnml.errors import ConfigError
+
+    try:
+        yield
+    except (ModelError, ConfigError):
+        raise
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] not in ("mlflow", "sqlalchemy", "sqlite3", "requests", "urllib3") and not isinstance(exc, OSError):
+            raise
+        raise ConfigError(
+            f"tracking.tracking_uri {uri_hint}: MLflow cannot use this store to look up {reference} "
+            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}); fix tracking.tracking_uri"
+        ) from None
 
 
 def resolve_registry_model(reference: str, cfg: TrackingConfig, base_dir: Path) -> RegistryModel:
@@ -202,7 +230,7 @@ def resolve_registry_model(reference: str, cfg: TrackingConfig, base_dir: Path) 
                          "(or a bundle folder such as models/latest)")
     from mlflow.exceptions import MlflowException
 
-    with _quiet_mlflow():
+    with _quiet_mlflow(), _registry_errors(str(reference), str(cfg.tracking_uri or "(default sqlite:///mlflow.db)")):
         client, uri = _client(cfg, base_dir)
         name = match["name"]
         try:
@@ -222,7 +250,7 @@ def download_bundle(model: RegistryModel, cfg: TrackingConfig, base_dir: Path, d
     reader's job, exactly as for a folder."""
     from mlflow.exceptions import MlflowException
 
-    with _quiet_mlflow():
+    with _quiet_mlflow(), _registry_errors(model.reference, model.tracking_uri):
         client, _ = _client(cfg, base_dir)
         try:
             local = client.download_artifacts(model.run_id, "bundle", str(destination))
@@ -236,7 +264,7 @@ def download_bundle(model: RegistryModel, cfg: TrackingConfig, base_dir: Path, d
 
 def set_alias(model: RegistryModel, alias: str, cfg: TrackingConfig, base_dir: Path) -> RegistryModel:
     """Point ``alias`` at ``model``'s version (moving it from any other); return the version as it now stands."""
-    with _quiet_mlflow():
+    with _quiet_mlflow(), _registry_errors(model.reference, model.tracking_uri):
         client, _ = _client(cfg, base_dir)
         client.set_registered_model_alias(model.name, alias, model.version)
     return resolve_registry_model(f"{REGISTRY_SCHEME}{model.name}/{model.version}", cfg, base_dir)

@@ -47,7 +47,7 @@ CONFIG_CASES = [
     ("not_yaml", b"model: [\n", 3, ["not valid YAML"]),
     ("not_a_mapping", b"- 1\n- 2\n", 3, ["top level must be a mapping"]),
     ("unknown_key", b"model:\n  sed: 1\n", 3, ["model.sed"]),
-    ("boolean_key", b"labels:\n  true: 3\n", 3, ["labels: the key true is not text", "quote it"]),
+    ("boolean_key", b"labels:\n  yes: 3\n", 3, ["labels: a key written true, yes or on is read by YAML as true", "quote it"]),
     ("wrong_type", b"model:\n  num_leaves: many\n", 3, ["model.num_leaves"]),
     ("out_of_range", b"validation:\n  max_reject_share: 2\n", 3, ["validation.max_reject_share"]),
     ("missing_key_env", b"signing:\n  key_env: CHURNML_NO_SUCH_VARIABLE\n", 3, ["CHURNML_NO_SUCH_VARIABLE is not set"]),

@@ -232,3 +232,77 @@ def test_import_problems_name_the_file_and_the_command_line_option(tmp_path):
                "--tenure-column", "tenure", "--churn-column", "churn", cwd=tmp_path)
     assert proc.returncode == 4
     assert "e.csv: --id-column: column 'idx' is not in the file; set --id-column to one of: id, tenure, churn, tier" in " ".join(proc.stderr.split())
+
+
+def test_an_import_record_naming_paths_outside_the_folder_deletes_nothing(tmp_path):
+    """A hand-edited import.json can only name the table files an import writes."""
+    _good_export(tmp_path / "e.csv")
+    (tmp_path / "imp").mkdir()
+    (tmp_path / "victim.txt").write_text("keep me")
+    (tmp_path / "imp" / "import.json").write_text(
+        '{"written_by": "churnml import-snapshot", "files": ["../e.csv", "%s", "../victim.txt", "subscriptions.csv"]}' % (tmp_path / "victim.txt"))
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "e.csv").exists() and (tmp_path / "victim.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    ("unfinished", "did not finish"),
+    ("changed", "no longer match the import that wrote them"),
+], ids=["unfinished", "changed"])
+def test_a_folder_whose_tables_do_not_match_their_import_is_refused(tmp_path, edit, says):
+    """A kill between the table renames, or a table replaced by hand, cannot pass for one export's dataset."""
+    import json
+
+    _good_export(tmp_path / "e.csv")
+    assert run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path).returncode == 0
+    assert run("validate", "--data", "imp", cwd=tmp_path).returncode == 0
+    record = tmp_path / "imp" / "import.json"
+    if edit == "unfinished":
+        record.write_text(json.dumps({**json.loads(record.read_text()), "complete": False}))
+    else:
+        with (tmp_path / "imp" / "customers.csv").open("a") as f:
+            f.write("zz9,t1\n")
+    proc = run("validate", "--data", "imp", cwd=tmp_path)
+    assert proc.returncode == 4 and says in " ".join(proc.stderr.split()), proc.stderr
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (("--churn-window-days", "99999999"), "--churn-window-days"),
+    (("--format", "xlsx"), "use csv or parquet"),
+    (("--reference-date", "2199-12-31", "--churn-window-days", "3650"), "must lie between 1900 and 2200"),
+], ids=["window", "format", "date_plus_window"])
+def test_import_options_out_of_range_are_usage_errors(tmp_path, options, says):
+    _good_export(tmp_path / "e.csv")
+    base = list(_IMPORT)
+    if "--reference-date" in options:
+        base = base[2:]
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *base, *options, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in " ".join(proc.stderr.split())
+    assert not (tmp_path / "imp").exists()
+
+
+def test_a_dangling_out_link_is_a_usage_error(tmp_path):
+    _good_export(tmp_path / "e.csv")
+    (tmp_path / "imp").symlink_to(tmp_path / "missing")
+    for args in (("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT), ("generate", "--out", "imp", "--customers", "500")):
+        proc = run(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and "which does not exist" in " ".join(proc.stderr.split()), proc.stderr
+
+
+def test_numeric_ids_in_a_parquet_export_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 30
+    pq.write_table(pa.table({"id": [1000.0 + i for i in range(n)], "tenure": [i % 20 + 1 for i in range(n)],
+                             "churn": [i % 4 == 0 for i in range(n)]}), tmp_path / "e.parquet")
+    proc = run("import-snapshot", "--input", "e.parquet", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4 and "column 'id' holds float64 numbers, not text" in " ".join(proc.stderr.split()), proc.stderr
+
+
+def test_a_utf16_export_without_a_byte_order_mark_gets_utf16_advice(tmp_path):
+    (tmp_path / "e.csv").write_bytes("id,tenure,churn\nA1,3,no\n".encode("utf-16-le"))
+    proc = run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path)
+    assert proc.returncode == 4 and "UTF-16" in proc.stderr and "\x00" not in proc.stderr
