@@ -212,6 +212,8 @@ def write_import(dataset: Dataset, directory: Path | str, fmt: str, rejects: pd.
         body = {"written_by": "churnml import-snapshot", "files": sorted(files), "complete": sha256 is not None, "sha256": sha256 or {}}
         atomic_write_text(directory / IMPORT_RECORD, json.dumps(body, indent=2) + "\n")
 
+    for leftover in directory.glob(".import.*.tmp"):  # staging of an import that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".import.", suffix=".tmp", dir=directory))
     try:
         staged = write_dataset(dataset, staging, fmt)

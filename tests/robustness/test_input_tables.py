@@ -265,6 +265,10 @@ def test_a_folder_whose_tables_do_not_match_their_import_is_refused(tmp_path, ed
             f.write("zz9,t1\n")
     proc = run("validate", "--data", "imp", cwd=tmp_path)
     assert proc.returncode == 4 and says in " ".join(proc.stderr.split()), proc.stderr
+    (tmp_path / "imp" / ".import.killed.tmp").mkdir()  # what a killed import leaves
+    assert run("import-snapshot", "--input", "e.csv", "--out", "imp", *_IMPORT, cwd=tmp_path).returncode == 0
+    assert run("validate", "--data", "imp", cwd=tmp_path).returncode == 0
+    assert not list((tmp_path / "imp").glob(".import.*"))
 
 
 @pytest.mark.parametrize(("options", "says"), [
