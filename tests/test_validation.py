@@ -213,12 +213,15 @@ def test_ids_a_spreadsheet_would_run_are_rejected(tmp_path):
 
 
 @pytest.mark.parametrize(("customer_id", "says"), [
-    ("a\x00b", "holds a control character"),
-    ('"a\nb"', "holds a control character"),
-    ("a\x1bb", "holds a control character"),
+    ("a\x00b", "holds a control or invisible character"),
+    ('"a\nb"', "holds a control or invisible character"),
+    ("a\x1bb", "holds a control or invisible character"),
+    ("a\u0085b", "holds a control or invisible character"),
+    ("ab\u202ec", "holds a control or invisible character"),
+    ("a\u200bb", "holds a control or invisible character"),
     ("x" * 5000, "is 5000 characters long; ids may hold at most 256"),
     ("=1+2", "spreadsheets run as a formula"),
-], ids=["nul", "line_break", "escape", "huge", "formula"])
+], ids=["nul", "line_break", "escape", "nel", "rtl_override", "zero_width", "huge", "formula"])
 def test_unsafe_ids_are_rejected_with_their_reason(tmp_path, customer_id, says):
     result, rej = _rejects(tmp_path, "subscriptions", SUBS + f"{customer_id},2025-01-01,,basic,20\n")
     assert len(rej) == 1 and says in rej["reason"][0], rej["reason"].tolist()

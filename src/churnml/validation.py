@@ -109,6 +109,7 @@ def empty_mask(raw: pd.Series) -> np.ndarray:
     return raw.isna().to_numpy()
 
 
+_UNSAFE_ID_CHARACTERS = "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
 MAX_ID_CHARS = 256  # far beyond any CRM key; a longer "id" is a value that swallowed others, or an attack
 
 
@@ -119,8 +120,10 @@ def reject_unsafe_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons) -> 
     text = raw.astype(ID_DTYPE)
     risky = present & text.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
     reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
-    control = present & text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool, na_value=False)
-    reasons.add(control & ~risky, quoted(raw, "holds a control character (NUL, line break, tab or escape); ids must be printable text"))
+    # C0 and C1 controls, Unicode line breaks, zero-width marks and bidi overrides (U+202E shows an id reversed).
+    control = present & text.str.contains(_UNSAFE_ID_CHARACTERS, regex=True).to_numpy(dtype=bool, na_value=False)
+    reasons.add(control & ~risky, quoted(raw, "holds a control or invisible character (NUL, line break, escape, zero-width or "
+                                                "direction mark); ids must be printable text"))
     long = present & (text.str.len() > MAX_ID_CHARS).to_numpy(dtype=bool, na_value=False)
     reasons.add(long, lambda mask: (f"{raw.name} is " + text[mask].str.len().astype(str)
                                     + f" characters long; ids may hold at most {MAX_ID_CHARS}").to_numpy(dtype=object))
