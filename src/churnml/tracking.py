@@ -75,6 +75,8 @@ def _signature(example: Any) -> tuple[Any, Any]:
 def _quiet_mlflow() -> Iterator[None]:
     """MLflow's own chatter (alembic migrations, model-from-code notices, upload progress bars) is noise in a
     nightly log; silenced only while churnml logs, so a notebook's own MLflow use is left as it was."""
+    import mlflow  # noqa: F401 - mlflow sets its own log levels on import: import it before quieting them
+
     loggers = {name: logging.getLogger(name) for name in ("mlflow", "alembic")}
     levels = {name: logger.level for name, logger in loggers.items()}
     variable = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
