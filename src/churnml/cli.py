@@ -54,6 +54,12 @@ def _iso_date(value: str) -> str:
     return text
 
 
+def _table_format(value: str) -> str:
+    if value not in ("csv", "parquet"):
+        raise typer.BadParameter("use csv or parquet")
+    return value
+
+
 def _first_of_month(text: str) -> str:
     if not text.endswith("-01"):
         raise typer.BadParameter(f"{text!r}: the simulation runs in calendar months; give the first day of a month such as {text[:8]}01")
@@ -118,7 +124,7 @@ def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same dataset.")] = 0,
     start: Annotated[str, typer.Option("--start", callback=lambda v: _first_of_month(_iso_date(v)), help="First simulated day, the first of a month (YYYY-MM-01).")] = "2024-01-01",
     months: Annotated[int, typer.Option("--months", min=3, help="Months simulated.")] = 24,
-    fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", callback=_table_format, help="Table format: csv or parquet.")] = "csv",
     world: Annotated[
         str, typer.Option("--world", help="Simulated world: how churn comes about (see README, 'Simulated worlds').")
     ] = "default",
@@ -127,8 +133,6 @@ def generate(
     from churnml.synth import WORLDS, world_config
     from churnml.synth import generate as simulate
 
-    if fmt not in ("csv", "parquet"):
-        raise typer.BadParameter("use csv or parquet", param_hint="--format")
     _refuse_dangling_link(out_dir)
     if world not in WORLDS:
         raise typer.BadParameter(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}", param_hint="--world")
@@ -524,11 +528,12 @@ def _open_model(model: Path, config: Path | None):
     """
     from churnml import tracking
 
-    key = _config_key(config)
+    given = _config(config)  # read once: the signing key and the registry both come from it
+    key = _signing_key(given, config) if config else None
     if not tracking.is_registry_reference(model):
         bundle = io.read_bundle(model, key=key)
         return bundle, _scoring_config(config, bundle, model), None
-    settings = _config(config).tracking
+    settings = given.tracking
     text = _registry_text(model)
     if not tracking.is_valid_reference(text):
         raise typer.BadParameter(f"{text} is not a registry reference; use models:/NAME/VERSION or models:/NAME@ALIAS, or a bundle folder", param_hint="--model")
@@ -725,7 +730,7 @@ def partition(
     with err.status(f"Writing {buckets:,} buckets…"):
         record = io.write_partitioned(dataset, out_dir, buckets)
     rows = record["tables"]
-    sizes = [n for n in record["rows_per_bucket"]["subscriptions"].values()]
+    sizes = list(record["rows_per_bucket"]["subscriptions"].values())
     out.print(
         f"Partitioned {rows['subscriptions']:,} subscription rows and {sum(rows.values()) - rows['subscriptions']:,} rows of "
         f"{len(rows) - 1} other tables into {buckets:,} buckets in {out_dir}; subscription rows per bucket "
@@ -861,7 +866,7 @@ def import_snapshot(
     plan_column: Annotated[str | None, typer.Option("--plan-column", help="Plan or product.")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never imported (repeatable).")] = None,
     churn_window_days: Annotated[int, typer.Option("--churn-window-days", min=1, max=3650, help="Churners end within this many days after T.")] = 30,
-    fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", callback=_table_format, help="Table format: csv or parquet.")] = "csv",
     max_reject_share: Annotated[float, typer.Option("--max-reject-share", min=0.0, max=1.0, help="Refuse the export (status 4, no dataset written) when more of its rows than this are rejected.")] = 0.2,
 ) -> None:
     """Map a one-row-per-customer CRM export (tenure, plan, charges, churn flag) into the input contract."""
@@ -871,8 +876,6 @@ def import_snapshot(
 
     if preset not in (None, "telco"):
         raise typer.BadParameter("the only preset is telco", param_hint="--preset")
-    if fmt not in ("csv", "parquet"):
-        raise typer.BadParameter("use csv or parquet", param_hint="--format")
     try:
         spec = _import_spec(preset, reference_date, id_column, tenure_column, churn_column, price_column, plan_column, exclude, churn_window_days)
     except pydantic.ValidationError as exc:

@@ -395,7 +395,8 @@ def _read_csv(path: Path, name: str) -> RawTable:
         raise InputError([f"{path}, line 1: the header holds zero bytes: UTF-16 text (or binary data), not UTF-8; save the file as UTF-8 CSV (e.g. iconv -f utf-16le -t utf-8)"])
     names = [h.replace("\ufeff", "").strip() for h in header]
     _refuse_repeated_names(path, names, "")
-    if _physical_lines(path) == 1:
+    physical_lines = _physical_lines(path)  # one pass over the file, for both checks below
+    if physical_lines == 1:
         # A header alone (often without a final line break, which the block reader cannot skip): no rows.
         empty = pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
         return RawTable(name, empty, str(path), np.zeros(0, dtype=np.int64), pd.DataFrame({"line": [], "reason": [], "raw": []}))
@@ -427,7 +428,7 @@ def _read_csv(path: Path, name: str) -> RawTable:
     except (pa.ArrowInvalid, OSError, ValueError):
         table = None
     # Counting line breaks in the file is far cheaper than searching every value; equal counts mean none is quoted.
-    if table is None or malformed or _physical_lines(path) != table.num_rows + 1:
+    if table is None or malformed or physical_lines != table.num_rows + 1:
         newlines_in_values = True
         try:
             table = _parse(newlines_in_values)
@@ -661,18 +662,12 @@ def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> 
             "rows_per_bucket": counts,
         }
         (staging / PARTITIONING_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        _set_tree_modes(staging)
+        os.chmod(staging, _dir_mode())  # mkdtemp makes 0700; what mkdir and to_parquet made inside follows the umask
         os.rename(staging, final)  # the folder appears whole, or not at all
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return record
-
-
-def _set_tree_modes(root: Path) -> None:
-    """Folders from mkdtemp are 0700; give the tree the user's umask like every other output."""
-    for path in [root, *root.rglob("*")]:
-        path.chmod(_dir_mode() if path.is_dir() else _file_mode())
 
 
 def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:

@@ -13,7 +13,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def _signature(example: Any) -> tuple[Any, Any]:
             columns.append(ColSpec(DataType.double, name, required=False))
             plain[name] = values.astype("float64")
     outputs = Schema([ColSpec(DataType.double, "churn_probability")])
-    return ModelSignature(inputs=Schema(list(columns)), outputs=outputs), pd.DataFrame(plain)
+    return ModelSignature(inputs=Schema(columns), outputs=outputs), pd.DataFrame(plain)
 
 
 @contextlib.contextmanager
@@ -176,8 +176,7 @@ class RegistryModel:
     tracking_uri: str
 
     def record(self) -> dict[str, Any]:
-        return {"reference": self.reference, "name": self.name, "version": self.version, "run_id": self.run_id,
-                "aliases": list(self.aliases), "tracking_uri": self.tracking_uri}
+        return {**asdict(self), "aliases": list(self.aliases)}
 
 
 def is_valid_reference(text: str) -> bool:
