@@ -335,3 +335,41 @@ def test_a_partitioned_dataset_gives_byte_identical_outputs(winback_run, tmp_pat
     proc = run("train", "--data", parts, "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", str(tmp_path / "m"), cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "m" / "latest" / "model.txt").read_bytes() == (root / "models" / "latest" / "model.txt").read_bytes()
+
+
+def test_a_local_cluster_of_two_workers_gives_the_in_process_bytes(winback_run, tmp_path):
+    """--engine dask --scheduler local:2: every bucket is worked on the cluster's worker processes (the scheduler's
+    count of tasks per worker says so) and features, model.txt, scores and win-back CSVs are byte-identical to the
+    in-process run."""
+    root = winback_run
+    parts = str(tmp_path / "parts")
+    assert run("partition", "--data", "data", "--out", parts, "--buckets", "6", cwd=root).returncode == 0
+    dask = ("--engine", "dask", "--scheduler", "local:2")
+    for kind, reference in (("score", root / "out" / "scores.csv"), ("winback", root / "out" / "winback.csv")):
+        out = tmp_path / f"{kind}.csv"
+        proc = run(kind, "--data", parts, "--as-of", AS_OF, "--model", "models/latest", "--out", str(out), *dask, cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_bytes() == reference.read_bytes()
+        engine = json.loads(io.manifest_path(out).read_text())["engine"]
+        assert engine["kind"] == "dask" and engine["workers"] == 2 and engine["tasks"] >= 3 * 6
+        assert sum(engine["tasks_by_worker"].values()) == engine["tasks"]
+        assert "Dask:" in proc.stderr
+    assert run("features", "--data", "data", "--as-of", AS_OF, "--out", str(tmp_path / "f.parquet"), cwd=root).returncode == 0
+    proc = run("features", "--data", parts, "--as-of", AS_OF, "--out", str(tmp_path / "f_dask.parquet"), *dask, cwd=root)
+    assert proc.returncode == 0 and "Dask: 18 tasks" in proc.stderr, proc.stderr  # validation, context, features
+    assert (tmp_path / "f_dask.parquet").read_bytes() == (tmp_path / "f.parquet").read_bytes()
+    proc = run("train", "--data", parts, "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", str(tmp_path / "m"), *dask, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "Dask:" in proc.stderr
+    for name in ("model.txt", "return_model.txt"):
+        assert (tmp_path / "m" / "latest" / name).read_bytes() == (root / "models" / "latest" / name).read_bytes()
+    proc = run("validate", "--data", parts, *dask, cwd=root)
+    assert proc.returncode == 0 and "Dask: 6 tasks" in proc.stderr, proc.stderr
+
+
+def test_engine_mistakes_are_usage_errors(pipeline):
+    proc = run("score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/x.csv", "--engine", "dask", "--scheduler", "local:2", cwd=pipeline)
+    assert proc.returncode == 2 and "churnml partition" in proc.stderr
+    assert not (pipeline / "out" / "x.csv").exists()
+    proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", "out/f.parquet", "--scheduler", "local:2", cwd=pipeline)
+    assert proc.returncode == 2 and "--engine dask" in proc.stderr

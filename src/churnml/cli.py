@@ -22,7 +22,7 @@ from rich.table import Table
 
 from churnml import io
 from churnml.config import ChurnConfig, load_config
-from churnml.dataset import as_timestamp
+from churnml.dataset import Dataset, as_timestamp
 from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, ExitCode, InputError, ModelError, RejectedRowsError
 from churnml.validation import ValidationResult
 
@@ -70,6 +70,9 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (NAME.c
 AsOfOpt = Annotated[str, typer.Option("--as-of", callback=_iso_date, help="As-of date T (YYYY-MM-DD): only what is dated before T counts.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML configuration (default: built-in defaults = configs/default.yaml).")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model bundle directory, e.g. models/latest.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="Where the per-bucket work runs: local (this process, one part at a time) or dask.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="With --engine dask: local:N starts N worker processes here; tcp://HOST:PORT uses a running scheduler.")]
 
 STALE_WARNING_DAYS = 31  # a nightly feed whose newest row is older than this is probably no longer arriving
 
@@ -139,7 +142,6 @@ def generate(
     started = time.perf_counter()
     with err.status(f"Simulating {customers:,} customers over {months} months ({world} world)…"):
         data = simulate(customers, seed=seed, start=start, months=months, config=world_config(world))
-    from churnml.dataset import Dataset
 
     with err.status(f"Writing tables to {out_dir}…"):
         io.write_dataset(Dataset.from_frames(data.tables), out_dir, fmt)
@@ -158,13 +160,24 @@ def validate(
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 5) if any row is rejected.")] = False,
     config: ConfigOpt = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Check every table; rejected rows go to REJECTS/<table>.csv with their line and reason."""
+    from churnml import pipeline
+    from churnml.engine import engine as start_engine
+
     started = time.perf_counter()
     _guard_rejects(rejects, data)
     cfg = _config(config)
-    with err.status(f"Validating {data}…"):
-        result = io.load_dataset(data, as_of=as_of)
+    with start_engine(engine, scheduler, progress=True) as eng:
+        handle = io.open_partitioned(data)
+        if handle is not None:
+            result = pipeline.validate(handle, as_of, engine=eng)
+            _report_engine(eng)
+        else:
+            with err.status(f"Validating {data}…"):
+                result = pipeline.validate(io.read_raw_tables(data), as_of)
     rejects_dir = rejects or data / "rejects"
     written = _write_rejects(result, rejects_dir, rejects is None)
     print_validation(result)
@@ -209,20 +222,38 @@ def _check_reject_share(result: ValidationResult, directory: Path, limit: float)
         raise InputError([p for p in problems if p])
 
 
+def _report_engine(eng) -> None:
+    """On a cluster, say where the buckets were worked: the scheduler's own count of tasks per worker."""
+    if eng.name == "dask":
+        s = eng.summary()
+        err.print(f"Dask: {s['tasks']:,} tasks on {len(s['tasks_by_worker'])} of {s['workers']} workers ({escape(s['scheduler'])}).")
+
+
 def _load(
-    data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2
-) -> ValidationResult:
+    data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2,
+    engine=None, newest_at: pd.Timestamp | None = None,
+):
     """Validate a dataset, report the counts and write rejected rows: nothing is dropped silently. Commands
-    check ``rejects`` with :func:`_guard_rejects` first, before any work."""
-    with err.status(f"Loading and validating {data}…"):
-        result = io.load_dataset(data, as_of=as_of)
+    check ``rejects`` with :func:`_guard_rejects` first, before any work.
+
+    Returns the data the stages take (the dataset, or the handle of a partitioned one, whose rows stay on disk and
+    are validated bucket by bucket on ``engine``) and the validation result.
+    """
+    from churnml import pipeline
+
+    handle = io.open_partitioned(data)
+    if handle is not None:  # the engine shows the buckets' progress
+        result = pipeline.validate(handle, as_of, engine=engine, newest_at=newest_at)
+    else:
+        with err.status(f"Loading and validating {data}…"):
+            result = pipeline.validate(io.read_raw_tables(data), as_of, newest_at=newest_at)
     directory = rejects or data / "rejects"
     written = _write_rejects(result, directory, rejects is None)
     print_validation(result, title)
     if written:
         out.print(f"[yellow]{result.total_rejected:,} rejected rows, with reasons, in {directory}[/yellow]")
     _check_reject_share(result, directory, max_reject_share)
-    return result
+    return (handle if handle is not None else result.dataset), result
 
 
 _SUMMARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift", "recall_at_capacity")
@@ -262,17 +293,22 @@ def train(
     config: ConfigOpt = None,
     model_dir: Annotated[Path, typer.Option("--model-dir", help="Where model bundles go (models/<version>/, models/latest).")] = Path("models"),
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Train on everything knowable at T, evaluate out of time, write a model bundle, log to MLflow."""
     from churnml import pipeline
+    from churnml.engine import engine as start_engine
     from churnml.plots import evaluation_figures
     from churnml.tracking import log_training_run, metrics_json
 
     _guard_rejects(rejects, data)
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
-    training = pipeline.train(dataset, t, cfg, oracle=io.read_oracle(data), source=str(data), progress=True)
+    with start_engine(engine, scheduler, progress=True) as eng:
+        dataset, _ = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng)
+        training = pipeline.train(dataset, t, cfg, oracle=io.read_oracle(data), source=str(data), engine=eng, progress=True)
+        _report_engine(eng)
     result, families, fingerprint = training.result, training.families, training.fingerprint
     _print_winback_training(training, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
@@ -316,9 +352,9 @@ def _print_winback_training(training, cfg: ChurnConfig) -> None:
     )
 
 
-def _check_staleness(dataset, t: pd.Timestamp, data: Path, limit: int | None) -> None:
+def _check_staleness(loaded, t: pd.Timestamp, data: Path, limit: int | None) -> None:
     """Warn (or, past ``limit``, refuse) when T lies far beyond the newest row: the feed has probably stopped."""
-    newest, table = dataset.newest_date(t)
+    newest, table = loaded.newest
     if newest is None:
         return
     gap = (t - newest.normalize()).days
@@ -600,21 +636,26 @@ def score(
     config: ConfigOpt = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
     max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
 
     from churnml import pipeline
+    from churnml.engine import engine as start_engine
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
-    with io.publish_scores(out_file) as run:  # holds the output's lock from the start to publication
+    # holds the output's lock from the start to publication
+    with io.publish_scores(out_file) as run, start_engine(engine, scheduler, progress=True) as eng:
         bundle, cfg, registry = _open_model(model, config)
         t = as_timestamp(as_of)
-        loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
-        _check_staleness(loaded.dataset, t, data, max_staleness_days)
-        result = pipeline.score(loaded.dataset, t, bundle, cfg, progress=True)
+        dataset, loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng, newest_at=t)
+        _check_staleness(loaded, t, data, max_staleness_days)
+        result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True)
+        _report_engine(eng)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
@@ -626,6 +667,7 @@ def score(
             counts=counts,
             model_fit=fit,
             stages=result.log.stages,
+            engine=eng.summary(),
             explain={"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
         )
         io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
@@ -646,17 +688,20 @@ def winback(
     config: ConfigOpt = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
     max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse when T lies more than this many days after the newest row in the data (exit 4).")] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Churned customers worth winning back: why they left, the chance they return, what a return is worth."""
     import json
 
     from churnml import pipeline
+    from churnml.engine import engine as start_engine
     from churnml.modeling.winback import winback_model
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects, kind="winback")
-    with io.publish_scores(out_file) as run:
+    with io.publish_scores(out_file) as run, start_engine(engine, scheduler, progress=True) as eng:
         bundle, cfg, registry = _open_model(model, config)
         trained = winback_model(bundle, str(model))
         if cfg.winback.return_window_days != trained.meta.get("return_window_days", cfg.winback.return_window_days):
@@ -665,9 +710,10 @@ def winback(
                 f"{trained.meta['return_window_days']} days the return model of {bundle.version} learned; use it or retrain"
             )
         t = as_timestamp(as_of)
-        loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
-        _check_staleness(loaded.dataset, t, data, max_staleness_days)
-        result = pipeline.winback(loaded.dataset, t, bundle, cfg, model=trained, progress=True)
+        dataset, loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng, newest_at=t)
+        _check_staleness(loaded, t, data, max_staleness_days)
+        result = pipeline.winback(dataset, t, bundle, cfg, model=trained, engine=eng, progress=True)
+        _report_engine(eng)
         digest = io.write_winback(result.table, run.scores)
         manifest = _run_manifest(
             "winback", t, bundle, model, cfg, loaded, out_file, run, len(result.table), digest, started, registry,
@@ -677,6 +723,7 @@ def winback(
                 "expected_months": trained.expected_months, "min_expected_value": cfg.winback.min_expected_value,
             },
             counts=result.counts,
+            engine=eng.summary(),
         )
         io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
     c = result.counts
@@ -694,18 +741,22 @@ def features(
     out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write (one row per active customer).")],
     config: ConfigOpt = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="Where rejected rows go (default DATA/rejects).")] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Write the point-in-time feature vector of every customer active at T, for data scientists."""
     from churnml import pipeline
+    from churnml.engine import engine as start_engine
 
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, rejects=rejects, kind="features")
     cfg = _config(config)
     t = as_timestamp(as_of)
-    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
-    started = time.perf_counter()
-    with err.status(f"Building features at {t.date()}…"):
-        frame = pipeline.build_features(dataset, t, cfg)
+    with start_engine(engine, scheduler, progress=True) as eng:
+        dataset, _ = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng)
+        started = time.perf_counter()
+        frame = pipeline.build_features(dataset, t, cfg, engine=eng)
+        _report_engine(eng)
     with io.atomic_path(out_file) as tmp:
         frame.to_parquet(tmp)
     out.print(f"{len(frame):,} customers x {frame.shape[1]} features at {t.date()} in {time.perf_counter() - started:.1f} s -> {out_file}")
@@ -726,7 +777,9 @@ def partition(
     if _within(Path(os.path.realpath(out_dir)), Path(os.path.realpath(data))):
         raise typer.BadParameter(f"{out_dir} lies inside the dataset {data}; its parts would be read as part of it: write it elsewhere", param_hint="--out")
     cfg = _config(config)
-    dataset = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share).dataset
+    dataset, _ = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share)
+    if not isinstance(dataset, Dataset):  # re-bucketing a partitioned dataset: buckets are cut from the whole
+        dataset = io.load_dataset(data).accepted
     with err.status(f"Writing {buckets:,} buckets…"):
         record = io.write_partitioned(dataset, out_dir, buckets)
     rows = record["tables"]
@@ -760,9 +813,11 @@ def explain(
     bundle, cfg, _ = _open_model(model, config)
     t = as_timestamp(as_of)
     with err.status(f"Loading {data}…"):
-        dataset = io.load_dataset(data).dataset
-    if customer not in active_customers(dataset.known_at(t).subscriptions, t):
-        known = customer in set(dataset.subscriptions["customer_id"])
+        handle = io.open_partitioned(data)
+        dataset = handle if handle is not None else io.load_dataset(data).accepted
+        mine = pipeline.customers_of(dataset, [customer])
+    if customer not in active_customers(mine.known_at(t).subscriptions, t):
+        known = customer in set(mine.subscriptions["customer_id"])
         raise NotFoundError(
             f"customer {customer!r} is {'not active' if known else 'not in the data'} at {t.date()}; "
             "ids are matched exactly as text (00123 and 123 differ)"

@@ -132,26 +132,6 @@ class Dataset:
         ids = pd.Index(ids)
         return replace(self, **{name: frame[isin_ids(frame["customer_id"], ids)] for name, frame in self.items()})
 
-    def partitions(self, ids: pd.Index, size: int) -> Iterator[tuple[pd.Index, Dataset]]:
-        """Split ``ids`` into chunks of ``size`` and yield each with all rows of its customers.
-
-        Each table is grouped once (not filtered once per chunk), so chunking costs one pass over the data.
-        Rows of customers outside ``ids`` are left out.
-        """
-        ids = pd.Index(ids)
-        n_chunks = max(1, -(-len(ids) // size))
-        slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, frame in self.items():
-            pos = positions_in(frame["customer_id"], ids)
-            chunk = np.where(pos >= 0, pos // size, n_chunks)
-            order = np.argsort(chunk, kind="stable")
-            bounds = np.searchsorted(chunk[order], np.arange(n_chunks + 1))
-            slices[name] = (order, bounds)
-        for k in range(n_chunks):
-            # Only row positions are kept between chunks: no sorted copy of the whole history.
-            parts = {name: self.table(name).iloc[np.sort(order[bounds[k] : bounds[k + 1]])] for name, (order, bounds) in slices.items()}
-            yield ids[k * size : (k + 1) * size], replace(self, **parts)
-
     def known_at(self, as_of: str | pd.Timestamp) -> Dataset:
         """What could be known just before ``as_of``: the contract's point-in-time rule, applied to every table.
 

@@ -41,6 +41,9 @@ class InputError(ChurnMLError):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self):  # raised on a Dask worker, it crosses to the driver intact
+        return (type(self), (self.problems,))
+
 
 class RejectedRowsError(ChurnMLError):
     """Strict mode: some rows were rejected."""

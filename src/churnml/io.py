@@ -600,29 +600,120 @@ def _bucket_parts(folder: Path) -> list[tuple[int, Path]]:
     return sorted(parts)
 
 
-def read_partitioned_table(directory: Path | str, name: str, buckets: list[int] | None = None) -> RawTable:
-    """One table of a partitioned dataset, all its buckets (or those listed) in bucket order.
+def _read_part(part: Path) -> pa.Table:
+    try:
+        return pq.read_table(part)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError([f"{part}: cannot read as Parquet ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
 
-    Rows are numbered across the parts read, in that order; the source is the table's folder.
-    """
+
+def _empty_raw(name: str, source: str) -> RawTable:
+    return RawTable(name, pd.DataFrame({c: pd.Series([], dtype=object) for c in TABLES[name].column_names}), source, np.zeros(0, dtype=np.int64))
+
+
+def read_partitioned_table(directory: Path | str, name: str) -> RawTable:
+    """One table of a partitioned dataset, every bucket in bucket order; rows are numbered across the parts in
+    that order, and the source is the table's folder."""
     folder = Path(directory) / name
     if not folder.is_dir():
         raise InputError([f"{folder}: the partitioning record lists table {name}, but its folder is missing; rewrite the dataset with churnml partition"])
-    chosen = None if buckets is None else set(buckets)
-    parts = [p for k, p in _bucket_parts(folder) if chosen is None or k in chosen]
-    tables = []
-    for part in parts:
-        try:
-            tables.append(pq.read_table(part))
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError([f"{part}: cannot read as Parquet ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+    tables = [_read_part(part) for _, part in _bucket_parts(folder)]
     if not tables:
-        return RawTable(name, pd.DataFrame({c: pd.Series([], dtype=object) for c in TABLES[name].column_names}), str(folder), np.zeros(0, dtype=np.int64))
+        return _empty_raw(name, str(folder))
     try:
         table = pa.concat_tables(tables, promote_options="default")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputError([f"{folder}: its parts disagree on column types ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
     return _raw_from_arrow(table, folder, name)
+
+
+@dataclass(frozen=True)
+class PartitionedData:
+    """A handle on a partitioned dataset that reads one bucket at a time: what a worker is given, a few kilobytes.
+
+    Every part's schema and row count are read once (Parquet footers, no rows) by :func:`open_partitioned`; a bucket
+    is then read with its tables cast to the schema all parts share and its rows numbered as in the whole table,
+    so validating bucket by bucket gives the rows, reasons and line numbers one whole read gives.
+    """
+
+    directory: str
+    bucket_count: int  # the N of the layout: a customer's bucket is customer_bucket(id, N)
+    tables: tuple[str, ...]
+    buckets: tuple[int, ...]  # bucket numbers holding any row, ascending
+    parts: Mapping[str, Mapping[int, tuple[str, ...]]]  # table -> bucket -> part files
+    first_row: Mapping[str, Mapping[int, int]]  # table -> bucket -> row number of its first row in the whole table
+    rows: Mapping[str, int]  # table -> rows in all buckets
+    schemas: Mapping[str, pa.Schema]  # table -> the schema its parts unify to
+
+    def source(self, name: str) -> str:
+        return str(Path(self.directory) / name)
+
+    def read_bucket(self, bucket: int) -> dict[str, RawTable]:
+        """Every table's rows of one bucket (a table without rows there is empty, with the shared schema)."""
+        out = {}
+        for name in self.tables:
+            files = self.parts[name].get(bucket, ())
+            schema = self.schemas[name]
+            pieces = [_conform(_read_part(Path(f)), schema) for f in files]
+            table = pa.concat_tables(pieces) if pieces else schema.empty_table()
+            raw = _raw_from_arrow(table, Path(self.source(name)), name)
+            raw.lines = raw.lines + (self.first_row[name].get(bucket, 1) - 1)
+            out[name] = raw
+        return out
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns, in its order, cast as a whole read would promote them."""
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.schema.names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def open_partitioned(directory: Path | str) -> PartitionedData | None:
+    """A :class:`PartitionedData` for a partitioned dataset, or None for a folder of table files. Reads only the
+    parts' footers; raises :class:`InputError` for a layout or schema no whole read would accept either."""
+    layout = partitioning(directory)
+    if layout is None:
+        return None
+    tables = tuple(name for name in TABLES if name in layout["tables"])
+    parts: dict[str, dict[int, tuple[str, ...]]] = {}
+    first_row: dict[str, dict[int, int]] = {}
+    rows: dict[str, int] = {}
+    schemas: dict[str, pa.Schema] = {}
+    for name in tables:
+        folder = Path(directory) / name
+        if not folder.is_dir():
+            raise InputError([f"{folder}: the partitioning record lists table {name}, but its folder is missing; rewrite the dataset with churnml partition"])
+        per: dict[int, list[str]] = {}
+        counts: dict[int, int] = {}
+        found = []
+        for k, part in _bucket_parts(folder):
+            try:
+                meta = pq.read_metadata(part)
+                found.append(meta.schema.to_arrow_schema())
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InputError([f"{part}: cannot read as Parquet ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+            per.setdefault(k, []).append(str(part))
+            counts[k] = counts.get(k, 0) + meta.num_rows
+        try:
+            schemas[name] = pa.unify_schemas([s.remove_metadata() for s in found], promote_options="default") if found else None
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError([f"{folder}: its parts disagree on column types ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
+        parts[name] = {k: tuple(v) for k, v in per.items()}
+        first = 1
+        first_row[name] = {}
+        for k in sorted(counts):
+            first_row[name][k] = first
+            first += counts[k]
+        rows[name] = first - 1
+    # A table without parts reads as the empty table a whole read gives: its contract columns, as text.
+    for name in tables:
+        if schemas[name] is None:
+            schemas[name] = pa.schema([(c, pa.string()) for c in TABLES[name].column_names])
+    buckets = tuple(sorted({k for per in parts.values() for k in per}))
+    return PartitionedData(str(directory), layout["buckets"], tables, buckets, parts, first_row, rows, schemas)
 
 
 def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> dict:

@@ -7,7 +7,7 @@ uses snapshots with T + H + G <= ``as_of`` and only data knowable at ``as_of``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,34 +33,72 @@ def build_labels(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, labels_
     return pd.Series(customers.isin(soon).astype(np.int64), index=customers, name="label")
 
 
+def snapshot_candidates(first_start: pd.Timestamp | None, as_of: str | pd.Timestamp, config: ChurnConfig) -> pd.DatetimeIndex:
+    """Dates following ``config.snapshots.frequency`` from the first start date whose labels are fully known at
+    ``as_of`` (T + H + G <= ``as_of``), oldest first."""
+    t = as_timestamp(as_of)
+    empty = pd.DatetimeIndex([], dtype="datetime64[ns]", name="snapshot_date")
+    if first_start is None or pd.isna(first_start):
+        return empty
+    last = t - pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days)
+    first = pd.Timestamp(first_start).normalize()
+    if last < first:
+        return empty
+    return pd.date_range(first, last, freq=config.snapshots.frequency, name="snapshot_date").as_unit("ns")
+
+
+def active_on(subscriptions: pd.DataFrame, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Whether any period covers each date: one vectorised check over periods per date (a handful of dates)."""
+    start = subscriptions["start_date"].to_numpy(dtype="datetime64[ns]")
+    end = subscriptions["end_date"].to_numpy(dtype="datetime64[ns]")
+    open_ended = np.isnat(end)
+    days = dates.as_unit("ns").to_numpy()
+    return np.array([bool(((start <= day) & (open_ended | (end > day))).any()) for day in days], dtype=bool)
+
+
+def pick_snapshot_dates(candidates: pd.DatetimeIndex, active: np.ndarray, config: ChurnConfig) -> pd.DatetimeIndex:
+    """The latest ``max_snapshots`` candidates with at least one active customer, oldest first."""
+    kept = candidates[np.asarray(active, dtype=bool)][-config.snapshots.max_snapshots :]
+    return pd.DatetimeIndex(kept, name="snapshot_date").as_unit("ns")
+
+
 def snapshot_dates(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, config: ChurnConfig) -> pd.DatetimeIndex:
     """Snapshot dates whose labels are fully known at ``as_of`` (T + H + G <= ``as_of``), oldest first.
 
     Dates follow ``config.snapshots.frequency`` from the first known start date; the latest ``max_snapshots`` of
     them with at least one active customer are kept.
     """
-    t = as_timestamp(as_of)
-    subs = subscriptions_as_of(subscriptions, t)
-    empty = pd.DatetimeIndex([], dtype="datetime64[ns]", name="snapshot_date")
-    if len(subs) == 0:
+    subs = subscriptions_as_of(subscriptions, as_of)
+    candidates = snapshot_candidates(subs["start_date"].min() if len(subs) else None, as_of, config)
+    return pick_snapshot_dates(candidates, active_on(subs, candidates), config)
+
+
+def snapshot_frames(
+    known: Dataset, dates: pd.DatetimeIndex, config: ChurnConfig, contexts: Mapping[pd.Timestamp, PopulationContext], progress: bool = False
+) -> list[pd.DataFrame]:
+    """One training frame per snapshot date (features, ``lifecycle_stage``, ``label``) of the customers of
+    ``known`` active then; ``contexts`` holds the whole population's context at each date."""
+    frames = []
+    for d in _track(dates, progress):
+        features = build_features(known, d, config, contexts[d])
+        labels = build_labels(known.subscriptions, d, config.labels)
+        frame = features.reset_index()
+        frame.insert(0, "snapshot_date", pd.Series(d, index=frame.index, dtype="datetime64[ns]"))
+        frame["lifecycle_stage"] = _stage_from_flags(features).to_numpy()
+        frame["label"] = labels.to_numpy()
+        frames.append(frame)
+    return frames
+
+
+def stack_snapshots(frames: list[pd.DataFrame], known: Dataset, as_of: pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
+    """Snapshot frames (one per date, oldest first) as one table with the union of each category's levels."""
+    if not frames:
+        empty = build_features(known.for_customers([]), as_of, config).reset_index()
+        empty.insert(0, "snapshot_date", pd.Series(dtype="datetime64[ns]"))
+        empty["lifecycle_stage"] = pd.Series(dtype="str")
+        empty["label"] = pd.Series(dtype="int64")
         return empty
-    last = t - pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days)
-    first = subs["start_date"].min().normalize()
-    if last < first:
-        return empty
-    candidates = pd.date_range(first, last, freq=config.snapshots.frequency)
-    start = subs["start_date"].to_numpy(dtype="datetime64[ns]")
-    end = subs["end_date"].to_numpy(dtype="datetime64[ns]")
-    open_ended = np.isnat(end)
-    kept: list[pd.Timestamp] = []
-    # Newest first, stopping at max_snapshots: a loop over a handful of dates, each check vectorised over periods.
-    for d in reversed(candidates):
-        day = np.datetime64(d.as_unit("ns").value, "ns")
-        if ((start <= day) & (open_ended | (end > day))).any():
-            kept.append(d)
-            if len(kept) == config.snapshots.max_snapshots:
-                break
-    return pd.DatetimeIndex(sorted(kept), name="snapshot_date").as_unit("ns")
+    return pd.concat(_unify_categories(frames), ignore_index=True)
 
 
 def training_snapshots(
@@ -74,28 +112,14 @@ def training_snapshots(
 
     Columns: ``snapshot_date``, ``customer_id``, every feature, ``lifecycle_stage``, ``label``; sorted by snapshot
     then customer. Everything, labels included, comes from ``dataset.known_at(as_of)``; rows dated at or after
-    ``as_of`` change nothing. ``context_fn`` computes each snapshot's :class:`PopulationContext` (swap it for a
-    distributed version); category lists are unified across snapshots.
+    ``as_of`` change nothing. ``context_fn`` computes each snapshot's :class:`PopulationContext`; category lists
+    are unified across snapshots.
     """
     t = as_timestamp(as_of)
     known = dataset.known_at(t)
     dates = snapshot_dates(known.subscriptions, t, config)
-    frames = []
-    for d in _track(dates, progress):
-        features = build_features(known, d, config, context_fn(known, d, config))
-        labels = build_labels(known.subscriptions, d, config.labels)
-        frame = features.reset_index()
-        frame.insert(0, "snapshot_date", pd.Series(d, index=frame.index, dtype="datetime64[ns]"))
-        frame["lifecycle_stage"] = _stage_from_flags(features).to_numpy()
-        frame["label"] = labels.to_numpy()
-        frames.append(frame)
-    if not frames:
-        empty = build_features(known.for_customers([]), t, config).reset_index()
-        empty.insert(0, "snapshot_date", pd.Series(dtype="datetime64[ns]"))
-        empty["lifecycle_stage"] = pd.Series(dtype="str")
-        empty["label"] = pd.Series(dtype="int64")
-        return empty
-    return pd.concat(_unify_categories(frames), ignore_index=True)
+    contexts = {d: context_fn(known, d, config) for d in dates}
+    return stack_snapshots(snapshot_frames(known, dates, config, contexts, progress), known, t, config)
 
 
 def _stage_from_flags(features: pd.DataFrame) -> pd.Series:

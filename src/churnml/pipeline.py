@@ -14,12 +14,17 @@ and the CLI). Each applies the point-in-time rule itself: nothing dated at or af
 :func:`report_inputs`  scores frame and its run -> what the analysts' report shows
 =================  ==================================================================================
 
-Memory follows ``scoring.chunk_customers``, not the population: stages that touch every customer work through
-customer chunks, each with the population-wide context computed once.
+Data is a :class:`~churnml.dataset.Dataset` in memory or a :class:`~churnml.io.PartitionedData` handle on a
+partitioned folder. Stages that touch every customer work part by part (customer chunks of ``scoring.chunk_customers``
+in memory; buckets, each read and validated by the task that works on it, on disk) on an
+:mod:`~churnml.engine`: in this process or on Dask workers. The population-wide context is added up from every
+part first and sent to all; what comes back is a few numbers per customer, gathered in part order, so the output
+is the same byte for byte wherever the parts ran.
 """
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import time
 from collections.abc import Iterator
@@ -32,34 +37,44 @@ import pandas as pd
 
 from churnml import features as _features
 from churnml.config import ChurnConfig, Family, WinbackAction
-from churnml.dataset import Dataset, as_timestamp
+from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
+from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
-from churnml.explain import attribute, explain_customers, render_reasons
-from churnml.features import PopulationContext, feature_registry, population_context
-from churnml.labels import training_snapshots
-from churnml.lifecycle import active_customers, lifecycle_stage
+from churnml.explain import Explanations, attribute, explain_customers, render_reasons
+from churnml.features import ContextPart, PopulationContext, context_part, feature_registry, merge_context
+from churnml.io import PartitionedData
+from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
+from churnml.lifecycle import lifecycle_stage
 from churnml.modeling.bundle import ModelBundle
 from churnml.modeling.train import TrainingResult, train_model
 from churnml.modeling.winback import (
     WinbackModel,
     attach_winback,
+    check_return_rows,
+    churn_nights,
     churned_in_window,
     features_at_churn,
+    fit_winback,
+    latest_return_rows,
+    month_before,
     return_features,
-    train_winback,
+    return_training_rows,
     winback_model,
+    won_back_stays,
 )
 from churnml.report.gather import gather_report_inputs
-from churnml.schemas import OUTPUTS
-from churnml.validation import validate_dataset
+from churnml.schemas import OUTPUTS, empty_frame
+from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
 
 __all__ = [
+    "Data",
     "ScoreResult",
     "StageLog",
     "Training",
     "WinbackResult",
     "build_features",
+    "customers_of",
     "explain",
     "report_inputs",
     "score",
@@ -92,13 +107,78 @@ class StageLog:
         self.stages[name] = {"seconds": round(time.perf_counter() - started, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 
-def _chunks(dataset: Dataset, ids: pd.Index, size: int, progress: bool, label: str):
-    parts = dataset.partitions(ids, size)
-    if not progress:
-        return parts
-    from rich.progress import track
+Data = Dataset | PartitionedData
 
-    return track(parts, description=label, total=max(1, -(-len(ids) // size)), transient=True)
+
+class _InMemory:
+    """A dataset in memory cut into chunks of customers (row positions only, no copies until a chunk is loaded)."""
+
+    def __init__(self, dataset: Dataset, as_of: pd.Timestamp, size: int):
+        self.dataset = dataset
+        self.as_of = as_of
+        ids = dataset.customer_ids
+        self.n = max(1, -(-len(ids) // size))
+        self.slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, frame in dataset.items():
+            pos = positions_in(frame["customer_id"], ids)
+            chunk = np.where(pos >= 0, pos // size, self.n)
+            order = np.argsort(chunk, kind="stable")
+            self.slices[name] = (order, np.searchsorted(chunk[order], np.arange(self.n + 1)))
+
+    @property
+    def keys(self) -> list[int]:
+        return list(range(self.n))
+
+    def load(self, k: int, point_in_time: bool = True) -> Dataset:
+        """Chunk ``k`` as known at T (or with every row, for messages about what lies after T)."""
+        chunk = replace(self.dataset, **{
+            name: self.dataset.table(name).iloc[np.sort(order[bounds[k] : bounds[k + 1]])] for name, (order, bounds) in self.slices.items()
+        })
+        return chunk.known_at(self.as_of) if point_in_time else chunk
+
+
+@dataclass(frozen=True)
+class _OnDisk:
+    """A partitioned dataset, one bucket at a time: each task reads and validates its bucket, then applies T."""
+
+    handle: PartitionedData
+    as_of: pd.Timestamp
+
+    @property
+    def keys(self) -> list[int]:
+        return list(self.handle.buckets)
+
+    def load(self, k: int, point_in_time: bool = True) -> Dataset:
+        """Bucket ``k`` as known at T (or with every row, for messages about what lies after T)."""
+        dataset = validate_dataset(self.handle.read_bucket(k), part=True).accepted
+        return dataset.known_at(self.as_of) if point_in_time else dataset
+
+
+_Source = _InMemory | _OnDisk
+
+
+def _source(data: Data, t: pd.Timestamp, config: ChurnConfig, engine: Engine) -> _Source:
+    if isinstance(data, PartitionedData):
+        return _OnDisk(data, t)
+    if engine.name != "local":
+        raise EngineError(f"--engine {engine.name} reads a partitioned dataset, bucket by bucket on the workers; "
+                          "write one with churnml partition --data DIR --out DIR --buckets N and pass that as --data")
+    return _InMemory(data, t, config.scoring.chunk_customers)
+
+
+def _context_task(k: int, source: _Source, dates: list[pd.Timestamp], config: ChurnConfig) -> list[ContextPart]:
+    known = source.load(k)
+    return [context_part(known, d, config) for d in dates]
+
+
+def _contexts(source: _Source, engine: Engine, dates: list[pd.Timestamp], config: ChurnConfig) -> dict[pd.Timestamp, PopulationContext]:
+    """The population context at each date, added up from every part in one pass over them."""
+    per_part = engine.map(_context_task, source.keys, source, list(dates), config, label="population context")
+    try:
+        return {d: merge_context([parts[j] for parts in per_part]) for j, d in enumerate(dates)}
+    except ValueError as exc:  # buckets that read an attribute differently: a hand-made partitioning
+        where = source.handle.directory if isinstance(source, _OnDisk) else "the dataset"
+        raise InputError([f"{where}: {exc}; rewrite the dataset with churnml partition from its validated tables"]) from None
 
 
 @contextmanager
@@ -117,25 +197,70 @@ def _registry(known: Dataset, config: ChurnConfig):
     return feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
 
 
+def _context_registry(context: PopulationContext, config: ChurnConfig):
+    return feature_registry(config, dict(context.attribute_kinds))
+
+
 # --------------------------------------------------------------------------------------------------- validate
 
 
-# Checks every table as read (:func:`churnml.io.read_raw_tables`) and the rules across tables; rejected rows keep their
-# source line and reason, and accepted + rejected = read for every table.
-validate = validate_dataset
+def _validate_task(k: int, handle: PartitionedData, as_of: pd.Timestamp | None, newest_at: pd.Timestamp | None):
+    result = validate_dataset(handle.read_bucket(k), as_of=as_of, part=True)
+    newest = result.accepted.newest_date(newest_at) if newest_at is not None else (None, None)
+    return replace(result, dataset=None), newest
+
+
+def validate(
+    raw: dict[str, RawTable] | PartitionedData,
+    as_of: str | pd.Timestamp | None = None,
+    *,
+    engine: Engine | None = None,
+    newest_at: str | pd.Timestamp | None = None,
+) -> ValidationResult:
+    """Check every table as read (:func:`churnml.io.read_raw_tables`) and the rules across tables; rejected rows
+    keep their source line and reason, and accepted + rejected = read for every table.
+
+    A partitioned dataset is checked bucket by bucket on ``engine`` and its rows stay on disk: the result's
+    ``dataset`` is then None and ``newest`` the latest date on or before ``newest_at`` (:meth:`Dataset.newest_date`).
+    """
+    t = None if as_of is None else as_timestamp(as_of)
+    if not isinstance(raw, PartitionedData):
+        result = validate_dataset(raw, as_of=t)
+        return replace(result, newest=result.accepted.newest_date(newest_at)) if newest_at is not None else result
+    if raw.rows["subscriptions"] == 0:
+        raise InputError([f"{raw.source('subscriptions')}: has no rows; without subscription periods there are no customers: export the periods too"])
+    engine = engine or LocalEngine()
+    at = None if newest_at is None else as_timestamp(newest_at)
+    parts = engine.map(_validate_task, list(raw.buckets), raw, t, at, label="validating")
+    result = merge_results([r for r, _ in parts], {name: raw.source(name) for name in raw.tables}, None)
+    dated = [n for _, n in parts if n[0] is not None]
+    order = list(raw.tables)  # a tie goes to the first table, as in one pass over the whole dataset
+    newest = min(dated, key=lambda n: (-n[0].value, order.index(n[1]))) if dated else (None, None)
+    return replace(result, newest=newest)
 
 
 # --------------------------------------------------------------------------------------------------- features
 
 
-def build_features(dataset: Dataset, as_of: str | pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
-    """The point-in-time feature vector of every customer active at ``as_of``, built chunk by chunk."""
+def _features_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnConfig, context: PopulationContext) -> pd.DataFrame:
+    return _features.build_features(source.load(k), t, config, context)
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of disjoint customers (identical columns and categories), as one frame sorted by customer id."""
+    frame = pd.concat(frames)
+    return frame if frame.index.is_monotonic_increasing else frame.sort_index(kind="stable")
+
+
+def build_features(
+    data: Data, as_of: str | pd.Timestamp, config: ChurnConfig, *, engine: Engine | None = None
+) -> pd.DataFrame:
+    """The point-in-time feature vector of every customer active at ``as_of``, built part by part."""
     t = as_timestamp(as_of)
-    known = dataset.known_at(t)
-    context = population_context(known, t, config)
-    active = active_customers(known.subscriptions, t)
-    frames = [_features.build_features(part, t, config, context) for _, part in known.partitions(active, config.scoring.chunk_customers)]
-    return pd.concat(frames) if frames else _features.build_features(known, t, config, context)
+    engine = engine or LocalEngine()
+    source = _source(data, t, config, engine)
+    context = _contexts(source, engine, [t], config)[t]
+    return _stacked(engine.map(_features_task, source.keys, source, t, config, context, label="features"))
 
 
 # ------------------------------------------------------------------------------------------------------ train
@@ -160,13 +285,18 @@ class Training:
         return self.result.bundle
 
 
-def _unlabelled_churn_hint(dataset: Dataset, t: pd.Timestamp, config: ChurnConfig) -> str:
+def _last_end_task(k: int, source: _Source) -> pd.Timestamp | None:
+    ends = source.load(k, point_in_time=False).subscriptions["end_date"].dropna()
+    return None if ends.empty else ends.max()
+
+
+def _unlabelled_churn_hint(source: _Source, engine: Engine, t: pd.Timestamp, config: ChurnConfig) -> str:
     """Why no snapshot holds a churner when the data has some: their end dates lie too close to or after ``t``
     (an imported one-day export records its churners after its reference date)."""
-    ends = dataset.subscriptions["end_date"].dropna()
-    if ends.empty:
+    ends = [e for e in engine.map(_last_end_task, source.keys, source) if e is not None]
+    if not ends:
         return "; no subscription in the data has an end date, so there is no churn to learn from"
-    last = ends.max()
+    last = max(ends)
     if last <= t - pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days):
         return ""
     ready = (last + pd.Timedelta(days=config.labels.horizon_days + config.labels.grace_days)).date()
@@ -175,41 +305,119 @@ def _unlabelled_churn_hint(dataset: Dataset, t: pd.Timestamp, config: ChurnConfi
             f"train with --as-of {ready} or later to learn from all of them")
 
 
+def _first_start_task(k: int, source: _Source) -> pd.Timestamp | None:
+    starts = source.load(k).subscriptions["start_date"]
+    return starts.min() if len(starts) else None
+
+
+def _active_task(k: int, source: _Source, dates: pd.DatetimeIndex) -> np.ndarray:
+    return active_on(source.load(k).subscriptions, dates)
+
+
+def _snapshot_task(k: int, source: _Source, dates: pd.DatetimeIndex, config: ChurnConfig,
+                   contexts: dict[pd.Timestamp, PopulationContext]) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """A part's training rows at every snapshot date, and the fingerprint of what it knows at T."""
+    known = source.load(k)
+    seen = known.customers["customer_id"].isin(known.subscriptions["customer_id"])
+    # Attributes of customers first known after T are not data known at T: they must not change the bundle.
+    fingerprint = (known if seen.all() else replace(known, customers=known.customers[seen])).fingerprint()
+    return snapshot_frames(known, dates, config, contexts), fingerprint
+
+
+def _return_rows_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    subs = source.load(k).subscriptions
+    return return_training_rows(subs, t, config, latest=False), won_back_stays(subs, t, config.labels.grace_days)
+
+
+def _return_features_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: ModelBundle, config: ChurnConfig,
+                          contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
+    k, rows = item
+    return return_features(source.load(k), rows, bundle, config, contexts=contexts)
+
+
+def _fingerprint(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parts' fingerprints as one: rows added up, the date range, one hash over the parts' hashes in order."""
+    digest = hashlib.sha256("".join(p["sha256"] for p in parts).encode())
+    firsts = [p["first_date"] for p in parts if p["first_date"]]
+    lasts = [p["last_date"] for p in parts if p["last_date"]]
+    return {
+        "rows": {name: sum(p["rows"][name] for p in parts) for name in parts[0]["rows"]},
+        "first_date": min(firsts) if firsts else None,
+        "last_date": max(lasts) if lasts else None,
+        "sha256": digest.hexdigest(),
+        "parts": len(parts),
+    }
+
+
+def _snapshots(source: _Source, engine: Engine, t: pd.Timestamp, config: ChurnConfig):
+    """The training table at T over every part (:func:`churnml.labels.training_snapshots`, part by part), with the
+    parts' fingerprint and the context of the last snapshot date."""
+    firsts = [f for f in engine.map(_first_start_task, source.keys, source, label="first periods") if f is not None]
+    candidates = snapshot_candidates(min(firsts) if firsts else None, t, config)
+    active = np.zeros(len(candidates), dtype=bool)
+    for flags in engine.map(_active_task, source.keys, source, candidates, label="snapshot dates"):
+        active |= flags
+    dates = pick_snapshot_dates(candidates, active, config)
+    contexts = _contexts(source, engine, list(dates), config) if len(dates) else {}
+    parts = engine.map(_snapshot_task, source.keys, source, dates, config, contexts, label="training snapshots")
+    columns = parts[0][0][0].columns if len(dates) else None
+    frames = [_stacked([mine[j].set_index("customer_id") for mine, _ in parts]).reset_index()[columns] for j in range(len(dates))]
+    snapshots = stack_snapshots(frames, source.load(source.keys[0]) if not frames else Dataset.from_frames({"subscriptions": empty_frame("subscriptions")}), t, config)
+    return snapshots, _fingerprint([f for _, f in parts]), (contexts[dates[-1]] if len(dates) else None)
+
+
+def _train_winback(source: _Source, engine: Engine, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig) -> WinbackModel:
+    """:func:`churnml.modeling.winback.train_winback`, part by part; ``ValueError`` when history is too short."""
+    found = engine.map(_return_rows_task, source.keys, source, t, config, label="earlier churners")
+    tagged = [rows.assign(_part=j) for j, (rows, _) in enumerate(found)]
+    rows = latest_return_rows(pd.concat(tagged, ignore_index=True), config)
+    check_return_rows(rows, config)
+    days = sorted(set(month_before(rows["churn_date"])))
+    contexts = _contexts(source, engine, [pd.Timestamp(d) for d in days], config)
+    items = [(source.keys[j], part.drop(columns="_part")) for j, part in rows.groupby("_part", sort=True)]
+    X = pd.concat(engine.map(_return_features_task, items, source, bundle, config, contexts, label="return model features")).sort_index()
+    stays = pd.concat([s for _, s in found], ignore_index=True)
+    return fit_winback(rows.drop(columns="_part"), X, stays, bundle, config)
+
+
 def train(
-    dataset: Dataset,
+    data: Data,
     as_of: str | pd.Timestamp,
     config: ChurnConfig,
     *,
     oracle: pd.DataFrame | None = None,
     source: str = "the dataset",
+    engine: Engine | None = None,
     progress: bool = False,
 ) -> Training:
     """Train on everything knowable at ``as_of``: snapshots, out-of-time split, calibration, evaluation, and the
     win-back return model into the same bundle. ``source`` names the data in messages.
 
+    The snapshot rows are built part by part on ``engine`` and gathered here, where LightGBM trains on them (the
+    training table must fit this process's memory; the parts need not).
+
     Raises :class:`~churnml.errors.InputError` when the history is too short or one-sided to learn from.
     """
     t = as_timestamp(as_of)
-    known = dataset.known_at(t)
-    snapshots = training_snapshots(known, t, config, progress=progress)
+    engine = engine or LocalEngine(progress)
+    parts = _source(data, t, config, engine)
+    snapshots, fingerprint, context = _snapshots(parts, engine, t, config)
     if snapshots.empty:
         raise InputError([
             f"{source}: no snapshot before {t.date()} has a fully known label (needs snapshot + "
             f"{config.labels.horizon_days} + {config.labels.grace_days} days <= as-of); use a later --as-of"
         ])
-    families = {name: spec.family for name, spec in _registry(known, config).items()}
-    # Attributes of customers first known after T are not data known at T: they must not change the bundle.
-    seen = known.customers["customer_id"].isin(known.subscriptions["customer_id"])
-    fingerprint = (known if seen.all() else replace(known, customers=known.customers[seen])).fingerprint()
+    assert context is not None  # there are snapshots, so a last snapshot date
+    families = {name: spec.family for name, spec in _context_registry(context, config).items()}
     try:
         with _status(f"Training on {len(snapshots):,} snapshot rows…", progress):
             result = train_model(snapshots, config, families, as_of=t, oracle=oracle, data_fingerprint=fingerprint)
     except ValueError as exc:  # too little or one-sided history at this as-of: the data, not a bug
-        raise InputError([f"{source}: cannot train at {t.date()}: {exc}{_unlabelled_churn_hint(dataset, t, config)}"]) from None
+        raise InputError([f"{source}: cannot train at {t.date()}: {exc}{_unlabelled_churn_hint(parts, engine, t, config)}"]) from None
     training = Training(result, families, len(snapshots), int(snapshots["snapshot_date"].nunique()), fingerprint)
     training.example = snapshots[[f.name for f in result.bundle.features]].head(5).reset_index(drop=True)
     try:
-        training.winback = train_winback(known, t, result.bundle, config, progress=progress)
+        training.winback = _train_winback(parts, engine, t, result.bundle, config)
     except ValueError as exc:
         result.bundle.meta["winback"] = {"not_trained": str(exc)}
         training.winback_skipped = str(exc)
@@ -246,46 +454,84 @@ class ScoreResult:
         }
 
 
-def _probabilities(known: Dataset, active: pd.Index, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig,
-                   context: PopulationContext, progress: bool) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Pass 1, every active customer: calibrated probability, latest survey score and the model-fit counts."""
-    probs, surveys = [], []
-    fit: dict[str, dict[str, list[int]]] = {}
-    for _, part in _chunks(known, active, config.scoring.chunk_customers, progress, "scoring"):
-        features = _features.build_features(part, t, config, context)
-        X = bundle.prepare(features)
-        for check, per in bundle.fit_counts(features, X).items():
-            totals = fit.setdefault(check, {})
-            for name, (n, m) in per.items():
-                pair = totals.setdefault(name, [0, 0])
-                pair[0] += n
-                pair[1] += m
-        probs.append(pd.Series(bundle.calibrator.transform(bundle.predict_raw(X)), index=features.index))
-        surveys.append(features[_SURVEY_SCORE].astype(float))
-    p = pd.concat(probs).reindex(active).to_numpy() if probs else np.array([], dtype=float)
-    survey = pd.concat(surveys).reindex(active).to_numpy() if surveys else np.array([], dtype=float)
-    return p, survey, fit
+def _add_fit(total: dict[str, dict[str, list[int]]], part: dict[str, dict[str, tuple[int, int] | list[int]]]) -> None:
+    for check, per in part.items():
+        totals = total.setdefault(check, {})
+        for name, (n, m) in per.items():
+            pair = totals.setdefault(name, [0, 0])
+            pair[0] += n
+            pair[1] += m
+
+
+def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, context: PopulationContext):
+    """Pass 1, every active customer of a part: calibrated probability, latest survey score, lifecycle stage and
+    the model-fit counts. A few numbers per customer go back."""
+    known = source.load(k)
+    features = _features.build_features(known, t, config, context)
+    X = bundle.prepare(features)
+    fit = bundle.fit_counts(features, X)
+    frame = pd.DataFrame(
+        {
+            "p": bundle.calibrator.transform(bundle.predict_raw(X)),
+            "survey": features[_SURVEY_SCORE].to_numpy(dtype=float),
+            "stage": lifecycle_stage(known.subscriptions, t, config.labels).reindex(features.index).to_numpy(),
+        },
+        index=features.index,
+    )
+    return frame, fit
+
+
+def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig,
+                  context: PopulationContext) -> tuple[pd.DataFrame, float]:
+    """Pass 2, the flagged customers of a part (``item``: the part and their probability and stage): features again,
+    TreeSHAP contributions, cause, reasons and action."""
+    k, flagged = item
+    features = _features.build_features(source.load(k).for_customers(flagged.index), t, config, context)
+    features = features.reindex(flagged.index)
+    started = time.perf_counter()
+    registry = _context_registry(context, config)
+    why = attribute(features, bundle, registry, config)
+    seconds = time.perf_counter() - started
+    causes = why.causes
+    out = pd.DataFrame({col: causes[col].to_numpy() for col in ("primary_cause", "cause_share", *_FAMILY_SHARES)}, index=features.index)
+    for j, texts in enumerate(render_reasons(why.reasons, features[bundle.feature_names], registry), start=1):
+        out[f"reason_{j}"] = texts
+    price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(out))
+    out["recommended_action"] = recommend_actions(
+        causes, flagged["stage"].to_numpy(), flagged["p"].to_numpy(), price, config.playbook, config.cause
+    )
+    return out, seconds
 
 
 def score(
-    dataset: Dataset, as_of: str | pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, *, progress: bool = False
+    data: Data,
+    as_of: str | pd.Timestamp,
+    bundle: ModelBundle,
+    config: ChurnConfig,
+    *,
+    engine: Engine | None = None,
+    progress: bool = False,
 ) -> ScoreResult:
     """The nightly job: score every customer active at ``as_of``; explain and prescribe for the flagged ones.
 
-    Two passes over customer chunks keep memory bounded by the chunk size: every active customer gets features
-    and a calibrated probability; after ranking and flagging the population, only the flagged get features again
-    (the builders are partition-safe), TreeSHAP contributions, cause, reasons and action.
+    Two passes over the parts keep memory bounded by one part: every active customer gets features and a
+    calibrated probability; after ranking and flagging the population on the gathered probabilities, only the
+    flagged get features again (the builders are partition-safe), TreeSHAP contributions, cause, reasons and action.
     """
     t = as_timestamp(as_of)
+    engine = engine or LocalEngine(progress)
     log = StageLog()
     with log.stage("point_in_time"):
-        known = dataset.known_at(t)
-        context = population_context(known, t, config)
-        active = active_customers(known.subscriptions, t)
-        stage = lifecycle_stage(known.subscriptions, t, config.labels).reindex(active)
+        source = _source(data, t, config, engine)
+        context = _contexts(source, engine, [t], config)[t]
 
     with log.stage("features_and_scores"):
-        p, survey, fit = _probabilities(known, active, t, bundle, config, context, progress)
+        passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, label="scoring")
+        fit: dict[str, dict[str, list[int]]] = {}
+        for _, part_fit in passes:
+            _add_fit(fit, part_fit)
+        first = _stacked([frame.assign(part=j) for j, (frame, _) in enumerate(passes)])
+        p = first["p"].to_numpy()
 
     with log.stage("rank_and_flag"):
         rank = rank_by_risk(p)
@@ -293,13 +539,13 @@ def score(
         tier = risk_tiers(p, config.flagging.tiers.high, config.flagging.tiers.medium)
         scores = pd.DataFrame(
             {
-                "customer_id": active.to_numpy(),
+                "customer_id": first.index.to_numpy(),
                 "as_of_date": str(t.date()),
                 "churn_probability": p,
                 "risk_rank": rank,
                 "risk_tier": tier,
                 "flagged": flagged,
-                "lifecycle_stage": stage.to_numpy(),
+                "lifecycle_stage": first["stage"].to_numpy(),
             }
         )
         for col in ("primary_cause", "reason_1", "reason_2", "reason_3"):
@@ -308,29 +554,18 @@ def score(
         scores["recommended_action"] = "none"
         for col in _FAMILY_SHARES:
             scores[col] = np.nan
-        scores["referral_candidate"] = referral_candidates(flagged, tier, survey, config)
+        scores["referral_candidate"] = referral_candidates(flagged, tier, first["survey"].to_numpy(), config)
 
-    explain_seconds = 0.0
     with log.stage("explain_flagged"):
-        registry = _registry(known, config)
-        pos = pd.Series(np.arange(len(active)), index=active)
-        for _, part in _chunks(known, active[flagged], config.scoring.chunk_customers, progress, "explaining"):
-            features = _features.build_features(part, t, config, context)
-            if features.empty:  # nobody flagged in this chunk
-                continue
-            started = time.perf_counter()
-            why = attribute(features, bundle, registry, config)
-            explain_seconds += time.perf_counter() - started
-            causes = why.causes
-            reasons = render_reasons(why.reasons, features[bundle.feature_names], registry)
-            rows = pos.reindex(features.index).to_numpy()
-            price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(rows))
-            actions = recommend_actions(causes, scores["lifecycle_stage"].to_numpy()[rows], p[rows], price, config.playbook, config.cause)
-            for col in ("primary_cause", "cause_share", *_FAMILY_SHARES):
-                scores.loc[rows, col] = causes[col].to_numpy()
-            for k, texts in enumerate(reasons, start=1):
-                scores.loc[rows, f"reason_{k}"] = texts
-            scores.loc[rows, "recommended_action"] = actions
+        chosen = first[flagged]
+        items = [(source.keys[j], rows.drop(columns="part")) for j, rows in chosen.groupby("part", sort=True)]
+        explained = engine.map(_explain_task, items, source, t, bundle, config, context, label="explaining")
+        explain_seconds = float(sum(seconds for _, seconds in explained))
+        if explained:
+            why = _stacked([frame for frame, _ in explained])
+            rows = np.flatnonzero(flagged)
+            for col in why.columns:
+                scores.loc[rows, col] = why[col].to_numpy()
 
     scores["model_version"] = bundle.version
     scores = scores.sort_values("risk_rank", kind="stable").reset_index(drop=True)
@@ -340,9 +575,31 @@ def score(
 # ---------------------------------------------------------------------------------------------------- explain
 
 
-# Probability, tier, stage, cause, action and every contribution of chosen active customers, equal to what the
-# nightly job computed for them.
-explain = explain_customers
+def customers_of(data: Data, customer_ids: list[str] | pd.Index) -> Dataset:
+    """Every row of these customers (not only what is known at some date); on a partitioned dataset only their
+    buckets are read and validated."""
+    ids = pd.Index(customer_ids).unique()
+    if not isinstance(data, PartitionedData):
+        return data.for_customers(ids)
+    buckets = set(customer_bucket(pd.Series(ids, dtype="str"), data.bucket_count).tolist()) & set(data.buckets)
+    parts = [validate_dataset(data.read_bucket(k), part=True).accepted.for_customers(ids) for k in sorted(buckets)]
+    if not parts:
+        return Dataset.from_frames({"subscriptions": empty_frame("subscriptions")})
+    return Dataset.from_frames({name: pd.concat([part.table(name) for part in parts], ignore_index=True) for name, _ in parts[0].items()})
+
+
+def explain(
+    data: Data, as_of: str | pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, customer_ids: list[str] | pd.Index,
+    *, engine: Engine | None = None,
+) -> Explanations:
+    """Probability, tier, stage, cause, action and every contribution of chosen active customers, equal to what the
+    nightly job computed for them. On a partitioned dataset the context pass reads every bucket, then only the
+    customers' buckets are read again."""
+    if not isinstance(data, PartitionedData):
+        return explain_customers(data, as_of, bundle, config, customer_ids)
+    t = as_timestamp(as_of)
+    context = _contexts(_OnDisk(data, t), engine or LocalEngine(), [t], config)[t]
+    return explain_customers(customers_of(data, customer_ids), t, bundle, config, customer_ids, context=context)
 
 
 # ---------------------------------------------------------------------------------------------------- winback
@@ -354,41 +611,67 @@ class WinbackResult:
     counts: dict[str, Any]
 
 
+def _churned_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
+    return churned_in_window(source.load(k).subscriptions, t, config)
+
+
+def _winback_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: ModelBundle, model: WinbackModel, config: ChurnConfig,
+                  contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
+    """The listed churners of a part: cause at churn, reasons, return chance and monthly price."""
+    k, who = item
+    known = source.load(k)
+    features = features_at_churn(known, who, config, contexts=contexts)
+    features.index = pd.Index(who["customer_id"].to_numpy(), name="customer_id")
+    registry = _context_registry(next(iter(contexts.values())), config)
+    why = attribute(features, bundle, registry, config)
+    out = pd.DataFrame({"cause_at_churn": why.causes["primary_cause"].to_numpy(), "cause_share": why.causes["cause_share"].to_numpy()},
+                       index=features.index)
+    for j, texts in enumerate(render_reasons(why.reasons, features[bundle.feature_names], registry), start=1):
+        out[f"reason_{j}"] = texts
+    out["return_probability"] = model.returns.predict(return_features(known, who, bundle, config, contexts=contexts))
+    out["monthly_price"] = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.nan
+    return out
+
+
 def winback(
-    dataset: Dataset,
+    data: Data,
     as_of: str | pd.Timestamp,
     bundle: ModelBundle,
     config: ChurnConfig,
     *,
     model: WinbackModel | None = None,
+    engine: Engine | None = None,
     progress: bool = False,
 ) -> WinbackResult:
     """The win-back list (contract section 4) as a frame, sorted by expected value (ties by customer id).
 
-    ``model`` is the bundle's return model (:func:`churnml.modeling.winback.winback_model`) unless given.
+    ``model`` is the bundle's return model (:func:`churnml.modeling.winback.winback_model`) unless given. Three
+    passes over the parts: who churned in the window, the population context at their churn nights and months, then
+    their features, causes and return chances.
     """
     t = as_timestamp(as_of)
     model = model or winback_model(bundle)
-    known = dataset.known_at(t)
+    engine = engine or LocalEngine(progress)
+    source = _source(data, t, config, engine)
     w = config.winback
-    who = churned_in_window(known.subscriptions, t, config)
+    found = engine.map(_churned_task, source.keys, source, t, config, label="churned customers")
+    listed = [(k, who) for k, who in zip(source.keys, found, strict=True) if len(who)]
+    who = pd.concat([rows for _, rows in listed], ignore_index=True) if listed else found[0].iloc[:0]
+    who = who.sort_values("customer_id", kind="stable").reset_index(drop=True)
     table = who.assign(as_of_date=str(t.date()))
     n = len(who)
     for col in ("cause_at_churn", "reason_1", "reason_2", "reason_3"):
         table[col] = ""
     table["cause_share"] = np.nan
     if n:
-        features = features_at_churn(known, who, config, progress=progress)
-        features.index = pd.Index(who["customer_id"].to_numpy(), name="customer_id")
-        registry = _registry(known, config)
-        why = attribute(features, bundle, registry, config)
-        reasons = render_reasons(why.reasons, features[bundle.feature_names], registry)
-        table["cause_at_churn"] = why.causes["primary_cause"].to_numpy()
-        table["cause_share"] = why.causes["cause_share"].to_numpy()
-        for k, texts in enumerate(reasons, start=1):
-            table[f"reason_{k}"] = texts
-        p = model.returns.predict(return_features(known, who, bundle, config, progress=progress))
-        price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.full(n, np.nan)
+        days = sorted(set(churn_nights(who)) | set(month_before(who["churn_date"])))
+        contexts = _contexts(source, engine, [pd.Timestamp(d) for d in days], config)
+        parts = engine.map(_winback_task, listed, source, bundle, model, config, contexts, label="win-back")
+        why = _stacked(parts).reindex(pd.Index(who["customer_id"].to_numpy(), name="customer_id"))
+        for col in ("cause_at_churn", "cause_share", "reason_1", "reason_2", "reason_3"):
+            table[col] = why[col].to_numpy()
+        p = why["return_probability"].to_numpy(dtype=float)
+        price = why["monthly_price"].to_numpy(dtype=float)
     else:
         p = price = np.zeros(0)
     months = model.expected_months

@@ -61,13 +61,21 @@ class TableReport:
 
 @dataclass
 class ValidationResult:
-    dataset: Dataset
+    dataset: Dataset | None  # None when the rows stay on disk (a partitioned dataset checked bucket by bucket)
     reports: dict[str, TableReport]
     rejects: dict[str, pd.DataFrame]  # per table: line, reason, then the raw columns
+    newest: tuple[pd.Timestamp | None, str | None] = (None, None)  # latest date by the as-of asked for, and its table
 
     @property
     def total_rejected(self) -> int:
         return sum(r.rejected for r in self.reports.values())
+
+    @property
+    def accepted(self) -> Dataset:
+        """The accepted rows; only a dataset validated in memory has them here."""
+        if self.dataset is None:
+            raise ValueError("this dataset was validated bucket by bucket: its accepted rows stay on disk")
+        return self.dataset
 
 
 Message = str | Callable[[np.ndarray], np.ndarray]
@@ -321,11 +329,11 @@ def _date_of_rows(canonical: pd.DataFrame, spec: TableSpec) -> pd.Series | None:
     return month_end(when) - pd.Timedelta(days=1) if spec.name == "usage" else when
 
 
-def _fatal_problems(raw: dict[str, RawTable]) -> list[str]:
+def _fatal_problems(raw: dict[str, RawTable], part: bool = False) -> list[str]:
     problems = []
     if "subscriptions" not in raw:
         problems.append("subscriptions: required table is missing; add subscriptions.csv or subscriptions.parquet")
-    elif raw["subscriptions"].rows_read == 0:
+    elif raw["subscriptions"].rows_read == 0 and not part:
         problems.append(f"{raw['subscriptions'].source}: has a header but no rows; without subscription periods there "
                         "are no customers: export the periods too")
     for name, table in raw.items():
@@ -345,9 +353,13 @@ def _fatal_problems(raw: dict[str, RawTable]) -> list[str]:
     return problems
 
 
-def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None = None) -> ValidationResult:
-    """Check every table and the rules across tables; raise :class:`InputError` for problems no row fix can cure."""
-    problems = _fatal_problems(raw)
+def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None = None, *, part: bool = False) -> ValidationResult:
+    """Check every table and the rules across tables; raise :class:`InputError` for problems no row fix can cure.
+
+    With ``part``, ``raw`` holds every row of some customers (one bucket): the rules are the same, since each
+    looks at one customer's rows, but an empty subscriptions table is no fault of a bucket.
+    """
+    problems = _fatal_problems(raw, part)
     if problems:
         raise InputError(problems)
     t = as_timestamp(as_of) if as_of is not None else None
@@ -382,3 +394,19 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
         extra = [] if spec.open_extra_columns else [c for c in frame.columns if c not in spec.column_names]
         reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra, after)
     return ValidationResult(Dataset.from_frames(frames), reports, rejects)
+
+
+def merge_results(parts: list[ValidationResult], sources: dict[str, str], dataset: Dataset | None) -> ValidationResult:
+    """The result of validating every bucket of one dataset, as validating it whole gives: counts added up, rejects
+    in bucket (so line) order, each table named by ``sources``; ``dataset`` stands for the accepted rows."""
+    reports: dict[str, TableReport] = {}
+    rejects: dict[str, pd.DataFrame] = {}
+    for name in parts[0].reports if parts else ():
+        mine = [p.reports[name] for p in parts]
+        reports[name] = TableReport(
+            name, sources[name], sum(r.read for r in mine), sum(r.accepted for r in mine), sum(r.rejected for r in mine),
+            mine[0].ignored_columns, sum(r.after_as_of for r in mine),
+        )
+        found = [p.rejects[name] for p in parts if len(p.rejects[name])]
+        rejects[name] = pd.concat(found, ignore_index=True) if found else parts[0].rejects[name]
+    return ValidationResult(dataset, reports, rejects)

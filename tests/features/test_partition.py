@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnml.config import ChurnConfig, FeatureConfig
-from churnml.features import build_features, population_context
+from churnml.features import build_features, context_part, merge_context, population_context
 
 # A low shared-incident threshold so that incident exposure really depends on other customers.
 CONFIG = ChurnConfig(features=FeatureConfig(incident_min_customers=3))
@@ -49,3 +49,18 @@ def test_a_context_for_another_date_is_refused(mixed, whole):
     _, context = whole["2025-03-01"]
     with pytest.raises(ValueError, match="population context is for 2025-03-01"):
         build_features(mixed, "2026-03-01", CONFIG, context)
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=st.sampled_from(DATES), seed=st.integers(0, 2**32 - 1), parts=st.integers(1, 6))
+def test_context_parts_add_up_to_the_whole_populations_context(mixed, whole, t, seed, parts):
+    """Each partition's counts and value sets, merged, are the context of all customers: what lets every bucket be
+    read on its own."""
+    _, context = whole[t]
+    ids = np.asarray(mixed.customer_ids)
+    owner = np.random.default_rng(seed).integers(0, parts, len(ids))
+    merged = merge_context([context_part(mixed.for_customers(ids[owner == k]), t, CONFIG) for k in range(parts)])
+    pd.testing.assert_series_equal(merged.plan_new_price, context.plan_new_price)
+    pd.testing.assert_series_equal(merged.incident_size, context.incident_size)
+    assert merged.plans == context.plans and dict(merged.static_categories) == dict(context.static_categories)
+    assert len(context.incident_size) and len(context.plan_new_price)

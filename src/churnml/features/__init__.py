@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from churnml.features.billing import billing_contact_features
 from churnml.features.complaints import complaint_features
 from churnml.features.faults import incident_sizes, tech_fault_features
 from churnml.features.friction import price_pressure_features, service_friction_features
-from churnml.features.prices import new_customer_prices, price_change_features
+from churnml.features.prices import median_prices, price_change_features, recent_start_prices
 from churnml.features.registry import FeatureSpec, feature_registry, render_reason
 from churnml.features.static import attribute_categories, static_features
 from churnml.features.subscription import plan_categories, subscription_features
@@ -29,10 +30,13 @@ from churnml.features.usage import usage_features
 from churnml.lifecycle import active_customers
 
 __all__ = [
+    "ContextPart",
     "FeatureSpec",
     "PopulationContext",
     "build_features",
+    "context_part",
     "feature_registry",
+    "merge_context",
     "population_context",
     "render_reason",
 ]
@@ -50,18 +54,68 @@ class PopulationContext:
     incident_size: pd.Series  # incident_id -> distinct customers with a fault of it before as_of
     plans: tuple[str, ...]  # categories of the `plan` feature
     static_categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # attribute -> categories
+    attribute_kinds: Mapping[str, Any] = field(default_factory=dict)  # customers attribute -> dtype: the registry's static columns
+
+
+@dataclass(frozen=True)
+class ContextPart:
+    """What one partition of customers contributes to the :class:`PopulationContext`: counts and value sets that
+    add up exactly, since every row of a customer lies in one partition. A few rows per plan, incident or value."""
+
+    as_of: pd.Timestamp
+    recent_prices: pd.DataFrame  # plan, monthly_price, periods: periods started recently at that price
+    incident_size: pd.Series  # incident_id -> distinct customers of this partition hit before as_of
+    plans: frozenset[str]
+    static_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # text attribute -> values seen
+    attribute_kinds: Mapping[str, Any] = field(default_factory=dict)  # attribute -> dtype, the same in every part
+
+
+def context_part(dataset: Dataset, as_of: str | pd.Timestamp, config: ChurnConfig) -> ContextPart:
+    """The :class:`ContextPart` of ``dataset`` (all rows of some customers) at ``as_of``, point in time."""
+    t = as_timestamp(as_of)
+    categories = attribute_categories(dataset.customers, config.ignore_static_attributes)
+    return ContextPart(
+        as_of=t,
+        recent_prices=recent_start_prices(dataset.subscriptions, t, config.features.new_price_reference_days),
+        incident_size=incident_sizes(dataset.tech_faults, dataset.subscriptions, t),
+        plans=frozenset(plan_categories(dataset.subscriptions, t)),
+        static_values={name: frozenset(values) for name, values in categories.items()},
+        attribute_kinds={c: d for c, d in dataset.customers.dtypes.items() if c != "customer_id"},
+    )
+
+
+def merge_context(parts: list[ContextPart]) -> PopulationContext:
+    """The :class:`PopulationContext` of the customers of all ``parts`` together (one date), exactly as one pass
+    over them would compute it. ``ValueError`` when the parts disagree on a date or an attribute's type."""
+    if not parts:
+        raise ValueError("no partition to take a population context from")
+    t = parts[0].as_of
+    if any(p.as_of != t for p in parts):
+        raise ValueError(f"context parts of different dates: {sorted({str(p.as_of.date()) for p in parts})}")
+    kinds: dict[str, Any] = {}
+    for part in parts:
+        for name, kind in part.attribute_kinds.items():
+            if kinds.setdefault(name, kind) != kind:
+                raise ValueError(f"attribute {name!r} is read as {kinds[name]} in one partition and as {kind} in another")
+    sizes = [p.incident_size for p in parts if len(p.incident_size)]
+    incident_size = (
+        pd.concat(sizes).groupby(level=0, sort=True).sum().astype("int64").rename("customers").rename_axis("incident_id")
+        if sizes else parts[0].incident_size
+    )
+    names = sorted({n for p in parts for n in p.static_values})
+    return PopulationContext(
+        as_of=t,
+        plan_new_price=median_prices(pd.concat([p.recent_prices for p in parts], ignore_index=True)),
+        incident_size=incident_size,
+        plans=tuple(sorted(set().union(*(p.plans for p in parts)))),
+        static_categories={n: tuple(sorted(set().union(*(p.static_values.get(n, frozenset()) for p in parts)))) for n in names},
+        attribute_kinds=kinds,
+    )
 
 
 def population_context(dataset: Dataset, as_of: str | pd.Timestamp, config: ChurnConfig) -> PopulationContext:
     """Compute the :class:`PopulationContext` of ``dataset`` at ``as_of`` (point in time, like the builders)."""
-    t = as_timestamp(as_of)
-    return PopulationContext(
-        as_of=t,
-        plan_new_price=new_customer_prices(dataset.subscriptions, t, config.features.new_price_reference_days),
-        incident_size=incident_sizes(dataset.tech_faults, dataset.subscriptions, t),
-        plans=plan_categories(dataset.subscriptions, t),
-        static_categories=attribute_categories(dataset.customers, config.ignore_static_attributes),
-    )
+    return merge_context([context_part(dataset, as_of, config)])
 
 
 def build_features(

@@ -14,16 +14,47 @@ from churnml.features._common import events_before, frame_of, group_bounds, rati
 from churnml.lifecycle import current_periods, subscriptions_as_of
 
 
+def recent_start_prices(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, reference_days: int) -> pd.DataFrame:
+    """How many periods started in the ``reference_days`` up to ``as_of`` at each (``plan``, ``monthly_price``).
+
+    Counts, not rows: what a partition contributes to :func:`median_prices`, a few rows per plan.
+    """
+    t = as_timestamp(as_of)
+    subs = subscriptions_as_of(subscriptions, t)
+    recent = subs.loc[(subs["start_date"] >= t - pd.Timedelta(days=reference_days)) & subs["monthly_price"].notna(), ["plan", "monthly_price"]]
+    return recent.groupby(["plan", "monthly_price"], sort=True).size().rename("periods").reset_index()
+
+
+def median_prices(counts: pd.DataFrame) -> pd.Series:
+    """The median ``monthly_price`` per plan from (``plan``, ``monthly_price``, ``periods``) counts, partitions'
+    counts concatenated: exact, as if every period were listed (the mean of the middle two for an even number)."""
+    if counts.empty:
+        return pd.Series(dtype="float64", index=pd.Index([], dtype="str", name="plan"), name="new_customer_price")
+    totals = counts.groupby(["plan", "monthly_price"], sort=True)["periods"].sum().reset_index()
+    plan = totals["plan"].to_numpy()
+    price = totals["monthly_price"].to_numpy(dtype="float64")
+    seen = totals["periods"].to_numpy(dtype="int64")
+    starts = np.flatnonzero(np.r_[True, plan[1:] != plan[:-1]])
+    n = np.add.reduceat(seen, starts)
+    before = np.cumsum(seen) - seen  # periods of the plan at lower prices, plus those of earlier plans
+    before -= np.repeat(before[starts], np.diff(np.r_[starts, len(seen)]))
+    cumulative = before + seen
+
+    def _at(k: np.ndarray) -> np.ndarray:  # the k-th (0-based) price of each plan, in price order
+        rows = np.repeat(k, np.diff(np.r_[starts, len(seen)]))
+        hit = (before <= rows) & (rows < cumulative)
+        return price[np.flatnonzero(hit)]
+
+    middle = (_at((n - 1) // 2) + _at(n // 2)) / 2.0
+    return pd.Series(middle, index=pd.Index(plan[starts], name="plan"), name="new_customer_price")
+
+
 def new_customer_prices(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, reference_days: int) -> pd.Series:
     """Median ``monthly_price`` per plan of periods started in the ``reference_days`` up to ``as_of``.
 
     What a new customer pays for the plan today: a population-wide fact, computed once and broadcast to partitions.
     """
-    t = as_timestamp(as_of)
-    subs = subscriptions_as_of(subscriptions, t)
-    recent = subs[subs["start_date"] >= t - pd.Timedelta(days=reference_days)]
-    medians = recent.groupby("plan", sort=True)["monthly_price"].median().astype("float64")
-    return medians.rename("new_customer_price")
+    return median_prices(recent_start_prices(subscriptions, as_of, reference_days))
 
 
 def price_change_features(

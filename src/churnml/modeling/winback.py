@@ -17,6 +17,7 @@ applies the gate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from churnml.config import ChurnConfig, Family
 from churnml.dataset import Dataset, as_timestamp
-from churnml.features import build_features, population_context
+from churnml.features import PopulationContext, build_features, population_context
 from churnml.lifecycle import churn_history, service_runs, subscriptions_as_of
 from churnml.modeling.bundle import FeatureInfo, ModelBundle
 from churnml.modeling.calibration import Calibrator
@@ -56,12 +57,13 @@ def churned_in_window(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, co
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
-def return_training_rows(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
+def return_training_rows(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp, config: ChurnConfig, *, latest: bool = True) -> pd.DataFrame:
     """Earlier churners seen as the list would have seen them, with whether they came back.
 
     For each month start ``t`` before T, the customers who churned ``min_days``..``max_days`` before ``t`` and had not
     returned by ``t``; ``label`` 1 if their next run started within ``return_window_days`` of the churn date. Only
-    churns whose return window closed before T are used, so every label is known at T.
+    churns whose return window closed before T are used, so every label is known at T. Without ``latest``, rows of
+    every date are kept (one part's rows, before :func:`latest_return_rows` picks the dates over all parts).
     """
     t = as_timestamp(as_of)
     w = config.winback
@@ -84,19 +86,27 @@ def return_training_rows(subscriptions: pd.DataFrame, as_of: str | pd.Timestamp,
     rows = pd.concat(parts, ignore_index=True) if parts else history.iloc[:0].assign(snapshot_date=[], days_since_churn=[])
     back = rows["next_start"].notna() & (rows["next_start"] <= rows["churn_date"] + pd.Timedelta(days=w.return_window_days))
     rows = rows.assign(label=back.astype(int).to_numpy())
-    dates = np.sort(rows["snapshot_date"].unique())
-    rows = rows[rows["snapshot_date"] >= dates[-min(w.max_snapshots, len(dates))]] if len(dates) else rows
     cols = ["snapshot_date", "customer_id", "churn_date", "run_start", "earlier_churns", "days_since_churn", "label"]
-    return rows[cols].sort_values(["snapshot_date", "customer_id"], kind="stable").reset_index(drop=True)
+    return latest_return_rows(rows[cols], config) if latest else rows[cols].reset_index(drop=True)
+
+
+def latest_return_rows(rows: pd.DataFrame, config: ChurnConfig) -> pd.DataFrame:
+    """Rows of the latest ``winback.max_snapshots`` dates, sorted by date then customer: applied to the rows of
+    every part together, the training rows of the whole population."""
+    dates = np.sort(rows["snapshot_date"].unique())
+    rows = rows[rows["snapshot_date"] >= dates[-min(config.winback.max_snapshots, len(dates))]] if len(dates) else rows
+    return rows.sort_values(["snapshot_date", "customer_id"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------------- why
 
 
 def features_at_dates(
-    dataset: Dataset, rows: pd.DataFrame, config: ChurnConfig, *, progress: bool = False, label: str = "features"
+    dataset: Dataset, rows: pd.DataFrame, config: ChurnConfig, *, progress: bool = False, label: str = "features",
+    contexts: Mapping[pd.Timestamp, PopulationContext] | None = None,
 ) -> pd.DataFrame:
-    """The churn model's features of each (``customer_id``, ``feature_date``) row, one population context per date.
+    """The churn model's features of each (``customer_id``, ``feature_date``) row, one population context per date
+    (from ``contexts`` when ``dataset`` is one part of the population, else computed from it).
 
     One row per row of ``rows``, in that order; a customer not active on their date gets missing values.
     """
@@ -110,7 +120,8 @@ def features_at_dates(
         groups = track(groups, description=label, total=pairs["feature_date"].nunique(), transient=True)
     for day, ids in groups:
         day = pd.Timestamp(day)
-        features = build_features(mine.for_customers(pd.Index(ids.to_numpy())), day, config, population_context(dataset, day, config))
+        context = contexts[day] if contexts is not None else population_context(dataset, day, config)
+        features = build_features(mine.for_customers(pd.Index(ids.to_numpy())), day, config, context)
         features = features.reindex(pd.Index(np.sort(ids.to_numpy()), name="customer_id"))
         frames.append(features.assign(feature_date=day).reset_index())
     if not frames:
@@ -119,13 +130,21 @@ def features_at_dates(
     return keyed.drop(columns=["customer_id", "feature_date"]).set_axis(rows.index)
 
 
-def features_at_churn(dataset: Dataset, churns: pd.DataFrame, config: ChurnConfig, *, progress: bool = False) -> pd.DataFrame:
-    """Features as of the night before each churn date: what the nightly job saw on its last list with the customer."""
-    nights = churns[["customer_id"]].assign(feature_date=churns["churn_date"] - pd.Timedelta(days=1))
-    return features_at_dates(dataset, nights, config, progress=progress, label="features at churn")
+def churn_nights(churns: pd.DataFrame) -> pd.Series:
+    """The night before each churn date: the features the nightly job saw on its last list with the customer."""
+    return churns["churn_date"] - pd.Timedelta(days=1)
 
 
-def _month_before(churn_date: pd.Series) -> pd.Series:
+def features_at_churn(
+    dataset: Dataset, churns: pd.DataFrame, config: ChurnConfig, *, progress: bool = False,
+    contexts: Mapping[pd.Timestamp, PopulationContext] | None = None,
+) -> pd.DataFrame:
+    """Features as of the night before each churn date (:func:`churn_nights`)."""
+    nights = churns[["customer_id"]].assign(feature_date=churn_nights(churns))
+    return features_at_dates(dataset, nights, config, progress=progress, label="features at churn", contexts=contexts)
+
+
+def month_before(churn_date: pd.Series) -> pd.Series:
     """The first of the month of the night before the churn: the return model's feature date."""
     return (churn_date - pd.Timedelta(days=1)).dt.to_period("M").dt.start_time
 
@@ -233,14 +252,15 @@ class ReturnModel:
 
 
 def return_features(
-    dataset: Dataset, rows: pd.DataFrame, churn_bundle: ModelBundle, config: ChurnConfig, *, progress: bool = False
+    dataset: Dataset, rows: pd.DataFrame, churn_bundle: ModelBundle, config: ChurnConfig, *, progress: bool = False,
+    contexts: Mapping[pd.Timestamp, PopulationContext] | None = None,
 ) -> pd.DataFrame:
     """The return model's inputs for rows of churns (``customer_id``, ``churn_date``, ``run_start``,
     ``earlier_churns``, ``days_since_churn``): the churn model's features on the first of the month before the churn
     (shared dates keep training fast; the same dates are used when listing), the churn probability they gave, the
     days from that date to the churn, the run's length, how long ago the churn was and how many came before it."""
-    dated = rows[["customer_id"]].assign(feature_date=_month_before(rows["churn_date"]))
-    features = features_at_dates(dataset, dated, config, progress=progress, label="return model features")
+    dated = rows[["customer_id"]].assign(feature_date=month_before(rows["churn_date"]))
+    features = features_at_dates(dataset, dated, config, progress=progress, label="return model features", contexts=contexts)
     X = churn_bundle.prepare(features)
     extra = pd.DataFrame(
         {
@@ -275,15 +295,24 @@ def train_winback(
     t = as_timestamp(as_of)
     known = dataset.known_at(t)
     rows = return_training_rows(known.subscriptions, t, config)
+    check_return_rows(rows, config)
+    X = return_features(known, rows, churn_bundle, config, progress=progress)
+    return fit_winback(rows, X, won_back_stays(known.subscriptions, t, config.labels.grace_days), churn_bundle, config)
+
+
+def check_return_rows(rows: pd.DataFrame, config: ChurnConfig) -> None:
+    """``ValueError`` when too few earlier churners have a known return outcome to learn from."""
     if len(rows) < config.winback.min_training_rows:
         raise ValueError(
             f"{len(rows)} earlier churners have a known return outcome (winback.min_training_rows is "
             f"{config.winback.min_training_rows}); the data needs churns at least {config.winback.return_window_days} days before T"
         )
-    X = return_features(known, rows, churn_bundle, config, progress=progress)
+
+
+def fit_winback(rows: pd.DataFrame, X: pd.DataFrame, stays: pd.DataFrame, churn_bundle: ModelBundle, config: ChurnConfig) -> WinbackModel:
+    """The return model on ``rows`` and their features ``X``, and the stays curve of won-back runs ``stays``."""
     families = {f.name: f.family for f in churn_bundle.features} | {n: Family.OTHER for n in RETURN_EXTRA_FEATURES}
     model = ReturnModel(config).fit(rows, X, families, churn_bundle.version)
-    stays = won_back_stays(known.subscriptions, t, config.labels.grace_days)
     curve = kaplan_meier(stays["months"].to_numpy(), stays["ended"].to_numpy())
     months = restricted_mean(curve, config.winback.horizon_months) if len(stays) else config.winback.horizon_months
     meta = {

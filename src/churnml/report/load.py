@@ -72,7 +72,7 @@ def read_report_inputs(
     data_dir = _resolve(subs, scores_path).parent
     bundle = io.read_bundle(bundle_dir, key=key)
     config = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
-    dataset = io.load_dataset(data_dir).dataset
+    dataset = io.load_dataset(data_dir).accepted
     inputs = gather_report_inputs(
         scores, manifest, dataset, bundle, config, max_customer_pages=max_customer_pages, profile_sample=profile_sample
     )
