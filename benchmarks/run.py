@@ -3,11 +3,17 @@
     python benchmarks/run.py --customers 1000000 --stages generate,validate,features
     python benchmarks/run.py --stages generate-train,train,score   # train on 200k x 12 snapshots, score 1M
 
+    python benchmarks/run.py --customers 10000000 --partitions 40 --stages generate-parts,generate-train,train,score-cluster
+
 Stages: generate / validate / features / score / winback use the --customers dataset; generate-train / train use the
 --train-customers dataset (training reads 12 monthly snapshots of it); score and winback use the model train wrote.
+generate-parts writes the --customers dataset partitioned (`generate --partitions`), one region at a time;
+score-buckets scores it in this process bucket by bucket, score-cluster on a LocalCluster of --workers processes.
 
-Peak memory is the child's maximum resident set size from os.wait4, so one stage never inherits another's
-peak. Results print as a Markdown table for BENCHMARKS.md and are saved to WORKDIR/results.json.
+Peak memory is the child's maximum resident set size from os.wait4 (the largest of its process tree), so one stage
+never inherits another's peak; the process tree is also sampled every 0.2 s, which gives the peak of each process
+(driver, each Dask worker). Results print as a Markdown table for BENCHMARKS.md and are saved to
+WORKDIR/results.json.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -28,7 +35,12 @@ BIN = Path(sys.executable).parent / "churnml"
 
 def _commands(stage: str, args: argparse.Namespace, data: Path, train_data: Path) -> list[str]:
     work = Path(args.workdir)
+    parts = work / f"parts-{args.customers}"
     return {
+        "generate-parts": [str(BIN), "generate", "--out", str(parts), "--customers", str(args.customers), "--seed", "1", "--months", str(args.months), "--partitions", str(args.partitions)],
+        "score-buckets": [str(BIN), "score", "--data", str(parts), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "scores-buckets.csv")],
+        "score-cluster": [str(BIN), "score", "--data", str(parts), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "scores-cluster.csv"),
+                          "--engine", "dask", "--scheduler", f"local:{args.workers}"],
         "generate": [str(BIN), "generate", "--out", str(data), "--customers", str(args.customers), "--seed", "1", "--months", str(args.months), "--format", args.format],
         "validate": [str(BIN), "validate", "--data", str(data), "--rejects", str(work / "rejects")],
         "features": [str(BIN), "features", "--data", str(data), "--as-of", args.as_of, "--out", str(work / "features.parquet")],
@@ -43,13 +55,42 @@ def _customers_of(stage: str, args: argparse.Namespace) -> int:
     return args.train_customers if stage in ("generate-train", "train") else args.customers
 
 
+def _sample_tree(pid: int, peaks: dict[int, tuple[str, int]], done: threading.Event) -> None:
+    """Peak RSS of every process under ``pid`` (the driver and, on a LocalCluster, its nanny and worker processes)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    while not done.is_set():
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            break
+        for proc in procs:
+            try:
+                rss = proc.memory_info().rss
+                role = "driver" if proc.pid == pid else ("worker" if "spawn_main" in " ".join(proc.cmdline()) else proc.name())
+            except psutil.Error:
+                continue
+            if rss > peaks.get(proc.pid, ("", 0))[1]:
+                peaks[proc.pid] = (role, rss)
+        done.wait(0.2)
+
+
 def _measure(cmd: list[str]) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd)
+    peaks: dict[int, tuple[str, int]] = {}
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample_tree, args=(proc.pid, peaks, done), daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
-    return {"command": " ".join(cmd), "exit": code, "wall_s": round(wall, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2)}
+    per_process = sorted(((role, round(rss / 1024**3, 2)) for role, rss in peaks.values()), key=lambda r: -r[1])
+    return {"command": " ".join(cmd), "exit": code, "wall_s": round(wall, 1), "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 2),
+            "peak_rss_gb_per_process": per_process[:8]}
 
 
 def main() -> int:
@@ -61,11 +102,13 @@ def main() -> int:
     parser.add_argument("--stages", default="generate,validate")
     parser.add_argument("--as-of", default="2026-01-01")
     parser.add_argument("--workdir", default=".bench")
+    parser.add_argument("--partitions", type=int, default=40, help="regions and buckets of generate-parts")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of score-cluster's LocalCluster")
     args = parser.parse_args()
     work = Path(args.workdir)
     data = work / f"data-{args.customers}"
     train_data = work / f"train-{args.train_customers}"
-    for stage, folder in (("generate", data), ("generate-train", train_data)):
+    for stage, folder in (("generate", data), ("generate-train", train_data), ("generate-parts", work / f"parts-{args.customers}")):
         if stage in args.stages.split(",") and folder.exists():
             shutil.rmtree(folder)
     work.mkdir(parents=True, exist_ok=True)
@@ -79,9 +122,10 @@ def main() -> int:
             break
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB RAM, Python {platform.python_version()}"
     print(f"\nMachine: {machine}; date: {date.today()}\n")
-    print("| stage | customers | wall time (s) | peak RSS (GB) | command |\n|---|---:|---:|---:|---|")
+    print("| stage | customers | wall time (s) | peak RSS (GB) | peak RSS per process (GB) | command |\n|---|---:|---:|---:|---|---|")
     for r in results:
-        print(f"| {r['stage']} | {r['customers']:,} | {r['wall_s']} | {r['peak_rss_gb']} | `{r['command']}` |")
+        per = ", ".join(f"{role} {gb}" for role, gb in r["peak_rss_gb_per_process"])
+        print(f"| {r['stage']} | {r['customers']:,} | {r['wall_s']} | {r['peak_rss_gb']} | {per} | `{r['command']}` |")
     previous = json.loads((work / "results.json").read_text()) if (work / "results.json").exists() else {"results": []}
     merged = {r["stage"]: r for r in previous.get("results", [])} | {r["stage"]: r for r in results}
     (work / "results.json").write_text(json.dumps({"machine": machine, "date": str(date.today()), "results": list(merged.values())}, indent=2))

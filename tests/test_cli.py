@@ -136,3 +136,31 @@ def test_generate_a_named_world_and_refuse_an_unknown_one(tmp_path):
     bad = run("generate", "--out", str(tmp_path / "x"), "--world", "atlantis")
     assert bad.returncode == 2 and "unknown world 'atlantis'" in bad.stderr and "price_waves" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_generate_partitions_writes_regions_into_hash_buckets(tmp_path):
+    """generate --partitions N simulates N regions one at a time into N customer buckets: ids and incidents stay
+    distinct across regions, every row lies in its customer's bucket, and the result validates with no rejects."""
+    from churnml import io
+    from churnml.dataset import customer_bucket
+
+    out = tmp_path / "parts"
+    proc = run("generate", "--out", str(out), "--customers", "1200", "--seed", "4", "--months", "8", "--partitions", "3")
+    assert proc.returncode == 0, proc.stderr
+    layout = io.partitioning(out)
+    assert layout["buckets"] == 3
+    subs = io.read_partitioned_table(out, "subscriptions").frame
+    assert subs["customer_id"].nunique() == 1200 and set(subs["customer_id"].str.split("-").str[0]) == {"0", "1", "2"}
+    for k in range(3):
+        part = pd.read_parquet(out / "subscriptions" / f"customer_bucket={k}")
+        assert (customer_bucket(part["customer_id"], 3) == k).all()
+    faults = io.read_partitioned_table(out, "tech_faults").frame.dropna(subset=["incident_id"])
+    region = faults["customer_id"].str.split("-").str[0]
+    assert (faults["incident_id"].str.split("-").str[0] == region).all()  # an incident stays inside its region
+    truth = pd.read_csv(out / "truth.csv", dtype={"customer_id": str})
+    assert truth["customer_id"].isin(subs["customer_id"]).all() and len(pd.read_parquet(out / "oracle.parquet"))
+    proc = run("validate", "--data", str(out), "--rejects", str(tmp_path / "rej"), "--strict")
+    assert proc.returncode == 0 and "No rejected rows" in proc.stdout, proc.stderr
+    again = run("generate", "--out", str(out), "--customers", "1200", "--partitions", "3")
+    assert again.returncode == 2 and "exists" in again.stderr
+    assert run("generate", "--out", str(tmp_path / "x"), "--customers", "2", "--partitions", "3").returncode == 2

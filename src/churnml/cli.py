@@ -131,6 +131,9 @@ def generate(
     world: Annotated[
         str, typer.Option("--world", help="Simulated world: how churn comes about (see README, 'Simulated worlds').")
     ] = "default",
+    partitions: Annotated[int | None, typer.Option(
+        "--partitions", min=1, max=100_000,
+        help="Write a partitioned dataset (Parquet, N customer buckets), simulating N independent regions one at a time: memory follows one region.")] = None,
 ) -> None:
     """Write a synthetic dataset with planted churn causes, a ground-truth file and oracle probabilities."""
     from churnml.synth import WORLDS, world_config
@@ -139,6 +142,9 @@ def generate(
     _refuse_dangling_link(out_dir)
     if world not in WORLDS:
         raise typer.BadParameter(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}", param_hint="--world")
+    if partitions is not None:
+        _generate_partitioned(out_dir, customers, seed, start, months, world, partitions)
+        return
     started = time.perf_counter()
     with err.status(f"Simulating {customers:,} customers over {months} months ({world} world)…"):
         data = simulate(customers, seed=seed, start=start, months=months, config=world_config(world))
@@ -150,6 +156,33 @@ def generate(
     out.print(
         f"Wrote {customers:,} customers, {len(data.truth):,} churns ({data.start.date()} to {data.end.date()}) "
         f"to {out_dir} in {time.perf_counter() - started:.1f} s. Suggested as-of: {data.end.date()}"
+    )
+
+
+def _generate_partitioned(out_dir: Path, customers: int, seed: int, start: str, months: int, world: str, partitions: int) -> None:
+    """``generate --partitions N``: N regions simulated one after another, each split into the N hash buckets."""
+    from rich.progress import track
+
+    from churnml.synth import generate_regions, world_config
+
+    if out_dir.exists():
+        raise typer.BadParameter(f"{out_dir} exists; give a new folder (a partitioned dataset is written whole, never into or over another)", param_hint="--out")
+    if partitions > customers:
+        raise typer.BadParameter(f"{partitions} partitions for {customers:,} customers; use at most one per customer", param_hint="--partitions")
+    started = time.perf_counter()
+    churns, end = 0, None
+    with io.PartitionWriter(out_dir, partitions) as writer:
+        regions = generate_regions(customers, partitions, seed=seed, start=start, months=months, config=world_config(world))
+        for data in track(regions, description="simulating regions", total=partitions, transient=True, console=err):
+            writer.add(Dataset.from_frames(data.tables))
+            writer.append_extra(data.truth, "truth.csv")
+            writer.append_extra(data.oracle, "oracle.parquet")
+            churns += len(data.truth)
+            end = data.end
+        writer.commit()
+    out.print(
+        f"Wrote {customers:,} customers in {partitions:,} regions and buckets, {churns:,} churns (to {end.date() if end is not None else '-'}) "
+        f"to {out_dir} in {time.perf_counter() - started:.1f} s. Every command reads it as --data {out_dir}. Suggested as-of: {end.date() if end is not None else '-'}"
     )
 
 

@@ -569,7 +569,6 @@ def find_tables(directory: Path | str) -> dict[str, Path]:
 
 PARTITIONING_FILE = "partitioning.json"
 BUCKET_KEY = "customer_bucket"
-_PART_NAME = "part-0.parquet"
 
 
 def partitioning(directory: Path | str) -> dict | None:
@@ -716,6 +715,83 @@ def open_partitioned(directory: Path | str) -> PartitionedData | None:
     return PartitionedData(str(directory), layout["buckets"], tables, buckets, parts, first_row, rows, schemas)
 
 
+class PartitionWriter:
+    """Writes a partitioned dataset piece by piece (one :meth:`add` per group of customers, each group's rows split
+    into every bucket as ``part-<piece>.parquet``), atomically as a whole: nothing appears at ``directory`` before
+    :meth:`commit`, and a failure leaves nothing. Memory follows one piece, not the dataset. Use as a context manager.
+
+    Extra files (a generator's truth and oracle) are appended piece by piece with :meth:`append_extra`.
+    """
+
+    def __init__(self, directory: Path | str, buckets: int):
+        self.final = Path(directory)
+        self.buckets = buckets
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".tmp", dir=self.final.parent))
+        self.counts: dict[str, dict[str, int]] = {}
+        self.pieces = 0
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._csv_started: set[str] = set()
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        if kind is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def add(self, dataset: Dataset) -> None:
+        from churnml.dataset import customer_bucket
+
+        piece = self.pieces
+        self.pieces += 1
+        for name, frame in dataset.items():
+            if name != "subscriptions" and frame.empty:
+                continue
+            bucket = customer_bucket(frame["customer_id"], self.buckets)
+            order = np.argsort(bucket, kind="stable")
+            edges = np.flatnonzero(np.diff(bucket[order])) + 1
+            per = self.counts.setdefault(name, {})
+            for rows in np.split(order, edges):  # one slice per bucket present, not per row
+                if not len(rows):
+                    continue
+                k = int(bucket[rows[0]])
+                folder = self.staging / name / f"{BUCKET_KEY}={k}"
+                folder.mkdir(parents=True, exist_ok=True)
+                frame.iloc[rows].to_parquet(folder / f"part-{piece}.parquet", index=False)
+                per[str(k)] = per.get(str(k), 0) + len(rows)
+
+    def append_extra(self, frame: pd.DataFrame, file_name: str) -> None:
+        """Append rows to a file beside the tables (``.parquet`` or ``.csv``), in the order the pieces come."""
+        path = self.staging / file_name
+        if file_name.endswith(".parquet"):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if file_name not in self._writers:
+                self._writers[file_name] = pq.ParquetWriter(path, table.schema)
+            self._writers[file_name].write_table(table.cast(self._writers[file_name].schema))
+        else:
+            _format_for_csv(frame).to_csv(path, mode="a", header=file_name not in self._csv_started, index=False)
+            self._csv_started.add(file_name)
+
+    def commit(self) -> dict:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+        counts = {name: dict(sorted(per.items(), key=lambda kv: int(kv[0]))) for name, per in self.counts.items()}
+        record = {
+            "buckets": self.buckets, "key": BUCKET_KEY,
+            "hash": "FNV-1a 64 of the UTF-8 customer_id, splitmix64 finaliser, modulo buckets",
+            "tables": {name: sum(per.values()) for name, per in counts.items()},
+            "rows_per_bucket": counts,
+        }
+        (self.staging / PARTITIONING_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.chmod(self.staging, _dir_mode())  # mkdtemp makes 0700; what mkdir and to_parquet made inside follows the umask
+        os.rename(self.staging, self.final)  # the folder appears whole, or not at all
+        return record
+
+
 def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> dict:
     """Write a dataset as one Parquet part per table and bucket of customers, atomically as a whole.
 
@@ -723,42 +799,9 @@ def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> 
     ``DIR/partitioning.json``; every row of a customer lands in the bucket :func:`~churnml.dataset.customer_bucket`
     gives its id, so one bucket is a complete dataset for its customers. The folder must not exist yet.
     """
-    from churnml.dataset import customer_bucket
-
-    final = Path(directory)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        counts: dict[str, dict[str, int]] = {}
-        for name, frame in dataset.items():
-            if name != "subscriptions" and frame.empty:
-                continue
-            bucket = customer_bucket(frame["customer_id"], buckets)
-            order = np.argsort(bucket, kind="stable")
-            sorted_buckets = bucket[order]
-            edges = np.flatnonzero(np.diff(sorted_buckets)) + 1
-            counts[name] = {}
-            for rows in np.split(order, edges):  # one slice per bucket present, not per row
-                if not len(rows):
-                    continue
-                k = int(bucket[rows[0]])
-                folder = staging / name / f"{BUCKET_KEY}={k}"
-                folder.mkdir(parents=True, exist_ok=True)
-                frame.iloc[rows].to_parquet(folder / _PART_NAME, index=False)
-                counts[name][str(k)] = len(rows)
-        record = {
-            "buckets": buckets, "key": BUCKET_KEY,
-            "hash": "FNV-1a 64 of the UTF-8 customer_id, splitmix64 finaliser, modulo buckets",
-            "tables": {name: sum(per.values()) for name, per in counts.items()},
-            "rows_per_bucket": counts,
-        }
-        (staging / PARTITIONING_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.chmod(staging, _dir_mode())  # mkdtemp makes 0700; what mkdir and to_parquet made inside follows the umask
-        os.rename(staging, final)  # the folder appears whole, or not at all
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return record
+    with PartitionWriter(directory, buckets) as writer:
+        writer.add(dataset)
+        return writer.commit()
 
 
 def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:

@@ -23,6 +23,7 @@ to the simulator's own probabilities, but not all the way.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -745,3 +746,40 @@ def _oracle_frame(
             "oracle_cause": _strings(CAUSES, cause),
         }
     )
+
+
+def generate_regions(
+    n_customers: int,
+    regions: int,
+    seed: int = 0,
+    start: str = "2024-01-01",
+    months: int = 24,
+    config: SimulationConfig | None = None,
+) -> Iterator[SyntheticData]:
+    """The population as ``regions`` independent networks, one :class:`SyntheticData` at a time: memory follows
+    one region (``n_customers / regions`` customers), not the population.
+
+    Region ``k`` is :func:`generate` with a seed derived from (``seed``, ``k``); its customer and incident ids start
+    with ``k-``, so ids stay distinct and an incident is shared by the customers of its region, as a network fault is.
+    """
+    if not 1 <= regions <= n_customers:
+        raise ValueError(f"regions must be between 1 and the number of customers ({n_customers}), got {regions}")
+    sizes = np.full(regions, n_customers // regions)
+    sizes[: n_customers % regions] += 1
+    for k, size in enumerate(sizes):
+        region_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+        data = generate(int(size), seed=region_seed, start=start, months=months, config=config)
+        prefix = f"{k}-"
+        tables = {}
+        for name, frame in data.tables.items():
+            changes = {"customer_id": prefix + frame["customer_id"]}
+            if "incident_id" in frame:
+                changes["incident_id"] = (prefix + frame["incident_id"]).where(frame["incident_id"].notna())
+            tables[name] = frame.assign(**changes)
+        yield SyntheticData(
+            tables=tables,
+            truth=data.truth.assign(customer_id=prefix + data.truth["customer_id"]),
+            oracle=data.oracle.assign(customer_id=prefix + data.oracle["customer_id"]),
+            start=data.start,
+            end=data.end,
+        )
