@@ -15,6 +15,7 @@ LAYERS = [
     "_version",
     "errors",
     "schemas",
+    "remedies",
     "config",
     "dataset",
     "validation",

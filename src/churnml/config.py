@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import ErrorDetails
 
 from churnml.errors import ConfigError
+from churnml.remedies import Action, WinbackAction
 
 
 class Family(StrEnum):
@@ -24,18 +25,6 @@ class Family(StrEnum):
     PRICE = "price"
     SERVICE = "service"
     OTHER = "other"
-
-
-class Action(StrEnum):
-    """Remedy codes the scores file may carry (contract section 2)."""
-
-    RETENTION_OFFER = "retention_offer"
-    PLAN_REVIEW = "plan_review"
-    SENIOR_MANAGER_CALL = "senior_manager_call"
-    ONBOARDING_CARE = "onboarding_care"
-    DEDICATED_CONTACT = "dedicated_contact"
-    INCIDENT_UPDATE = "incident_update"
-    NONE = "none"
 
 
 def _takes_bool(annotation: Any) -> bool:
@@ -289,14 +278,6 @@ class SigningConfig(_Model):
         None, description="Name of the environment variable that holds the key (read once by the command line)."
     )
     key_file: Path | None = Field(None, description="File whose bytes are the key (keep it readable only by the job).")
-
-
-class WinbackAction(StrEnum):
-    """Remedy codes of the win-back file (contract section 4)."""
-
-    OFFER = "winback_offer"
-    SERVICE_CALL = "winback_service_call"
-    NONE = "none"
 
 
 class WinbackConfig(_Model):

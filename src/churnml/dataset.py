@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churnml.schemas import EVENT_TABLES, TABLES, empty_frame
+from churnml.schemas import TABLES, empty_frame, event_tables
 
 
 def _is_text(arrow_type: pa.DataType) -> bool:
@@ -92,35 +91,57 @@ def customer_bucket(ids: pd.Series, buckets: int) -> np.ndarray:
 
 
 
-@dataclass(frozen=True)
 class Dataset:
-    """Canonical frames of every table (see :mod:`churnml.schemas`); absent tables are empty frames."""
+    """Canonical frames of every table of :data:`churnml.schemas.TABLES` (absent tables are empty frames), each
+    read as an attribute (``dataset.usage``) or by name (``dataset.table("usage")``). A table added to the schema
+    is a table of every dataset: nothing here lists them. Immutable: :meth:`replace` gives a new one."""
 
-    subscriptions: pd.DataFrame
-    customers: pd.DataFrame
-    support_contacts: pd.DataFrame
-    complaints: pd.DataFrame
-    price_changes: pd.DataFrame
-    usage: pd.DataFrame
-    tech_faults: pd.DataFrame
-    surveys: pd.DataFrame
+    def __init__(self, frames: Mapping[str, pd.DataFrame]):
+        missing = [name for name in TABLES if name not in frames]
+        unknown = [name for name in frames if name not in TABLES]
+        if missing or unknown:
+            raise TypeError(f"a Dataset holds exactly the tables of the schema: missing {missing}, unknown {unknown}")
+        object.__setattr__(self, "_frames", {name: frames[name] for name in TABLES})
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name.startswith("_"):  # never a table; keeps copy and pickle from recursing before _frames exists
+            raise AttributeError(name)
+        try:
+            return self._frames[name]
+        except KeyError:
+            raise AttributeError(f"no table {name!r}; tables: {', '.join(TABLES)}") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Dataset is immutable; use dataset.replace(table=frame)")
+
+    def __getstate__(self) -> dict[str, pd.DataFrame]:
+        return self._frames
+
+    def __setstate__(self, state: dict[str, pd.DataFrame]) -> None:
+        object.__setattr__(self, "_frames", state)
+
+    def __repr__(self) -> str:
+        return "Dataset(" + ", ".join(f"{name}={len(frame):,} rows" for name, frame in self._frames.items()) + ")"
+
+    def replace(self, **changes: pd.DataFrame) -> Dataset:
+        """The same dataset with some tables replaced."""
+        return Dataset({**self._frames, **changes})
 
     @classmethod
-    def from_frames(cls, frames: dict[str, pd.DataFrame]) -> Dataset:
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Dataset:
         """Build from a mapping of table name to canonical frame; missing optional tables become empty."""
         unknown = set(frames) - set(TABLES)
         if unknown:
             raise KeyError(f"unknown tables {sorted(unknown)}; expected some of {sorted(TABLES)}")
         if "subscriptions" not in frames:
             raise KeyError("the subscriptions table is required")
-        return cls(**{name: frames.get(name, empty_frame(name)) for name in TABLES})
+        return cls({name: frames.get(name, empty_frame(name)) for name in TABLES})
 
     def table(self, name: str) -> pd.DataFrame:
-        return getattr(self, name)
+        return self._frames[name]
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        for f in fields(self):
-            yield f.name, getattr(self, f.name)
+        yield from self._frames.items()
 
     @property
     def customer_ids(self) -> pd.Index:
@@ -130,7 +151,7 @@ class Dataset:
     def for_customers(self, ids: pd.Index | list[str] | np.ndarray) -> Dataset:
         """All rows of these customers and nothing else: one partition, as Dask or a chunked job sees it."""
         ids = pd.Index(ids)
-        return replace(self, **{name: frame[isin_ids(frame["customer_id"], ids)] for name, frame in self.items()})
+        return self.replace(**{name: frame[isin_ids(frame["customer_id"], ids)] for name, frame in self.items()})
 
     def known_at(self, as_of: str | pd.Timestamp) -> Dataset:
         """What could be known just before ``as_of``: the contract's point-in-time rule, applied to every table.
@@ -145,14 +166,14 @@ class Dataset:
         if (subs["end_date"] > t).any():
             subs = subs.assign(end_date=subs["end_date"].where(~(subs["end_date"] > t)))
         changes: dict[str, pd.DataFrame] = {"subscriptions": subs}
-        for name in EVENT_TABLES:
+        for name in event_tables():
             frame = self.table(name)
             col = TABLES[name].time_column
             if name == "usage":
                 changes[name] = frame[month_end(frame[col]) <= t]
             else:
                 changes[name] = frame[frame[col] < t]
-        return replace(self, **changes)
+        return self.replace(**changes)
 
     def newest_date(self, as_of: str | pd.Timestamp | None = None) -> tuple[pd.Timestamp | None, str | None]:
         """The latest date any row records (event times, period starts and ends) and its table: how fresh the data

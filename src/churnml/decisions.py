@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.config import CauseConfig, ChurnConfig, PlaybookConfig, WinbackAction, WinbackConfig
+from churnml.config import CauseConfig, ChurnConfig, PlaybookConfig, WinbackConfig
+from churnml.remedies import REMEDIES, Situation, WinbackAction, remedy
 
 
 def rank_by_risk(p: np.ndarray) -> np.ndarray:
@@ -64,19 +65,32 @@ def recommend_actions(
     playbook: PlaybookConfig,
     cause_cfg: CauseConfig,
 ) -> np.ndarray:
-    """One action code per flagged customer; ``causes`` comes from :func:`attribute_causes`."""
+    """One action code per flagged customer; ``causes`` comes from :func:`attribute_causes`. Remedies declared with
+    a rule (:mod:`churnml.remedies`) come first, then the playbook's situations in the order above."""
     cause = causes["primary_cause"].to_numpy()
     stage = np.asarray(stage).astype(str)
+    situation = Situation(
+        cause=cause,
+        cause_share=causes["cause_share"].to_numpy(),
+        stage=stage,
+        incident_led=(cause == "service") & (causes["incident_share"].to_numpy() >= cause_cfg.incident_share),
+        plan_mismatch_led=(cause == "price") & (causes["plan_mismatch_share"].to_numpy() >= cause_cfg.plan_mismatch_share),
+        probability=np.asarray(probability, dtype=float),
+        monthly_price=np.asarray(monthly_price, dtype=float),
+    )
+    ruled = [(str(r.action), r.rule) for r in REMEDIES if r.rule is not None]
     conditions = [
-        (cause == "service") & (causes["incident_share"].to_numpy() >= cause_cfg.incident_share),
+        *(np.asarray(rule(situation), dtype=bool) for _, rule in ruled),
+        situation.incident_led,
         stage == "won_back",
         stage == "new",
-        (cause == "price") & (causes["plan_mismatch_share"].to_numpy() >= cause_cfg.plan_mismatch_share),
+        situation.plan_mismatch_led,
         cause == "price",
         cause == "service",
     ]
-    choices = [playbook.service_incident, playbook.won_back, playbook.new, playbook.price_plan_mismatch, playbook.price, playbook.service]
-    actions = np.select(conditions, [a.value for a in choices], default=playbook.other.value).astype(object)
+    choices = [*(code for code, _ in ruled), *(a.value for a in (
+        playbook.service_incident, playbook.won_back, playbook.new, playbook.price_plan_mismatch, playbook.price, playbook.service))]
+    actions = np.select(conditions, choices, default=playbook.other.value).astype(object)
     rule = playbook.value_rule
     if rule.enabled:
         chosen = pd.Series(actions)
@@ -87,21 +101,10 @@ def recommend_actions(
     return actions
 
 
-_WHY = {
-    "incident_update": "service risk comes mostly from a shared incident: proactive status updates, not individual offers",
-    "dedicated_contact": "a won-back customer is especially sensitive: assign a dedicated contact person",
-    "onboarding_care": "a new customer is fragile: onboarding care and clear contacts, not discounts",
-    "plan_review": "price risk comes mostly from a plan that does not fit their usage: move them to a plan that fits",
-    "retention_offer": "price is the main cause: a targeted retention or loyalty offer",
-    "senior_manager_call": "service is the main cause: an outbound call from a senior manager about the specific problem",
-    "none": "no action: expected value of acting is below its cost, or the customer is not flagged",
-}
-
-
 def explain_actions(actions: np.ndarray, causes: pd.DataFrame, stage: np.ndarray) -> np.ndarray:
     """Why each action was chosen, in one sentence (cause, its share, and the lifecycle stage)."""
     chosen = pd.Series(np.asarray(actions, dtype=object))
-    why = chosen.map(_WHY).fillna("chosen by the playbook configuration")
+    why = chosen.map({a: r.why for a in chosen.unique() if (r := remedy(a)) is not None}).fillna("chosen by the playbook configuration")
     share = (causes["cause_share"].to_numpy() * 100).round().astype(int).astype(str)
     context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the risk), " + np.asarray(stage).astype(str) + " customer"
     return (why.to_numpy().astype(str) + "; " + context).astype(object)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import features as _features
-from churnml.config import ChurnConfig, Family, WinbackAction
+from churnml.config import ChurnConfig, Family
 from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.engine import Engine, EngineError, LocalEngine
@@ -63,6 +63,7 @@ from churnml.modeling.winback import (
     winback_model,
     won_back_stays,
 )
+from churnml.remedies import WinbackAction
 from churnml.report.gather import gather_report_inputs
 from churnml.schemas import OUTPUTS, empty_frame
 from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
@@ -131,7 +132,7 @@ class _InMemory:
 
     def load(self, k: int, point_in_time: bool = True) -> Dataset:
         """Chunk ``k`` as known at T (or with every row, for messages about what lies after T)."""
-        chunk = replace(self.dataset, **{
+        chunk = self.dataset.replace(**{
             name: self.dataset.table(name).iloc[np.sort(order[bounds[k] : bounds[k + 1]])] for name, (order, bounds) in self.slices.items()
         })
         return chunk.known_at(self.as_of) if point_in_time else chunk
@@ -320,7 +321,7 @@ def _snapshot_task(k: int, source: _Source, dates: pd.DatetimeIndex, config: Chu
     known = source.load(k)
     seen = known.customers["customer_id"].isin(known.subscriptions["customer_id"])
     # Attributes of customers first known after T are not data known at T: they must not change the bundle.
-    fingerprint = (known if seen.all() else replace(known, customers=known.customers[seen])).fingerprint()
+    fingerprint = (known if seen.all() else known.replace(customers=known.customers[seen])).fingerprint()
     return snapshot_frames(known, dates, config, contexts), fingerprint
 
 

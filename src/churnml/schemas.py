@@ -178,7 +178,9 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
-EVENT_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n not in ("subscriptions", "customers"))
+def event_tables() -> tuple[str, ...]:
+    """The dated log tables (every table but subscriptions and customers), read from :data:`TABLES` when called."""
+    return tuple(n for n in TABLES if n not in ("subscriptions", "customers"))
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def test_headers_that_clean_alike_get_distinct_names():
 
 def test_a_header_keeps_its_words_in_the_reason_and_label():
     from churnml.config import ChurnConfig
-    from churnml.features.registry import feature_registry, render_reason
+    from churnml.features import feature_registry, render_reason
     from churnml.report.labels import feature_label
 
     registry = feature_registry(ChurnConfig(), {"customer_id": "str", "Customer service calls": "float64", "{odd} header": "str"})

@@ -16,24 +16,20 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
-from churnml.features.billing import billing_contact_features
-from churnml.features.complaints import complaint_features
-from churnml.features.faults import incident_sizes, tech_fault_features
-from churnml.features.friction import price_pressure_features, service_friction_features
-from churnml.features.prices import median_prices, price_change_features, recent_start_prices
-from churnml.features.registry import FeatureSpec, feature_registry, render_reason
+from churnml.features.faults import incident_sizes
+from churnml.features.prices import median_prices, recent_start_prices
+from churnml.features.registry import Builder, FeatureSpec, builders, feature_registry, render_reason
 from churnml.features.static import attribute_categories, static_features
-from churnml.features.subscription import plan_categories, subscription_features
-from churnml.features.support import support_contact_features
-from churnml.features.surveys import survey_features
-from churnml.features.usage import usage_features
+from churnml.features.subscription import plan_categories
 from churnml.lifecycle import active_customers
 
 __all__ = [
+    "Builder",
     "ContextPart",
     "FeatureSpec",
     "PopulationContext",
     "build_features",
+    "builders",
     "context_part",
     "feature_registry",
     "merge_context",
@@ -132,21 +128,7 @@ def build_features(
     elif context.as_of != t:
         raise ValueError(f"population context is for {context.as_of.date()}, features are asked for {t.date()}")
     customers = active_customers(dataset.subscriptions, t)
-    cfg = config.features
-    parts = [
-        subscription_features(dataset.subscriptions, customers, t, config.labels, context.plans),
-        price_change_features(dataset.price_changes, dataset.subscriptions, customers, t, cfg, context.plan_new_price),
-        usage_features(dataset.usage, customers, t, cfg),
-        support_contact_features(dataset.support_contacts, customers, t, cfg),
-        billing_contact_features(dataset.support_contacts, customers, t, cfg),
-        complaint_features(dataset.complaints, customers, t, cfg),
-        tech_fault_features(dataset.tech_faults, customers, t, cfg, context.incident_size),
-        survey_features(dataset.surveys, customers, t, cfg),
-        service_friction_features(
-            dataset.support_contacts, dataset.tech_faults, dataset.complaints, customers, t, cfg
-        ),
-        price_pressure_features(dataset.price_changes, dataset.complaints, customers, t, cfg),
-    ]
+    parts = [b.build(dataset, customers, t, config, context) for b in builders()]
     reserved = [c for part in parts for c in part.columns]
     parts.append(
         static_features(

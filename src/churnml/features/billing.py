@@ -9,12 +9,19 @@ every contact. Contacts without a recorded ``topic`` are service contacts (the t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, window_name
+from churnml.features.spec import (
+    Builder,
+    FeatureSpec,
+    per_window,
+)
 
 BILLING_TOPIC = "billing"
 
@@ -43,3 +50,28 @@ def billing_contact_features(
     cols |= {window_name("billing_unresolved", w): ev.count(ev.within(w) & unresolved) for w in cfg.windows_days}
     cols |= {window_name("billing_repeat_contacts", w): ev.count(ev.within(w) & repeat) for w in cfg.windows_days}
     return frame_of(customers, cols)
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    p, src = Family.PRICE, "support_contacts"
+    return [
+        *per_window(config, "billing_contacts", p, "contact{s} about the bill", src),
+        *per_window(config, "billing_unresolved", p, "unresolved contact{s} about the bill", src),
+        *per_window(
+            config,
+            "billing_repeat_contacts",
+            p,
+            f"repeat contact{{s}} about the bill within {config.features.repeat_contact_days} days of the previous one",
+            src,
+        ),
+    ]
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return billing_contact_features(data.support_contacts, customers, t, config.features)
+
+
+BUILDER = Builder("billing", 50, _build, billing_specs)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, window_name
+from churnml.features.spec import (
+    COUNT,
+    NONE_IS_HEALTHY,
+    Builder,
+    FeatureSpec,
+    recent,
+)
 from churnml.schemas import COMPLAINT_CATEGORIES
 
 PRICE_CATEGORY = "billing"
@@ -37,3 +46,65 @@ def complaint_features(
     cols["complaints_billing_days_since_last"] = ev.days_since_last(billing)
     cols["complaints_nonbilling_days_since_last"] = ev.days_since_last(~billing)
     return frame_of(customers, cols)
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    src = "complaints"
+    longest = max(config.features.windows_days)
+    last = f"in the last {longest} days"
+    specs = [
+        FeatureSpec(
+            window_name(f"complaints_{cat}", longest),
+            Family.PRICE if cat == PRICE_CATEGORY else Family.SERVICE,
+            f"{{value}} {cat} complaint{{s}} {last}",
+            src,
+            COUNT,
+            **NONE_IS_HEALTHY,
+        )
+        for cat in COMPLAINT_CATEGORIES
+    ]
+    specs += [
+        FeatureSpec(
+            window_name("complaints_billing_severity", longest),
+            Family.PRICE,
+            f"billing complaints of total severity {{value}} {last}",
+            src,
+            zero=f"no billing complaint {last}",
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            window_name("complaints_nonbilling_severity", longest),
+            Family.SERVICE,
+            f"service complaints of total severity {{value}} {last}",
+            src,
+            zero=f"no service complaint {last}",
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "complaints_billing_days_since_last",
+            Family.PRICE,
+            "last billing complaint {value:.0f} days ago",
+            src,
+            missing="no billing complaint on record",
+            **recent(longest),
+        ),
+        FeatureSpec(
+            "complaints_nonbilling_days_since_last",
+            Family.SERVICE,
+            "last service complaint {value:.0f} days ago",
+            src,
+            missing="no service complaint on record",
+            **recent(longest),
+        ),
+    ]
+    return specs
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return complaint_features(data.complaints, customers, t, config.features)
+
+
+BUILDER = Builder("complaints", 60, _build, complaint_specs)

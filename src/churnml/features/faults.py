@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, positions_in, window_name
+from churnml.features.spec import (
+    COUNT,
+    NONE_IS_HEALTHY,
+    SHARED_INCIDENT,
+    Builder,
+    FeatureSpec,
+    per_window,
+    recent,
+)
 
 
 def incident_sizes(faults: pd.DataFrame, subscriptions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Series:
@@ -58,3 +69,53 @@ def tech_fault_features(
     cols[window_name("faults_outages", longest)] = ev.count(in_longest & outage)
     cols["faults_days_since_last"] = ev.days_since_last()
     return frame_of(customers, cols)
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    s, src, cfg = Family.SERVICE, "tech_faults", config.features
+    longest = max(cfg.windows_days)
+    specs = per_window(config, "faults", s, "technical fault{s}", src)
+    specs += per_window(
+        config,
+        "faults_shared_incident",
+        s,
+        f"fault{{s}} from incidents hitting {cfg.incident_min_customers}+ customers",
+        src,
+        SHARED_INCIDENT,
+    )
+    specs += [
+        FeatureSpec(
+            window_name("faults_minutes", longest),
+            s,
+            f"{{value:.0f}} minutes of faults in the last {longest} days",
+            src,
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            window_name("faults_outages", longest),
+            s,
+            f"{{value}} outage{{s}} in the last {longest} days",
+            src,
+            COUNT,
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "faults_days_since_last",
+            s,
+            "last technical fault {value:.0f} days ago",
+            src,
+            missing="no technical fault on record",
+            **recent(longest),
+        ),
+    ]
+    return specs
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return tech_fault_features(data.tech_faults, customers, t, config.features, context.incident_size)
+
+
+BUILDER = Builder("faults", 70, _build, fault_specs)

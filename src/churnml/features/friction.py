@@ -17,14 +17,21 @@ who they are, where the separate rise features would each need their own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of
 from churnml.features.billing import billing_topic
 from churnml.features.complaints import PRICE_CATEGORY
+from churnml.features.spec import (
+    NONE_IS_HEALTHY,
+    Builder,
+    FeatureSpec,
+)
 
 FRICTION_HALF_LIFE_DAYS = 60.0
 
@@ -82,3 +89,39 @@ def price_pressure_features(
     billing = (complaints["category"] == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
     score += ev.total(_fade(ev.age), billing)
     return frame_of(customers, {"price_pressure_score": score})
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    return [
+        FeatureSpec(
+            "service_friction_score",
+            Family.SERVICE,
+            "service failures piling up (long waits, unresolved contacts, faults, complaints; recent ones weigh "
+            "most): friction score {value:.1f}",
+            "support_contacts,tech_faults,complaints",
+            zero=f"no service failure in the last {max(config.features.windows_days)} days",
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "price_pressure_score",
+            Family.PRICE,
+            "price shocks piling up (recent rises, larger and short-notice ones weighing most, billing complaints): "
+            "pressure score {value:.1f}",
+            "price_changes,complaints",
+            zero=f"no price rise or billing complaint in the last {max(config.features.windows_days)} days",
+            **NONE_IS_HEALTHY,
+        ),
+    ]
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return pd.concat([
+        service_friction_features(data.support_contacts, data.tech_faults, data.complaints, customers, t, config.features),
+        price_pressure_features(data.price_changes, data.complaints, customers, t, config.features),
+    ], axis=1)
+
+
+BUILDER = Builder("friction", 90, _build, friction_specs)

@@ -5,12 +5,26 @@ All of these are price-family features.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, group_bounds, ratio, window_name
+from churnml.features.spec import (
+    _INF,
+    COUNT,
+    HIGHER,
+    LOWER,
+    NO_EVENT,
+    NONE_IS_HEALTHY,
+    Builder,
+    FeatureSpec,
+    per_window,
+    recent,
+)
 from churnml.lifecycle import current_periods, subscriptions_as_of
 
 
@@ -130,3 +144,95 @@ def _cumulative_change_pct(
     np.divide(last_new - first_old, first_old, out=pct, where=first_old > 0)
     out[c[firsts]] = pct * 100.0
     return out
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    p, src, cfg = Family.PRICE, "price_changes", config.features
+    longest = max(cfg.windows_days)
+    specs = [FeatureSpec("monthly_price", p, "pays {value:.2f} a month", "subscriptions")]
+    specs += per_window(config, "price_increases", p, "price increase{s}", src)
+    specs += [
+        FeatureSpec(
+            window_name("price_change_pct", longest),
+            p,
+            f"price {{up_down}} {{abs:.0f}}% in the last {longest} days",
+            src,
+            zero=f"price unchanged in the last {longest} days",
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            window_name("price_max_increase_pct", longest),
+            p,
+            f"a price increase of {{value:.0f}}% in the last {longest} days",
+            src,
+            zero=f"no price increase in the last {longest} days",
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            window_name("price_short_notice_increases", longest),
+            p,
+            f"{{value}} price increase{{s}} with under {cfg.short_notice_days} days' or unknown notice "
+            f"in the last {longest} days",
+            src,
+            COUNT,
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "price_days_since_last_increase",
+            p,
+            "last price increase {value} days ago",
+            src,
+            missing="no price increase on record",
+            **recent(longest),
+        ),
+        FeatureSpec(
+            "price_last_increase_pct",
+            p,
+            "the latest price increase was {value:.0f}%",
+            src,
+            missing="no price increase on record",
+            reference=NO_EVENT,
+            hurts=HIGHER,
+            neutral=(-_INF, 0.0),
+        ),
+        FeatureSpec(
+            "price_last_increase_notice_days",
+            p,
+            "the latest price increase came with {value} days' notice",
+            src,
+            missing="no notice on record for the latest price increase",
+            zero="the latest price increase came without notice",
+            reference=NO_EVENT,
+            hurts=LOWER,
+            neutral=(float(cfg.short_notice_days), _INF),
+        ),
+        FeatureSpec(
+            "price_vs_new_customers_ratio",
+            p,
+            "pays {value:.0%} of what new customers pay for the same plan",
+            src,
+            missing="no recent new-customer price for the plan",
+            reference=1.0,
+            hurts=HIGHER,
+        ),
+        FeatureSpec(
+            "price_vs_new_customers_diff",
+            p,
+            "pays {abs:.2f} a month {more_less} than new customers on the same plan",
+            src,
+            missing="no recent new-customer price for the plan",
+            zero="pays the same as new customers on the same plan",
+            **NONE_IS_HEALTHY,
+        ),
+    ]
+    return specs
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return price_change_features(data.price_changes, data.subscriptions, customers, t, config.features, context.plan_new_price)
+
+
+BUILDER = Builder("prices", 20, _build, price_specs)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churnml.config import LabelConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, LabelConfig
+from churnml.dataset import Dataset, as_timestamp
+from churnml.features.spec import (
+    CATEGORY,
+    COUNT,
+    FLAG,
+    Builder,
+    FeatureSpec,
+)
 from churnml.lifecycle import run_summary, subscriptions_as_of
 
 
@@ -58,3 +66,32 @@ def subscription_features(
         index=customers.rename("customer_id"),
     )
     return out
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def subscription_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    o, src = Family.OTHER, "subscriptions"
+    new_days = config.labels.new_customer_days
+    return [
+        FeatureSpec("tenure_days", o, "customer for {value} days", src),
+        FeatureSpec("current_run_days", o, "current subscription running for {value} days", src),
+        FeatureSpec(
+            "previous_churns", o, "left and came back {value} time{s} before", src, COUNT, zero="never left before"
+        ),
+        FeatureSpec("is_new", o, f"new customer (joined under {new_days} days ago): {{value}}", src, FLAG),
+        FeatureSpec("is_won_back", o, "won back after leaving before: {value}", src, FLAG),
+        FeatureSpec(
+            "days_since_last_churn", o, "came back after leaving {value} days ago", src, missing="never left before"
+        ),
+        FeatureSpec("plan", o, "on plan {value}", src, CATEGORY),
+        FeatureSpec("plan_changes", o, "changed plan {value} time{s}", src, COUNT),
+    ]
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return subscription_features(data.subscriptions, customers, t, config.labels, context.plans)
+
+
+BUILDER = Builder("subscription", 10, _build, subscription_specs)

@@ -6,13 +6,25 @@ unresolved and repeat contacts here, while every contact's wait stays a service 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import Events, events_before, frame_of, group_quantile, ratio, window_name
 from churnml.features.billing import billing_topic
+from churnml.features.spec import (
+    _INF,
+    HIGHER,
+    NO_EVENT,
+    NONE_IS_HEALTHY,
+    Builder,
+    FeatureSpec,
+    per_window,
+    recent,
+)
 
 # Contact trend is expressed per this many days so that recent and baseline windows of any length compare.
 TREND_PER_DAYS = 30
@@ -96,3 +108,97 @@ def _contact_trend(ev: Events, recent_days: int, baseline_days: int) -> np.ndarr
     recent = ev.within(recent_days)
     baseline = ev.within(recent_days + baseline_days) & ~recent
     return ev.count(recent) * (TREND_PER_DAYS / recent_days) - ev.count(baseline) * (TREND_PER_DAYS / baseline_days)
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    s, src, cfg = Family.SERVICE, "support_contacts", config.features
+    longest = max(cfg.windows_days)
+    last = f"in the last {longest} days"
+    wait = f"{cfg.long_wait_minutes:g} min"
+    specs = per_window(config, "support_contacts", s, "support contact{s}", src)
+    specs += per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
+    no_contact = f"no support contact {last}"
+    slow: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (0.0, float(cfg.long_wait_minutes))}
+    none_failed: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-_INF, 0.0)}
+    specs += [
+        FeatureSpec(
+            window_name("support_wait_mean", longest),
+            s,
+            f"average support wait {{value:.0f}} min {last}",
+            src,
+            missing=no_contact,
+            **slow,
+        ),
+        FeatureSpec(
+            window_name("support_wait_p90", longest),
+            s,
+            f"1 in 10 support waits over {{value:.0f}} min {last}",
+            src,
+            missing=no_contact,
+            **slow,
+        ),
+        FeatureSpec(
+            window_name("support_wait_max", longest),
+            s,
+            f"longest support wait {{value:.0f}} min {last}",
+            src,
+            missing=no_contact,
+            **slow,
+        ),
+        FeatureSpec(
+            window_name("support_long_wait_share", longest),
+            s,
+            f"{{value:.0%}} of support contacts waited over {wait} {last}",
+            src,
+            missing=no_contact,
+            **none_failed,
+        ),
+    ]
+    specs += per_window(config, "support_unresolved", s, "unresolved support contact{s}", src)
+    specs.append(
+        FeatureSpec(
+            window_name("support_unresolved_share", longest),
+            s,
+            f"{{value:.0%}} of support contacts unresolved {last}",
+            src,
+            missing=no_contact,
+            **none_failed,
+        )
+    )
+    specs += per_window(
+        config,
+        "support_repeat_contacts",
+        s,
+        f"repeat support contact{{s}} within {cfg.repeat_contact_days} days of the previous one",
+        src,
+    )
+    specs += [
+        FeatureSpec(
+            "support_days_since_last_contact",
+            s,
+            "last support contact {value:.0f} days ago",
+            src,
+            missing="no support contact on record",
+            **recent(longest),
+        ),
+        FeatureSpec(
+            "support_contact_trend",
+            s,
+            f"support contacts {{up_down}} by {{abs:.1f}} per {TREND_PER_DAYS} days in the last "
+            f"{cfg.trend_recent_days} days against the {cfg.trend_baseline_days} days before",
+            src,
+            zero=f"support contacts steady in the last {cfg.trend_recent_days} days",
+            **NONE_IS_HEALTHY,
+        ),
+    ]
+    return specs
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return support_contact_features(data.support_contacts, customers, t, config.features)
+
+
+BUILDER = Builder("support", 40, _build, support_specs)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, group_bounds
+from churnml.features.spec import (
+    _INF,
+    COUNT,
+    LOWER,
+    NO_EVENT,
+    Builder,
+    FeatureSpec,
+)
 
 
 def survey_features(
@@ -40,3 +50,39 @@ def survey_features(
             "survey_count": ev.count(),
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    s, src = Family.SERVICE, "surveys"
+    none = "no recent survey answer"
+    within = f"in the last {config.features.survey_window_days} days"
+    # Satisfied is 7 and up (passives and promoters on the usual 0..10 scale); no answer is no complaint.
+    unhappy: dict[str, Any] = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, _INF)}
+    return [
+        FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none, **unhappy),
+        FeatureSpec(
+            "survey_lowest_score", s, f"lowest survey score {{value}}/10 {within}", src, missing=none, **unhappy
+        ),
+        FeatureSpec(
+            "survey_score_change",
+            s,
+            "survey score {up_down} {abs} point{s} since the previous survey",
+            src,
+            missing="no earlier survey to compare with",
+            zero="survey score unchanged since the previous survey",
+            reference=NO_EVENT,
+            hurts=LOWER,
+            neutral=(0.0, _INF),
+        ),
+        FeatureSpec("survey_count", s, f"{{value}} survey{{s}} answered {within}", src, COUNT),
+    ]
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return survey_features(data.surveys, customers, t, config.features)
+
+
+BUILDER = Builder("surveys", 80, _build, survey_specs)

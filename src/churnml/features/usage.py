@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from churnml.config import FeatureConfig
-from churnml.dataset import as_timestamp
+from churnml.config import ChurnConfig, Family, FeatureConfig
+from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import Events, frame_of, positions_in, ratio
+from churnml.features.spec import (
+    AWAY,
+    COUNT,
+    FLAG,
+    LOWER,
+    NONE_IS_HEALTHY,
+    PLAN_MISMATCH,
+    Builder,
+    FeatureSpec,
+)
 
 # A month using less than this share of its allowance counts as paying for what the customer does not use.
 UNDER_USE_SHARE = 0.5
@@ -73,3 +85,70 @@ def usage_features(
             "usage_trend_pct": ratio(volume - earlier, earlier) * 100.0,
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------- declarations
+
+
+def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
+    p, o, src = Family.PRICE, Family.OTHER, "usage"
+    k = config.features.usage_months
+    months = f"the last {k} months"
+    return [
+        FeatureSpec(
+            f"usage_utilisation_{k}m",
+            p,
+            f"used {{value:.0%}} of the allowance on average over {months}",
+            src,
+            group=PLAN_MISMATCH,
+            missing="no usage allowance on record",
+            reference=0.75,
+            hurts=AWAY,
+            neutral=(0.5, 1.0),
+        ),
+        FeatureSpec(
+            f"usage_months_over_allowance_{k}m",
+            p,
+            f"over the allowance in {{value}} of {months}",
+            src,
+            COUNT,
+            PLAN_MISMATCH,
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            f"usage_months_under_half_{k}m",
+            p,
+            f"used under half of the allowance in {{value}} of {months}",
+            src,
+            COUNT,
+            PLAN_MISMATCH,
+            **NONE_IS_HEALTHY,
+        ),
+        FeatureSpec(
+            "usage_unlimited", o, "unlimited allowance: {value}", src, FLAG, missing="no recent usage on record"
+        ),
+        FeatureSpec(
+            f"usage_volume_{k}m",
+            o,
+            f"average monthly usage {{value}} over {months}",
+            src,
+            missing="no recent usage on record",
+        ),
+        FeatureSpec(
+            "usage_trend_pct",
+            o,
+            f"usage {{up_down}} {{abs:.0f}}% over {months} against the {k} before",
+            src,
+            missing="no earlier usage to compare with",
+            zero=f"usage steady over {months}",
+            reference=0.0,
+            hurts=LOWER,
+        ),
+    ]
+
+
+def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    return usage_features(data.usage, customers, t, config.features)
+
+
+BUILDER = Builder("usage", 30, _build, usage_specs)

@@ -7,29 +7,8 @@ import string
 from collections.abc import Mapping
 
 from churnml.features import FeatureSpec
+from churnml.remedies import remedy
 
-ACTION_NAMES = {
-    "retention_offer": "Retention offer",
-    "plan_review": "Plan review",
-    "senior_manager_call": "Senior manager call",
-    "onboarding_care": "Onboarding care",
-    "dedicated_contact": "Dedicated contact",
-    "incident_update": "Incident update",
-    "winback_offer": "Win-back offer",
-    "winback_service_call": "Win-back service call",
-    "none": "No action",
-}
-ACTION_MEANING = {
-    "retention_offer": "a targeted retention or loyalty offer (price is the main cause)",
-    "plan_review": "move the customer to a plan that fits their usage (paying for unused allowance or overage)",
-    "senior_manager_call": "an outbound call or personal letter from a senior manager about the specific problem",
-    "onboarding_care": "welcome and clear contact details for a fragile new customer, not discounts",
-    "dedicated_contact": "a named contact person for a won-back customer, who is especially sensitive",
-    "incident_update": "proactive status updates about the shared incident, not individual offers",
-    "winback_offer": "a renewed offer to a customer who left over price, a month or two after they left",
-    "winback_service_call": "a senior manager's call or letter that addresses the service problem they left over",
-    "none": "no action is recommended",
-}
 CAUSE_NAMES = {"price": "Price", "service": "Service", "other": "Other"}
 CAUSE_MEANING = {
     "price": "price rises, prices above what new customers pay, a plan that does not fit, billing complaints",
@@ -41,7 +20,13 @@ FAMILY_HEX = {"price": "#d95f02", "service": "#1b9e77", "other": "#7570b3"}
 
 
 def action_name(code: str) -> str:
-    return ACTION_NAMES.get(str(code), str(code).replace("_", " ").capitalize())
+    found = remedy(str(code))
+    return found.label if found is not None else str(code).replace("_", " ").capitalize()
+
+
+def action_meaning(code: str) -> str:
+    found = remedy(str(code))
+    return found.meaning if found is not None else ""
 
 
 def stage_name(code: str) -> str:

@@ -21,8 +21,8 @@ from churnml.report import charts
 from churnml.report.assets import CSS, TABLE_JS
 from churnml.report.gather import CAUSES, ReportInputs
 from churnml.report.labels import (
-    ACTION_MEANING,
     CAUSE_MEANING,
+    action_meaning,
     action_name,
     cause_name,
     format_number,
@@ -908,7 +908,7 @@ def _customer_html(
         '<h3>Main reasons</h3><ol class="plain" id="reasons">' + reason_html + "</ol>",
         "</section>",
         '<section class="block" id="action"><h2>Recommended action</h2>',
-        f'<div class="callout action"><b id="action-name">{esc(action_name(action))}</b>: {esc(ACTION_MEANING.get(action, ""))}.</div>',
+        f'<div class="callout action"><b id="action-name">{esc(action_name(action))}</b>: {esc(action_meaning(action))}.</div>',
         f'<p><b>Why:</b> <span id="action-why">{esc(why)}</span></p>' if why else "",
         "</section>",
         '<section class="block" id="explanation"><h2>What moves this customer\'s risk</h2>',

@@ -708,7 +708,7 @@ def _assemble_tables(
         # Two events of one customer clipped to the same last second of a month would be an exact duplicate row,
         # which validation rejects: the extract never holds one.
         tables[table] = out if table == "usage" else out.drop_duplicates(ignore_index=True)
-    return {name: tables[name] for name in TABLES}
+    return {name: tables[name] if name in tables else empty_frame(name) for name in TABLES}  # a log it does not simulate is empty
 
 
 def _truth_frame(ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
