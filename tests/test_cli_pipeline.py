@@ -332,6 +332,10 @@ def test_a_partitioned_dataset_gives_byte_identical_outputs(winback_run, tmp_pat
     for data, out in (("data", tmp_path / "f_flat.parquet"), (parts, tmp_path / "f_parts.parquet")):
         assert run("features", "--data", data, "--as-of", AS_OF, "--out", str(out), cwd=root).returncode == 0
     assert (tmp_path / "f_flat.parquet").read_bytes() == (tmp_path / "f_parts.parquet").read_bytes()
+    customer = pd.read_csv(root / "out" / "scores.csv", dtype=str)["customer_id"].iloc[0]
+    explained = [run("explain", "--data", d, "--as-of", AS_OF, "--model", "models/latest", "--customer", customer, "--format", "json", cwd=root)
+                 for d in ("data", parts)]
+    assert explained[0].returncode == 0 and explained[0].stdout == explained[1].stdout  # only the customer's bucket is read
     proc = run("train", "--data", parts, "--as-of", AS_OF, "--config", "fast.yaml", "--model-dir", str(tmp_path / "m"), cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "m" / "latest" / "model.txt").read_bytes() == (root / "models" / "latest" / "model.txt").read_bytes()

@@ -194,11 +194,8 @@ def _status(text: str, progress: bool) -> Iterator[None]:
         yield
 
 
-def _registry(known: Dataset, config: ChurnConfig):
-    return feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
-
-
-def _context_registry(context: PopulationContext, config: ChurnConfig):
+def _registry(context: PopulationContext, config: ChurnConfig):
+    """Every feature's declaration, the static attributes typed as every part reads them."""
     return feature_registry(config, dict(context.attribute_kinds))
 
 
@@ -409,7 +406,7 @@ def train(
             f"{config.labels.horizon_days} + {config.labels.grace_days} days <= as-of); use a later --as-of"
         ])
     assert context is not None  # there are snapshots, so a last snapshot date
-    families = {name: spec.family for name, spec in _context_registry(context, config).items()}
+    families = {name: spec.family for name, spec in _registry(context, config).items()}
     try:
         with _status(f"Training on {len(snapshots):,} snapshot rows…", progress):
             result = train_model(snapshots, config, families, as_of=t, oracle=oracle, data_fingerprint=fingerprint)
@@ -490,7 +487,7 @@ def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timesta
     features = _features.build_features(source.load(k).for_customers(flagged.index), t, config, context)
     features = features.reindex(flagged.index)
     started = time.perf_counter()
-    registry = _context_registry(context, config)
+    registry = _registry(context, config)
     why = attribute(features, bundle, registry, config)
     seconds = time.perf_counter() - started
     causes = why.causes
@@ -623,7 +620,7 @@ def _winback_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: Model
     known = source.load(k)
     features = features_at_churn(known, who, config, contexts=contexts)
     features.index = pd.Index(who["customer_id"].to_numpy(), name="customer_id")
-    registry = _context_registry(next(iter(contexts.values())), config)
+    registry = _registry(next(iter(contexts.values())), config)
     why = attribute(features, bundle, registry, config)
     out = pd.DataFrame({"cause_at_churn": why.causes["primary_cause"].to_numpy(), "cause_share": why.causes["cause_share"].to_numpy()},
                        index=features.index)

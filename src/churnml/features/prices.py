@@ -14,9 +14,9 @@ from churnml.config import ChurnConfig, Family, FeatureConfig
 from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, group_bounds, ratio, window_name
 from churnml.features.spec import (
-    _INF,
     COUNT,
     HIGHER,
+    INF,
     LOWER,
     NO_EVENT,
     NONE_IS_HEALTHY,
@@ -196,7 +196,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             missing="no price increase on record",
             reference=NO_EVENT,
             hurts=HIGHER,
-            neutral=(-_INF, 0.0),
+            neutral=(-INF, 0.0),
         ),
         FeatureSpec(
             "price_last_increase_notice_days",
@@ -207,7 +207,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             zero="the latest price increase came without notice",
             reference=NO_EVENT,
             hurts=LOWER,
-            neutral=(float(cfg.short_notice_days), _INF),
+            neutral=(float(cfg.short_notice_days), INF),
         ),
         FeatureSpec(
             "price_vs_new_customers_ratio",

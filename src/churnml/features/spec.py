@@ -31,7 +31,7 @@ SHARED_INCIDENT = "shared_incident"
 COUNT, NUMBER, FLAG, CATEGORY = "count", "number", "flag", "category"
 HIGHER, LOWER, AWAY = "higher", "lower", "away"  # which departures from the reference hurt
 NO_EVENT = math.nan  # reference of a feature that is missing when nothing happened (no contact, no survey)
-_INF = math.inf
+INF = math.inf
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class FeatureSpec:
         if not isinstance(self.reference, float) or math.isnan(self.reference):
             return None
         r = float(self.reference)
-        return {HIGHER: (-_INF, r), LOWER: (r, _INF)}.get(self.hurts or AWAY, (r, r))
+        return {HIGHER: (-INF, r), LOWER: (r, INF)}.get(self.hurts or AWAY, (r, r))
 
     @property
     def plan_mismatch(self) -> bool:
@@ -79,7 +79,7 @@ NONE_IS_HEALTHY: dict[str, Any] = {"reference": 0.0, "hurts": HIGHER}  # counts,
 
 def recent(days: int) -> dict[str, Any]:
     """Days since the latest event: healthy when there is none, or when it is at least ``days`` old."""
-    return {"reference": NO_EVENT, "hurts": LOWER, "neutral": (float(days), _INF)}
+    return {"reference": NO_EVENT, "hurts": LOWER, "neutral": (float(days), INF)}
 
 
 def per_window(

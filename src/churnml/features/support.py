@@ -16,8 +16,8 @@ from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import Events, events_before, frame_of, group_quantile, ratio, window_name
 from churnml.features.billing import billing_topic
 from churnml.features.spec import (
-    _INF,
     HIGHER,
+    INF,
     NO_EVENT,
     NONE_IS_HEALTHY,
     Builder,
@@ -122,7 +122,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
     specs += per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
     no_contact = f"no support contact {last}"
     slow: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (0.0, float(cfg.long_wait_minutes))}
-    none_failed: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-_INF, 0.0)}
+    none_failed: dict[str, Any] = {"reference": NO_EVENT, "hurts": HIGHER, "neutral": (-INF, 0.0)}
     specs += [
         FeatureSpec(
             window_name("support_wait_mean", longest),

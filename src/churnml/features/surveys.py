@@ -11,8 +11,8 @@ from churnml.config import ChurnConfig, Family, FeatureConfig
 from churnml.dataset import Dataset, as_timestamp
 from churnml.features._common import events_before, frame_of, group_bounds
 from churnml.features.spec import (
-    _INF,
     COUNT,
+    INF,
     LOWER,
     NO_EVENT,
     Builder,
@@ -60,7 +60,7 @@ def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
     none = "no recent survey answer"
     within = f"in the last {config.features.survey_window_days} days"
     # Satisfied is 7 and up (passives and promoters on the usual 0..10 scale); no answer is no complaint.
-    unhappy: dict[str, Any] = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, _INF)}
+    unhappy: dict[str, Any] = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, INF)}
     return [
         FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none, **unhappy),
         FeatureSpec(
@@ -75,7 +75,7 @@ def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
             zero="survey score unchanged since the previous survey",
             reference=NO_EVENT,
             hurts=LOWER,
-            neutral=(0.0, _INF),
+            neutral=(0.0, INF),
         ),
         FeatureSpec("survey_count", s, f"{{value}} survey{{s}} answered {within}", src, COUNT),
     ]
