@@ -112,3 +112,20 @@ def test_a_local_cluster_gives_the_in_process_frames(dataset, parts):
         summary = cluster.summary()
     pd.testing.assert_frame_equal(features, pipeline.build_features(parts, T, cfg))
     assert summary["workers"] == 2 and summary["tasks"] == 2 * len(parts.buckets)
+
+
+def test_reading_some_customers_of_a_bucket_keeps_their_rows_lines_and_reasons(dataset, tmp_path):
+    folder = tmp_path / "parts"
+    io.write_partitioned(dataset, folder, 2)
+    _break(folder, "support_contacts", 1, "wait_minutes", -3.0, row=7)
+    handle = io.open_partitioned(folder)
+    whole = validate_dataset(handle.read_bucket(1), part=True)
+    bad = whole.rejects["support_contacts"]
+    chosen = [bad["customer_id"].iloc[0], *whole.dataset.subscriptions["customer_id"].drop_duplicates().iloc[:5]]
+    some = validate_dataset(handle.read_bucket(1, chosen), part=True)
+    pd.testing.assert_frame_equal(some.rejects["support_contacts"], bad[bad["customer_id"].isin(chosen)].reset_index(drop=True))
+    # customers is read whole (its attributes' types come from whole columns); the others' rows are theirs
+    assert dict(some.dataset.customers.dtypes) == dict(whole.dataset.customers.dtypes)
+    for name, frame in whole.dataset.items():
+        expected = frame[frame["customer_id"].isin(chosen)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(some.dataset.table(name).reset_index(drop=True), expected)

@@ -130,7 +130,7 @@ def engine(kind: str = "local", scheduler: str | None = None, *, progress: bool 
     # Workers run one task at a time each: a bucket's memory, not threads x buckets, per process.
     with dask.config.set({"distributed.worker.daemon": False}):
         if workers is not None:
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
                 yield DaskEngine(client, progress, scheduler)
             return
         try:

@@ -130,11 +130,14 @@ class _InMemory:
     def keys(self) -> list[int]:
         return list(range(self.n))
 
-    def load(self, k: int, point_in_time: bool = True) -> Dataset:
-        """Chunk ``k`` as known at T (or with every row, for messages about what lies after T)."""
+    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None) -> Dataset:
+        """Chunk ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
+        of ``customers`` in it."""
         chunk = self.dataset.replace(**{
             name: self.dataset.table(name).iloc[np.sort(order[bounds[k] : bounds[k + 1]])] for name, (order, bounds) in self.slices.items()
         })
+        if customers is not None:
+            chunk = chunk.for_customers(customers)
         return chunk.known_at(self.as_of) if point_in_time else chunk
 
 
@@ -149,9 +152,13 @@ class _OnDisk:
     def keys(self) -> list[int]:
         return list(self.handle.buckets)
 
-    def load(self, k: int, point_in_time: bool = True) -> Dataset:
-        """Bucket ``k`` as known at T (or with every row, for messages about what lies after T)."""
-        dataset = validate_dataset(self.handle.read_bucket(k), part=True).accepted
+    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None) -> Dataset:
+        """Bucket ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
+        of ``customers`` in it (only those are read on and validated)."""
+        ids = None if customers is None else [str(c) for c in customers]
+        dataset = validate_dataset(self.handle.read_bucket(k, ids), part=True).accepted
+        if customers is not None:
+            dataset = dataset.for_customers(customers)
         return dataset.known_at(self.as_of) if point_in_time else dataset
 
 
@@ -330,7 +337,7 @@ def _return_rows_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnCon
 def _return_features_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: ModelBundle, config: ChurnConfig,
                           contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
     k, rows = item
-    return return_features(source.load(k), rows, bundle, config, contexts=contexts)
+    return return_features(source.load(k, customers=pd.Index(rows["customer_id"].unique())), rows, bundle, config, contexts=contexts)
 
 
 def _fingerprint(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -484,7 +491,7 @@ def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timesta
     """Pass 2, the flagged customers of a part (``item``: the part and their probability and stage): features again,
     TreeSHAP contributions, cause, reasons and action."""
     k, flagged = item
-    features = _features.build_features(source.load(k).for_customers(flagged.index), t, config, context)
+    features = _features.build_features(source.load(k, customers=flagged.index), t, config, context)
     features = features.reindex(flagged.index)
     started = time.perf_counter()
     registry = _registry(context, config)
@@ -580,7 +587,7 @@ def customers_of(data: Data, customer_ids: list[str] | pd.Index) -> Dataset:
     if not isinstance(data, PartitionedData):
         return data.for_customers(ids)
     buckets = set(customer_bucket(pd.Series(ids, dtype="str"), data.bucket_count).tolist()) & set(data.buckets)
-    parts = [validate_dataset(data.read_bucket(k), part=True).accepted.for_customers(ids) for k in sorted(buckets)]
+    parts = [validate_dataset(data.read_bucket(k, [str(i) for i in ids]), part=True).accepted.for_customers(ids) for k in sorted(buckets)]
     if not parts:
         return Dataset.from_frames({"subscriptions": empty_frame("subscriptions")})
     return Dataset.from_frames({name: pd.concat([part.table(name) for part in parts], ignore_index=True) for name, _ in parts[0].items()})
@@ -617,7 +624,7 @@ def _winback_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: Model
                   contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
     """The listed churners of a part: cause at churn, reasons, return chance and monthly price."""
     k, who = item
-    known = source.load(k)
+    known = source.load(k, customers=pd.Index(who["customer_id"].unique()))
     features = features_at_churn(known, who, config, contexts=contexts)
     features.index = pd.Index(who["customer_id"].to_numpy(), name="customer_id")
     registry = _registry(next(iter(contexts.values())), config)
