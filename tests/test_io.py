@@ -1,5 +1,6 @@
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -320,3 +321,14 @@ def test_a_broken_partitioning_record_is_an_input_error(tmp_path, record, says):
     (tmp_path / "partitioning.json").write_text(record)
     with pytest.raises(InputError, match=re.escape(says)):
         io.load_dataset(tmp_path)
+
+
+def test_a_csv_written_chunk_by_chunk_has_the_bytes_of_one_pass(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"customer_id": [f"c{k}" for k in range(10)], "note": ["=SUM(A1)", "ok"] * 5, "x": np.arange(10) / 3})
+    io.write_csv(frame, tmp_path / "one.csv")
+    monkeypatch.setattr(io, "_CSV_CHUNK_ROWS", 3)
+    io.write_csv(frame, tmp_path / "chunks.csv")
+    io.write_csv(frame.iloc[:0], tmp_path / "empty.csv")
+    assert (tmp_path / "chunks.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert (tmp_path / "chunks.csv").read_text().count("customer_id") == 1 and "'=SUM(A1)" in (tmp_path / "one.csv").read_text()
+    assert (tmp_path / "empty.csv").read_text() == "customer_id,note,x\n"

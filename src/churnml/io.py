@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,16 +94,27 @@ def neutralise_formulas(values: pd.Series) -> pd.Series:
     return s.where(~risky, "'" + s).where(values.notna())
 
 
-def write_csv(frame: pd.DataFrame, path: Path | str, *, protect: list[str] | None = None, float_format: str | None = None) -> None:
-    """Write a UTF-8 CSV atomically; text columns (or ``protect``) are neutralised against formula injection."""
-    out = frame.copy()
-    columns = protect if protect is not None else [c for c in out.columns if pd.api.types.is_string_dtype(out[c].dtype)]
-    for c in columns:
-        out[c] = neutralise_formulas(out[c])
-    # Headers too: a rejects file repeats the input's column names, which an export may have started with "=".
-    out.columns = neutralise_formulas(pd.Series([str(c) for c in out.columns], dtype="str")).tolist()
-    with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8", float_format=float_format)
+_CSV_CHUNK_ROWS = 250_000  # rows formatted and written at a time: a scores file of 10M rows is never copied whole
+
+
+def write_csv(
+    frame: pd.DataFrame, path: Path | str, *, protect: list[str] | None = None, float_format: str | None = None,
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> None:
+    """Write a UTF-8 CSV atomically; text columns (or ``protect``) are neutralised against formula injection.
+
+    Rows are formatted (``transform``), neutralised and written a chunk at a time, the same bytes as one pass.
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        for start in range(0, max(len(frame), 1), _CSV_CHUNK_ROWS):
+            out = frame.iloc[start : start + _CSV_CHUNK_ROWS]
+            out = transform(out) if transform is not None else out.copy()
+            columns = protect if protect is not None else [c for c in out.columns if pd.api.types.is_string_dtype(out[c].dtype)]
+            for c in columns:
+                out[c] = neutralise_formulas(out[c])
+            # Headers too: a rejects file repeats the input's column names, which an export may have started with "=".
+            out.columns = neutralise_formulas(pd.Series([str(c) for c in out.columns], dtype="str")).tolist()
+            out.to_csv(handle, index=False, header=start == 0, lineterminator="\n", float_format=float_format)
 
 
 def _format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
@@ -982,8 +993,6 @@ def format_output(frame: pd.DataFrame, spec: OutputSpec) -> pd.DataFrame:
 
 
 def _write_output(frame: pd.DataFrame, path: Path | str, spec: OutputSpec, round_parquet: bool) -> str:
-    import hashlib
-
     if Path(path).suffix.lower() == ".parquet":
         typed = frame.copy()
         for c in typed.columns:
@@ -994,9 +1003,8 @@ def _write_output(frame: pd.DataFrame, path: Path | str, spec: OutputSpec, round
         with atomic_path(path) as tmp:
             typed.to_parquet(tmp, index=False)
     else:
-        formatted = format_output(frame, spec)
-        write_csv(formatted, path, protect=[c for c in formatted.columns if c in spec.texts])
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        write_csv(frame, path, protect=[c for c in frame.columns if c in spec.texts], transform=lambda part: format_output(part, spec))
+    return _sha256_file(Path(path))
 
 
 def write_scores(scores: pd.DataFrame, path: Path | str) -> str:

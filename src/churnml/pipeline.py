@@ -536,6 +536,8 @@ def score(
         for _, part_fit in passes:
             _add_fit(fit, part_fit)
         first = _stacked([frame.assign(part=j) for j, (frame, _) in enumerate(passes)])
+        keys = [source.keys[j] for j in range(len(passes))]
+        del passes  # the driver keeps one frame of a few numbers per customer, not each part's too
         p = first["p"].to_numpy()
 
     with log.stage("rank_and_flag"):
@@ -563,8 +565,10 @@ def score(
 
     with log.stage("explain_flagged"):
         chosen = first[flagged]
-        items = [(source.keys[j], rows.drop(columns="part")) for j, rows in chosen.groupby("part", sort=True)]
+        items = [(keys[j], rows.drop(columns="part")) for j, rows in chosen.groupby("part", sort=True)]
+        del chosen, first
         explained = engine.map(_explain_task, items, source, t, bundle, config, context, label="explaining")
+        del items
         explain_seconds = float(sum(seconds for _, seconds in explained))
         if explained:
             why = _stacked([frame for frame, _ in explained])
