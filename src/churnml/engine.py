@@ -11,6 +11,7 @@ them does not depend on where they were computed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -68,6 +69,8 @@ class DaskEngine:
         self.progress = progress
         self.scheduler = scheduler
         self.tasks_by_worker: dict[str, int] = {}
+        self._maps = 0
+        self._run = uuid.uuid4().hex[:12]  # keys stay unique across maps, runs and clients sharing a scheduler
 
     def summary(self) -> dict[str, Any]:
         """Tasks per worker as the scheduler placed them: proof the buckets were worked on the cluster."""
@@ -82,7 +85,10 @@ class DaskEngine:
             return []
         # Wrapped in a list: scatter would send a list or dict argument element by element.
         sent = [self.client.scatter([value], broadcast=True, hash=False)[0] for value in shared]
-        futures = [self.client.submit(fn, bucket, *sent, pure=False, key=f"{label or fn.__name__}-{k}") for k, bucket in enumerate(buckets)]
+        self._maps += 1
+        prefix = f"{(label or fn.__name__).replace(' ', '-')}-{self._run}-{self._maps}"
+        # A key already known to the scheduler would hand back that task's result: every key here is new.
+        futures = [self.client.submit(fn, bucket, *sent, pure=False, key=f"{prefix}-{k}") for k, bucket in enumerate(buckets)]
         try:
             if self.progress and label:
                 from distributed import as_completed
