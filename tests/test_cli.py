@@ -149,12 +149,12 @@ def test_generate_partitions_writes_regions_into_hash_buckets(tmp_path):
     assert proc.returncode == 0, proc.stderr
     layout = io.partitioning(out)
     assert layout["buckets"] == 3
-    subs = io.read_partitioned_table(out, "subscriptions").frame
+    subs = io.open_partitioned(out).read_all()["subscriptions"].frame
     assert subs["customer_id"].nunique() == 1200 and set(subs["customer_id"].str.split("-").str[0]) == {"0", "1", "2"}
     for k in range(3):
         part = pd.read_parquet(out / "subscriptions" / f"customer_bucket={k}")
         assert (customer_bucket(part["customer_id"], 3) == k).all()
-    faults = io.read_partitioned_table(out, "tech_faults").frame.dropna(subset=["incident_id"])
+    faults = io.open_partitioned(out).read_all()["tech_faults"].frame.dropna(subset=["incident_id"])
     region = faults["customer_id"].str.split("-").str[0]
     assert (faults["incident_id"].str.split("-").str[0] == region).all()  # an incident stays inside its region
     truth = pd.read_csv(out / "truth.csv", dtype={"customer_id": str})

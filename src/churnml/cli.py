@@ -197,20 +197,15 @@ def validate(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Check every table; rejected rows go to REJECTS/<table>.csv with their line and reason."""
-    from churnml import pipeline
     from churnml.engine import engine as start_engine
 
     started = time.perf_counter()
     _guard_rejects(rejects, data)
     cfg = _config(config)
     with start_engine(engine, scheduler, progress=True) as eng:
-        handle = io.open_partitioned(data)
-        if handle is not None:
-            result = pipeline.validate(handle, as_of, engine=eng)
+        checked, result = _validated(data, as_of, eng)
+        if not isinstance(checked, Dataset):  # validated on the engine, bucket by bucket
             _report_engine(eng)
-        else:
-            with err.status(f"Validating {data}…"):
-                result = pipeline.validate(io.read_raw_tables(data), as_of)
     rejects_dir = rejects or data / "rejects"
     written = _write_rejects(result, rejects_dir, rejects is None)
     print_validation(result)
@@ -262,6 +257,19 @@ def _report_engine(eng) -> None:
         err.print(f"Dask: {s['tasks']:,} tasks on {len(s['tasks_by_worker'])} of {s['workers']} workers ({escape(s['scheduler'])}).")
 
 
+def _validated(data: Path, as_of: str | None, engine, newest_at: pd.Timestamp | None = None):
+    """The data the stages take (the dataset in memory, or the handle of a partitioned one, validated bucket by
+    bucket on ``engine``, its rows left on disk) and its validation result."""
+    from churnml import pipeline
+
+    handle = io.open_partitioned(data)
+    if handle is not None:  # the engine shows the buckets' progress
+        return handle, pipeline.validate(handle, as_of, engine=engine, newest_at=newest_at)
+    with err.status(f"Loading and validating {data}…"):
+        result = pipeline.validate(io.read_raw_tables(data), as_of, newest_at=newest_at)
+    return result.dataset, result
+
+
 def _load(
     data: Path, rejects: Path | None, as_of: str | None = None, title: str = "Input", max_reject_share: float = 0.2,
     engine=None, newest_at: pd.Timestamp | None = None,
@@ -272,21 +280,14 @@ def _load(
     Returns the data the stages take (the dataset, or the handle of a partitioned one, whose rows stay on disk and
     are validated bucket by bucket on ``engine``) and the validation result.
     """
-    from churnml import pipeline
-
-    handle = io.open_partitioned(data)
-    if handle is not None:  # the engine shows the buckets' progress
-        result = pipeline.validate(handle, as_of, engine=engine, newest_at=newest_at)
-    else:
-        with err.status(f"Loading and validating {data}…"):
-            result = pipeline.validate(io.read_raw_tables(data), as_of, newest_at=newest_at)
+    data_in, result = _validated(data, as_of, engine, newest_at)
     directory = rejects or data / "rejects"
     written = _write_rejects(result, directory, rejects is None)
     print_validation(result, title)
     if written:
         out.print(f"[yellow]{result.total_rejected:,} rejected rows, with reasons, in {directory}[/yellow]")
     _check_reject_share(result, directory, max_reject_share)
-    return (handle if handle is not None else result.dataset), result
+    return data_in, result
 
 
 _SUMMARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift", "recall_at_capacity")

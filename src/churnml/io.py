@@ -617,26 +617,6 @@ def _read_part(part: Path) -> pa.Table:
         raise InputError([f"{part}: cannot read as Parquet ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
 
 
-def _empty_raw(name: str, source: str) -> RawTable:
-    return RawTable(name, pd.DataFrame({c: pd.Series([], dtype=object) for c in TABLES[name].column_names}), source, np.zeros(0, dtype=np.int64))
-
-
-def read_partitioned_table(directory: Path | str, name: str) -> RawTable:
-    """One table of a partitioned dataset, every bucket in bucket order; rows are numbered across the parts in
-    that order, and the source is the table's folder."""
-    folder = Path(directory) / name
-    if not folder.is_dir():
-        raise InputError([f"{folder}: the partitioning record lists table {name}, but its folder is missing; rewrite the dataset with churnml partition"])
-    tables = [_read_part(part) for _, part in _bucket_parts(folder)]
-    if not tables:
-        return _empty_raw(name, str(folder))
-    try:
-        table = pa.concat_tables(tables, promote_options="default")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InputError([f"{folder}: its parts disagree on column types ({_first_line(exc)}); rewrite the dataset with churnml partition"]) from None
-    return _raw_from_arrow(table, folder, name)
-
-
 @dataclass(frozen=True)
 class PartitionedData:
     """A handle on a partitioned dataset that reads one bucket at a time: what a worker is given, a few kilobytes.
@@ -657,6 +637,15 @@ class PartitionedData:
 
     def source(self, name: str) -> str:
         return str(Path(self.directory) / name)
+
+    def read_all(self) -> dict[str, RawTable]:
+        """Every table whole, every bucket in bucket order, rows numbered across the parts in that order."""
+        out = {}
+        for name in self.tables:
+            schema = self.schemas[name]
+            pieces = [_conform(_read_part(Path(f)), schema) for k in self.buckets for f in self.parts[name].get(k, ())]
+            out[name] = _raw_from_arrow(pa.concat_tables(pieces) if pieces else schema.empty_table(), Path(self.source(name)), name)
+        return out
 
     def read_bucket(self, bucket: int, customers: Sequence[str] | None = None) -> dict[str, RawTable]:
         """Every table's rows of one bucket (a table without rows there is empty, with the shared schema), or only
@@ -826,10 +815,10 @@ def write_partitioned(dataset: Dataset, directory: Path | str, buckets: int) -> 
 
 def read_raw_tables(directory: Path | str) -> dict[str, RawTable]:
     """Read every contract table of a directory as raw text (CSV) or as stored (Parquet); a partitioned dataset
-    (``partitioning.json``) is read whole, every bucket of every table."""
-    layout = partitioning(directory)
-    if layout is not None:
-        return {name: read_partitioned_table(directory, name) for name in TABLES if name in layout["tables"]}
+    (``partitioning.json``) is read whole, every bucket of every table (:meth:`PartitionedData.read_all`)."""
+    handle = open_partitioned(directory)
+    if handle is not None:
+        return handle.read_all()
     check_import(directory)
     out = {}
     for name, path in find_tables(directory).items():
