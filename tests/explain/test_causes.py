@@ -124,11 +124,11 @@ def test_additive_hazard_is_recovered_exactly():
         np.testing.assert_allclose(value[frozenset()], [0.02 + 0.001 * 0.97])
 
 
-def _causes(parts: list[list[float]], base: list[float], min_share: float = 0.35) -> pd.DataFrame:
+def _causes(parts: list[list[float]], base: list[float], min_share: float = 0.35, weight: float = 1.0) -> pd.DataFrame:
     n = len(parts)
     k = len(COLUMNS)
     return attribute_causes(np.array(parts), np.array(base), np.zeros((n, k)), np.zeros((n, k), bool), COLUMNS,
-                            REGISTRY, CauseConfig(min_share=min_share))
+                            REGISTRY, CauseConfig(min_share=min_share, healed_risk_weight=weight))
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,24 @@ def test_primary_cause_is_the_largest_part_with_enough_share(parts, base, cause,
     assert out.loc[0, "primary_cause"] == cause
     assert out.loc[0, "cause_share"] == pytest.approx(share)
     assert out.loc[0, ["price_share", "service_share", "other_share"]].sum() == pytest.approx(1.0 if share else 0.0)
+
+
+@pytest.mark.parametrize(
+    "weight, cause, other_share",
+    [
+        (1.0, "other", 0.30 / 0.42),  # all of the healed risk: it outweighs the price part
+        (0.25, "price", 0.075 / 0.195),  # a quarter of it: the price part leads with 0.10 / 0.195
+        (0.0, "price", 0.0),
+    ],
+)
+def test_the_healed_risk_counts_toward_other_at_its_weight(weight, cause, other_share):
+    out = _causes([[0.10, 0.02, 0.00]], [0.30], weight=weight)
+    assert out.loc[0, "primary_cause"] == cause
+    assert out.loc[0, "other_share"] == pytest.approx(other_share)
+
+
+def test_the_shipped_weight_counts_a_quarter_of_the_healed_risk():
+    assert CauseConfig().healed_risk_weight == 0.25
 
 
 @pytest.mark.parametrize(

@@ -74,3 +74,10 @@ def test_billing_queries_are_a_price_signal():
     assert names == ["billing_contacts_30d", "billing_contacts_90d", "billing_contacts_180d"]
     assert all(registry[n].family == Family.PRICE and registry[n].source == "support_contacts" for n in names)
     assert not np.any([registry[n].plan_mismatch for n in names])
+
+
+def test_how_the_desk_handled_a_bill_query_is_service():
+    registry = feature_registry(ChurnConfig())
+    names = [n for n in registry if n.startswith(("billing_unresolved_", "billing_repeat_contacts_"))]
+    assert len(names) == 6
+    assert all(registry[n].family == Family.SERVICE for n in names)

@@ -172,7 +172,7 @@ def attribute_causes(
     that depart from the reference) that plan-mismatch and shared-incident features carry; the playbook uses them.
     """
     parts = np.column_stack(
-        [np.maximum(phi[:, 0], 0.0), np.maximum(phi[:, 1], 0.0), np.maximum(base + phi[:, 2], 0.0)]
+        [np.maximum(phi[:, 0], 0.0), np.maximum(phi[:, 1], 0.0), np.maximum(cfg.healed_risk_weight * base + phi[:, 2], 0.0)]
     )
     total = parts.sum(axis=1)
     safe = np.where(total > 0, total, 1.0)

@@ -1,10 +1,16 @@
-"""Billing queries: support contacts about the bill, a price signal although they come through the support desk.
+"""Billing queries: support contacts about the bill.
 
 A customer who keeps asking about the bill watches what they pay: in retention practice "called about the bill"
-is among the first signs of a price-driven departure, especially right after a rise. What a contact was about
-decides its family: contacts about the bill, left unresolved or repeated, count here (price), every other contact
-in :mod:`churnml.features.support` (service). How long the desk made the customer wait stays a service fact for
-every contact. Contacts without a recorded ``topic`` are service contacts (the topic column is optional).
+is among the first signs of a price-driven departure, especially right after a rise. So how often a customer asks
+about the bill counts as price. How the desk handled those questions is service, as it is for every contact (the
+contract puts support contacts and waits in the service family): a billing question left unresolved or asked again
+within days is a failure of the desk, not of the price. Waits stay with the other contacts in
+:mod:`churnml.features.support`. Contacts without a recorded ``topic`` are service contacts (the topic column is
+optional).
+
+Measured on the simulated worlds (BENCHMARKS.md): counting unresolved and repeated billing questions as price named
+price for leavers whose trouble was the desk; as service, the flagged customers' price and service mix fell within a
+few points of the truth on every world.
 """
 
 from __future__ import annotations
@@ -56,14 +62,14 @@ def billing_contact_features(
 
 
 def billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
-    p, src = Family.PRICE, "support_contacts"
+    src = "support_contacts"
     return [
-        *per_window(config, "billing_contacts", p, "contact{s} about the bill", src),
-        *per_window(config, "billing_unresolved", p, "unresolved contact{s} about the bill", src),
+        *per_window(config, "billing_contacts", Family.PRICE, "contact{s} about the bill", src),
+        *per_window(config, "billing_unresolved", Family.SERVICE, "unresolved contact{s} about the bill", src),
         *per_window(
             config,
             "billing_repeat_contacts",
-            p,
+            Family.SERVICE,
             f"repeat contact{{s}} about the bill within {config.features.repeat_contact_days} days of the previous one",
             src,
         ),

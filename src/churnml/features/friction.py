@@ -56,7 +56,8 @@ def service_friction_features(
 
     ev = events_before(contacts, "timestamp", customers, t, max_age_days=longest)
     failures = (ev.column(contacts, "wait_minutes") > cfg.long_wait_minutes).astype(np.float64)
-    failures += ~ev.column(contacts, "resolved", bool) & ~billing_topic(contacts, ev.pos)  # a bill query: price
+    # An unresolved bill query has features of its own; leaving it out here measured better on price recall.
+    failures += ~ev.column(contacts, "resolved", bool) & ~billing_topic(contacts, ev.pos)
     score += ev.total(_fade(ev.age) * failures)
     ev = events_before(faults, "timestamp", customers, t, max_age_days=longest)
     score += ev.total(_fade(ev.age))

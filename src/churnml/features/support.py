@@ -1,7 +1,7 @@
 """Support contacts: how often customers call, how long they wait and whether their issue gets solved (service).
 
-Contacts about the bill are a price signal (:mod:`churnml.features.billing`): they are left out of the counts,
-unresolved and repeat contacts here, while every contact's wait stays a service fact.
+Contacts about the bill are counted in :mod:`churnml.features.billing` (how often: price; left unresolved or
+repeated: service) and left out of the counts, unresolved and repeat contacts here; every contact's wait is read here.
 """
 
 from __future__ import annotations
