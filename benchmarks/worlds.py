@@ -7,6 +7,12 @@ Each world is a generator preset that changes how churn comes about (see ``churn
 trained on everything knowable at T with the default configuration and no per-world tuning, then the scores file for
 T is compared with the generator's truth by :func:`churnml.modeling.evaluate.evaluate_at`. Results print as a
 Markdown table for BENCHMARKS.md and are saved to WORKDIR/worlds.json.
+
+``--ceiling`` adds ``ceiling_ratio``: what the features at T can tell about cause when the answer is given. A
+LightGBM classifier learns the oracle's cause at T from the same features on half of the customers (weighted by
+their risk, two folds, each customer named by the fold that did not see it), and is scored like the model on the
+same flagged leavers. No real export carries cause labels, so this is not a method churnml can ship: it shows how
+much of the oracle's accuracy is knowable from the inputs at all.
 """
 
 from __future__ import annotations
@@ -41,9 +47,35 @@ COLUMNS = [
     ("service_share", "{:.2f}"),
     ("service_oracle_share", "{:.2f}"),
 ]
+CEILING = ("ceiling_ratio", "{:.3f}")
 
 
-def run_world(world: str, seed: int, customers: int, as_of: str, threads: int, config: str | None = None) -> dict[str, object]:
+def cause_ceiling(features: pd.DataFrame, bundle, oracle: pd.DataFrame, scores: pd.DataFrame, truth: pd.DataFrame,
+                  t: pd.Timestamp, horizon_days: int) -> float:
+    """Cause accuracy / oracle's of a classifier taught the oracle's cause at T (see the module docstring)."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from churnml.modeling.evaluate import evaluate_at
+
+    at_t = oracle[oracle["as_of_date"] == t].set_index("customer_id")
+    X = bundle.prepare(features)
+    X = X.loc[X.index.intersection(at_t.index)]
+    causes = np.array(["price", "service", "other"])
+    y = at_t.loc[X.index, "oracle_cause"].map({c: k for k, c in enumerate(causes)}).to_numpy()
+    weight = at_t.loc[X.index, ["hazard_price", "hazard_service", "hazard_other"]].sum(axis=1).to_numpy()
+    fold = np.random.default_rng(0).integers(0, 2, len(X))
+    named = np.empty(len(X), dtype=object)
+    for k in (0, 1):
+        model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=50, verbose=-1, n_jobs=1)
+        model.fit(X[fold != k], y[fold != k], sample_weight=weight[fold != k])
+        named[fold == k] = causes[model.predict(X[fold == k])]
+    taught = scores.assign(primary_cause=pd.Series(named, index=X.index).reindex(scores["customer_id"]).to_numpy())
+    return float(evaluate_at(taught, truth, oracle, t, horizon_days)["cause_accuracy_ratio"])
+
+
+def run_world(world: str, seed: int, customers: int, as_of: str, threads: int, config: str | None = None,
+              ceiling: bool = False) -> dict[str, object]:
     """Generate, train at T, score T and compare with the truth; the pipeline's public functions only."""
     from churnml.config import load_config
     from churnml.dataset import Dataset
@@ -73,14 +105,20 @@ def run_world(world: str, seed: int, customers: int, as_of: str, threads: int, c
     bundle.meta["version"] = f"{world}-{seed}"
     scores = score_dataset(dataset, t, bundle, cfg).scores
     out = {"world": world, "seed": seed, **evaluate_at(scores, data.truth, data.oracle, t, cfg.labels.horizon_days)}
+    if ceiling:
+        from churnml.pipeline import build_features
+
+        features = build_features(dataset, t, cfg)
+        out["ceiling_ratio"] = cause_ceiling(features, bundle, data.oracle, scores, data.truth, t, cfg.labels.horizon_days)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
 def _table(rows: list[dict[str, object]]) -> str:
-    head = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
-    rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|"
-    body = ["| " + " | ".join(fmt.format(r[c]) for c, fmt in COLUMNS) + " |" for r in rows]
+    columns = [*COLUMNS, CEILING] if rows and CEILING[0] in rows[0] else COLUMNS
+    head = "| " + " | ".join(c for c, _ in columns) + " |"
+    rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(columns))) + "|"
+    body = ["| " + " | ".join(fmt.format(r[c]) for c, fmt in columns) + " |" for r in rows]
     return "\n".join([head, rule, *body])
 
 
@@ -95,6 +133,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1) // 2), help="worlds run at once")
     parser.add_argument("--workdir", default="data/bench-worlds")
     parser.add_argument("--config", default=None, help="a churnml config file (default: the shipped defaults)")
+    parser.add_argument("--ceiling", action="store_true", help="also measure cause accuracy of a classifier taught the oracle's cause")
     args = parser.parse_args()
     worlds = [w for w in args.worlds.split(",") if w]
     unknown = sorted(set(worlds) - set(WORLDS))
@@ -103,7 +142,7 @@ def main() -> None:
     jobs = [(w, int(s)) for w in worlds for s in args.seeds.split(",") if s]
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_world, w, s, args.customers, args.as_of, threads, args.config) for w, s in jobs]
+        futures = [pool.submit(run_world, w, s, args.customers, args.as_of, threads, args.config, args.ceiling) for w, s in jobs]
         rows = []
         for f in futures:
             rows.append(f.result())
