@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= data/demo
 WORLDS_ARGS ?= --seeds 1,2 --customers 20000
+TEST_WORKERS ?= auto
 BENCH_ARGS ?= --customers 1000000 --stages generate,validate,features,generate-train,train,score
 
 .DEFAULT_GOAL := help
@@ -25,8 +26,9 @@ install: $(STAMP) ## Create .venv and install churnml with its dev tools
 demo: $(STAMP) ## Generate a dataset, validate it and run every pipeline stage on it
 	$(BIN)/churnml demo --workdir $(DEMO)
 
-test: lint ## Lint, then run the whole test suite
-	$(BIN)/python -m pytest
+test: lint ## Lint, then run the whole test suite (spread over the cores; the timing-sensitive tests alone after)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 test-fast: $(STAMP) ## Every test not marked slow (the developer loop)
 	$(BIN)/python -m pytest -m "not slow" -q

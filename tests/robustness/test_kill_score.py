@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from robust_helpers import CHURNML
 
-# End to end through the command line or a trained model: part of make test, not of make test-fast.
-pytestmark = pytest.mark.slow
+# End to end through the command line or a trained model: part of make test, not of make test-fast. The kill moments
+# are drawn from a measured run's length, so the test runs alone (serial), not beside tests that load the machine.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 KILLS = 50
 DATES = ("2025-04-01", "2025-03-01")  # alternate, so the old pair and the new pair differ
