@@ -9,6 +9,10 @@ Stages: generate / validate / features / score / winback use the --customers dat
 --train-customers dataset (training reads 12 monthly snapshots of it); score and winback use the model train wrote.
 generate-parts writes the --customers dataset partitioned (`generate --partitions`), one region at a time;
 score-buckets scores it in this process bucket by bucket, score-cluster on a LocalCluster of --workers processes.
+floors (benchmarks/floors.py) measures, on the --customers dataset and the trained model, what today's engines need
+with nothing around them: reading every table with pyarrow, LightGBM's predict for every active customer and its
+TreeSHAP for the riskiest tenth. Each stage is then also shown as a multiple of the floors it stands on (validate,
+features, winback: read; score: read + predict + explain), all measured in the same run.
 
 Peak memory is the child's maximum resident set size from os.wait4 (the largest of its process tree), so one stage
 never inherits another's peak; the process tree is also sampled every 0.2 s, which gives the peak of each process
@@ -48,7 +52,19 @@ def _commands(stage: str, args: argparse.Namespace, data: Path, train_data: Path
         "train": [str(BIN), "train", "--data", str(train_data), "--as-of", args.as_of, "--model-dir", str(work / "models")],
         "score": [str(BIN), "score", "--data", str(data), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "scores.csv")],
         "winback": [str(BIN), "winback", "--data", str(data), "--as-of", args.as_of, "--model", str(work / "models" / "latest"), "--out", str(work / "winback.csv")],
+        "floors": [sys.executable, str(Path(__file__).with_name("floors.py")), "--data", str(data), "--as-of", args.as_of,
+                   "--model", str(work / "models" / "latest"), "--json", str(work / "floors.json")],
     }[stage]
+
+
+# Which floors each stage stands on (see benchmarks/floors.py).
+FLOORS = {"validate": ("read_s",), "features": ("read_s",), "winback": ("read_s",), "score": ("read_s", "predict_s", "explain_s")}
+
+
+def _floor_of(stage: str, floors: dict | None) -> float | None:
+    if not floors or stage not in FLOORS:
+        return None
+    return sum(floors[k] for k in FLOORS[stage])
 
 
 def _customers_of(stage: str, args: argparse.Namespace) -> int:
@@ -122,10 +138,20 @@ def main() -> int:
             break
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB RAM, Python {platform.python_version()}"
     print(f"\nMachine: {machine}; date: {date.today()}\n")
-    print("| stage | customers | wall time (s) | peak RSS (GB) | peak RSS per process (GB) | command |\n|---|---:|---:|---:|---|---|")
+    floors_file = work / "floors.json"
+    floors = json.loads(floors_file.read_text()) if "floors" in args.stages.split(",") and floors_file.exists() else None
+    if floors:
+        print(f"Floors: read {floors['read_s']} s ({floors['rows_read']:,} rows), predict {floors['predict_s']} s "
+              f"({floors['active']:,} active), explain {floors['explain_s']} s ({floors['explained']:,} customers, "
+              f"{floors['explained_per_s']:,.0f}/s; {floors['trees']} trees, {floors['features']} features)\n")
+    print("| stage | customers | wall time (s) | floor (s) | x floor | peak RSS (GB) | peak RSS per process (GB) | command |\n"
+          "|---|---:|---:|---:|---:|---:|---|---|")
     for r in results:
         per = ", ".join(f"{role} {gb}" for role, gb in r["peak_rss_gb_per_process"])
-        print(f"| {r['stage']} | {r['customers']:,} | {r['wall_s']} | {r['peak_rss_gb']} | {per} | `{r['command']}` |")
+        floor = _floor_of(r["stage"], floors)
+        r["floor_s"], r["x_floor"] = (round(floor, 2), round(r["wall_s"] / floor, 2)) if floor else (None, None)
+        floor_cells = f"{r['floor_s']} | {r['x_floor']}" if floor else " | "
+        print(f"| {r['stage']} | {r['customers']:,} | {r['wall_s']} | {floor_cells} | {r['peak_rss_gb']} | {per} | `{r['command']}` |")
     previous = json.loads((work / "results.json").read_text()) if (work / "results.json").exists() else {"results": []}
     merged = {r["stage"]: r for r in previous.get("results", [])} | {r["stage"]: r for r in results}
     (work / "results.json").write_text(json.dumps({"machine": machine, "date": str(date.today()), "results": list(merged.values())}, indent=2))
