@@ -110,6 +110,7 @@ def run_world(world: str, seed: int, customers: int, as_of: str, threads: int, c
 
         features = build_features(dataset, t, cfg)
         out["ceiling_ratio"] = cause_ceiling(features, bundle, data.oracle, scores, data.truth, t, cfg.labels.horizon_days)
+    out["trees"] = bundle.booster.best_iteration or bundle.booster.num_trees()
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
