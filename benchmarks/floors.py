@@ -7,8 +7,8 @@ Each floor is what today's engines need for one part of the work, with nothing o
 - ``read``: every table file read whole with pyarrow (Parquet or CSV), no validation, no conversion to pandas;
 - ``predict``: LightGBM's ``Booster.predict`` on the prepared feature matrix of every customer active at the as-of
   date (the matrix is built first and not timed), with the booster's best iteration, as scoring runs it;
-- ``explain``: LightGBM's TreeSHAP (``pred_contrib``) on the riskiest ``--flagged-share`` of them, the customers the
-  job explains.
+- ``explain``: LightGBM's TreeSHAP (``pred_contrib``) on the riskiest ``--flagged-share`` of them (by default the
+  model configuration's ``flagging.top_fraction``), the customers the job explains.
 
 ``make bench`` runs it as one of its stages and divides each stage's wall time by the floors it stands on
 (validate and features: read; score: read + predict + explain), so a stage is always compared with a floor measured
@@ -41,7 +41,7 @@ def _read_floor(data: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def measure(data: Path, as_of: str, model: Path, flagged_share: float) -> dict[str, float]:
+def measure(data: Path, as_of: str, model: Path, flagged_share: float | None) -> dict[str, float]:
     read_s, rows = _read_floor(data)
     bundle = io.read_bundle(model)
     config = parse_config(bundle.meta["config"])
@@ -53,7 +53,8 @@ def measure(data: Path, as_of: str, model: Path, flagged_share: float) -> dict[s
     started = time.perf_counter()
     raw = bundle.booster.predict(X, num_iteration=iteration)
     predict_s = time.perf_counter() - started
-    k = max(1, int(np.ceil(flagged_share * len(X))))
+    share = flagged_share if flagged_share is not None else (config.flagging.top_fraction or 0.10)
+    k = max(1, int(np.ceil(share * len(X))))
     riskiest = X.iloc[np.argsort(-raw, kind="stable")[:k]]
     started = time.perf_counter()
     bundle.booster.predict(riskiest, num_iteration=iteration, pred_contrib=True)
@@ -76,7 +77,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--as-of", required=True)
     parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("--flagged-share", type=float, default=0.10, help="share of the active customers explained")
+    parser.add_argument("--flagged-share", type=float, default=None,
+                        help="share of the active customers explained (default: the model's flagging.top_fraction, else 0.1)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     floors = measure(args.data, args.as_of, args.model, args.flagged_share)

@@ -128,6 +128,8 @@ def main() -> int:
         if stage in args.stages.split(",") and folder.exists():
             shutil.rmtree(folder)
     work.mkdir(parents=True, exist_ok=True)
+    if "floors" in args.stages.split(","):
+        (work / "floors.json").unlink(missing_ok=True)  # never divide by an earlier run's floors
     results = []
     for stage in args.stages.split(","):
         print(f"== {stage}", flush=True)
@@ -139,7 +141,8 @@ def main() -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB RAM, Python {platform.python_version()}"
     print(f"\nMachine: {machine}; date: {date.today()}\n")
     floors_file = work / "floors.json"
-    floors = json.loads(floors_file.read_text()) if "floors" in args.stages.split(",") and floors_file.exists() else None
+    measured = any(r["stage"] == "floors" and r["exit"] == 0 for r in results)
+    floors = json.loads(floors_file.read_text()) if measured and floors_file.exists() else None
     if floors:
         print(f"Floors: read {floors['read_s']} s ({floors['rows_read']:,} rows), predict {floors['predict_s']} s "
               f"({floors['active']:,} active), explain {floors['explain_s']} s ({floors['explained']:,} customers, "

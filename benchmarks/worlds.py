@@ -11,8 +11,9 @@ Markdown table for BENCHMARKS.md and are saved to WORKDIR/worlds.json.
 ``--ceiling`` adds ``ceiling_ratio``: what the features at T can tell about cause when the answer is given. A
 LightGBM classifier learns the oracle's cause at T from the same features on half of the customers (weighted by
 their risk, two folds, each customer named by the fold that did not see it), and is scored like the model on the
-same flagged leavers. No real export carries cause labels, so this is not a method churnml can ship: it shows how
-much of the oracle's accuracy is knowable from the inputs at all.
+same flagged leavers. No real export carries cause labels, so this is not a method churnml can ship: it estimates how
+much of the oracle's accuracy the inputs make knowable. One classifier on half the customers with fixed settings is
+an estimate, not an upper bound: the model's own figure can beat it on a run.
 """
 
 from __future__ import annotations

@@ -51,3 +51,39 @@ def test_training_before_an_imports_churners_are_labels_says_which_as_of_works()
     cfg = parse_config({"snapshots": {"max_snapshots": 1, "validation_snapshots": 1}})
     with pytest.raises(InputError, match=r"end dates run to 2024-07-30.*train with --as-of 2024-10-28 or later"):
         churnml.pipeline.train(dataset, "2024-06-30", cfg, source="imp")
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    tables = generate(400, seed=4, start="2024-01-01", months=16).tables
+    cfg = parse_config({"model": {"max_rounds": 20, "num_threads": 1}, "tracking": {"enabled": False},
+                        "scoring": {"chunk_customers": 97}})
+    dataset = Dataset.from_frames(tables)
+    return dataset, churnml.train(dataset, T, cfg).bundle, cfg
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flagging", [{"top_fraction": 1.0}, {"top_fraction": None, "probability_threshold": 1.0},
+                                      {"top_fraction": 0.1}])
+def test_the_scores_frame_is_in_rank_order_with_the_causes_on_the_flagged_rows(small_model, flagging):
+    """The frame is assembled in rank order: ranks 1..n, probabilities falling, and each flagged row's cause,
+    reasons and action are its own (the same customer explained alone gives the same cause)."""
+    import numpy as np
+
+    from churnml.schemas import OUTPUTS
+
+    dataset, bundle, base = small_model
+    cfg = base.model_copy(update={"flagging": base.flagging.model_copy(update=flagging)})
+    s = churnml.score(dataset, T, bundle, cfg).scores
+    assert list(s.columns) == OUTPUTS["scores"].columns
+    assert s["risk_rank"].tolist() == list(range(1, len(s) + 1))
+    assert (np.diff(s["churn_probability"].to_numpy()) <= 0).all()
+    assert s["customer_id"].is_unique and len(s) > 100
+    flagged = s[s["flagged"]]
+    assert (flagged["primary_cause"].isin(["price", "service", "other"])).all()
+    assert (s.loc[~s["flagged"], "primary_cause"] == "").all() and (s.loc[~s["flagged"], "recommended_action"] == "none").all()
+    if len(flagged):
+        one = flagged.iloc[len(flagged) // 2]
+        summary = churnml.pipeline.explain(dataset, T, bundle, cfg, [one["customer_id"]]).summary.loc[one["customer_id"]]
+        assert summary["primary_cause"] == one["primary_cause"]
+        assert summary["churn_probability"] == pytest.approx(one["churn_probability"])

@@ -879,7 +879,7 @@ def explain(
         f"({summary['risk_tier']} risk); lifecycle stage: {summary['lifecycle_stage']}."
     )
     out.print(
-        f"Main cause: [bold]{summary['primary_cause']}[/bold], carrying {summary['cause_share']:.0%} of what raises the risk "
+        f"Main cause: [bold]{summary['primary_cause']}[/bold], carrying {summary['cause_share']:.0%} of the cause split "
         f"(price {summary['price_share']:.0%}, service {summary['service_share']:.0%}, other {summary['other_share']:.0%})."
     )
     for title, part in (("What raises the risk", up), ("What lowers the risk", down)):

@@ -188,8 +188,8 @@ class CauseConfig(_Model):
     )
 
     healed_risk_weight: float = Field(
-        0.25, ge=0, le=1, description="How much of the risk a customer would keep with every price and service pain "
-        "healed counts toward `other`. Below 1 because a tree model credits part of a pain's risk to who the customer "
+        0.25, ge=0, le=1, description="How much of the risk a customer would keep with every pain (price, service and "
+        "other) healed counts toward `other`. Below 1 because a tree model credits part of a pain's risk to who the customer "
         "is (won back, tenure, payment method), which stays when the pain is healed: measured on the simulated worlds, "
         "that healed risk is 1.6 to 2.7 times the true pain-free risk of flagged customers. 1 counts all of it.",
     )

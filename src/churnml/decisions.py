@@ -106,7 +106,7 @@ def explain_actions(actions: np.ndarray, causes: pd.DataFrame, stage: np.ndarray
     chosen = pd.Series(np.asarray(actions, dtype=object))
     why = chosen.map({a: r.why for a in chosen.unique() if (r := remedy(a)) is not None}).fillna("chosen by the playbook configuration")
     share = (causes["cause_share"].to_numpy() * 100).round().astype(int).astype(str)
-    context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the risk), " + np.asarray(stage).astype(str) + " customer"
+    context = "cause " + causes["primary_cause"].astype(str).to_numpy() + " (" + share + "% of the cause split), " + np.asarray(stage).astype(str) + " customer"
     return (why.to_numpy().astype(str) + "; " + context).astype(object)
 
 

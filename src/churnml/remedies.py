@@ -42,7 +42,7 @@ class Situation:
     """What the playbook knows of each flagged customer, one array entry per customer."""
 
     cause: np.ndarray  # primary cause: price, service or other
-    cause_share: np.ndarray  # the share of the risk the cause carries
+    cause_share: np.ndarray  # the share of the price, service and other split the cause carries
     stage: np.ndarray  # lifecycle stage: new, established or won_back
     incident_led: np.ndarray  # service risk carried mostly by a shared incident
     plan_mismatch_led: np.ndarray  # price risk carried mostly by a plan that does not fit the usage

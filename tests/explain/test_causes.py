@@ -86,6 +86,14 @@ def test_a_neutral_value_never_raises_its_familys_share(feature, neutral_value):
         parts, _ = _parts(frame, method=method)
         assert parts[0, family] == 0.0, (feature, neutral_value, method)
         assert parts[0].max() > 0  # the other family's pain is seen
+    # The shares the scores file shows, with the shipped cause settings (healed-risk weight included).
+    departs = harmful_departures(frame, REGISTRY, REFS)
+    value = family_values(_greedy_model, frame, REGISTRY, REFS, departs)
+    causes = attribute_causes(family_parts(value), value[frozenset()], np.zeros(departs.shape), departs, COLUMNS, REGISTRY,
+                              CauseConfig())
+    share = ["price_share", "service_share", "other_share"][family]
+    if REGISTRY[feature].family is not Family.OTHER:
+        assert causes.loc[0, share] == 0.0, (feature, neutral_value)
 
 
 def test_a_harmful_value_carries_risk_in_its_own_family_only():

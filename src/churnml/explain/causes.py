@@ -11,7 +11,9 @@ which the families can be added; the parts add up exactly to the customer's risk
 
 Context features (tenure, plan, who the customer is) stay at the customer's own values throughout: they change how
 much a pain hurts this customer, but they are not a pain the remedy can fix. The risk the customer would have with
-every pain healed is the `other` part's base: a customer with no pain leaves, if at all, for other reasons.
+every pain healed counts toward the `other` part at ``cause.healed_risk_weight`` (a quarter by default): a customer
+with no pain leaves, if at all, for other reasons, but a tree model credits part of a pain's risk to who the customer
+is, and that part stays when the pain is healed.
 """
 
 from __future__ import annotations
@@ -165,8 +167,8 @@ def attribute_causes(
 ) -> pd.DataFrame:
     """Per row: the share of risk each family carries, the primary cause and its share.
 
-    The parts are price = its Shapley value, service = its Shapley value, other = the risk at the healthy reference
-    plus other's Shapley value (each floored at 0), as shares of their sum. ``primary_cause`` is the largest part;
+    The parts are price = its Shapley value, service = its Shapley value, other = ``cfg.healed_risk_weight`` times
+    the risk at the healthy reference plus other's Shapley value (each floored at 0), as shares of their sum. ``primary_cause`` is the largest part;
     price or service only when its share also reaches ``cfg.min_share``, else ``other``. ``plan_mismatch_share``
     and ``incident_share`` are the parts of the price and service contributions (TreeSHAP, counting only values
     that depart from the reference) that plan-mismatch and shared-incident features carry; the playbook uses them.

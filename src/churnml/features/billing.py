@@ -8,9 +8,11 @@ within days is a failure of the desk, not of the price. Waits stay with the othe
 :mod:`churnml.features.support`. Contacts without a recorded ``topic`` are service contacts (the topic column is
 optional).
 
-Measured on the simulated worlds (BENCHMARKS.md): counting unresolved and repeated billing questions as price named
-price for leavers whose trouble was the desk; as service, the flagged customers' price and service mix fell within a
-few points of the truth on every world.
+Measured on the simulated worlds (BENCHMARKS.md, 2026-12-06): counted as price, unresolved and repeated billing
+questions named price for customers whose trouble was the desk (service_led seed 1: 88% of the 140 flagged
+customers the oracle names service but churnml named price had an unresolved billing question in the last 90 days,
+against 22% of all flagged); together with the healed-risk weight, the flagged customers' price and service mix fell
+within 10 points of the oracle's in 23 of 24 runs.
 """
 
 from __future__ import annotations

@@ -900,7 +900,7 @@ def _customer_html(
         f'<p class="lead">This customer has a <b id="probability">{pct(row.churn_probability)}</b> chance of leaving within '
         f"{inputs.horizon_days} days, rank {int(row.risk_rank):,} of {total:,}. "
         f'The main cause is <b id="cause">{esc(cause_name(cause))}</b>'
-        + (f", which carries <b>{pct(row.cause_share, 0)}</b> of what raises the risk." if not _missing(row.cause_share) else ".")
+        + (f", which carries <b>{pct(row.cause_share, 0)}</b> of the split between price, service and other." if not _missing(row.cause_share) else ".")
         + "</p>",
         f'<p class="help">{esc(CAUSE_MEANING.get(cause, ""))}</p>',
         '<div style="max-width:520px">' + _sharebar(shares) + "</div>",
