@@ -226,3 +226,50 @@ def test_unsafe_ids_are_rejected_with_their_reason(tmp_path, customer_id, says):
     result, rej = _rejects(tmp_path, "subscriptions", SUBS + f"{customer_id},2025-01-01,,basic,20\n")
     assert len(rej) == 1 and says in rej["reason"][0], rej["reason"].tolist()
     assert len(result.dataset.subscriptions) == 1  # the good row stays
+
+
+# ------------------------------------------------------------------ the fast paths agree with the plain rules
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from churnml.validation import _exact_duplicates, factorize, factorize_together  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "00123", " ", None]), st.integers(0, 2),
+                          st.sampled_from([0.0, -0.0, 1.5, float("nan")]), st.sampled_from(["web", "phone", None])),
+                min_size=0, max_size=40))
+def test_exact_duplicates_equal_pandas_on_any_rows(rows):
+    """Candidates by customer and time, then a full comparison: the same rows as DataFrame.duplicated."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "day", "wait", "channel"])
+    frame = frame.assign(
+        customer_id=frame["customer_id"].astype("str"),
+        timestamp=pd.Timestamp("2025-01-01") + pd.to_timedelta(frame["day"], unit="D"),
+        channel=frame["channel"].astype("str"),
+    ).drop(columns="day")
+    found = _exact_duplicates(frame, {}, ["customer_id", "timestamp"])
+    assert found.tolist() == frame.duplicated(keep="first").tolist()
+
+
+def test_exact_duplicates_leave_out_columns_of_lists():
+    frame = pd.DataFrame({"customer_id": ["a", "a", "a"], "timestamp": pd.to_datetime(["2025-01-01"] * 3),
+                          "tags": [[1], [2], [1]], "wait": [1.0, 1.0, 2.0]})
+    assert _exact_duplicates(frame, {}, ["customer_id", "timestamp"]).tolist() == [False, True, False]
+
+
+def test_ids_coded_together_share_codes_and_fall_back_apart():
+    together = factorize_together({"a": pd.Series(["x", "y", None], dtype="str"), "b": pd.Series(["y", "z"], dtype="str")})
+    assert together["a"].values is together["b"].values
+    a, b = together["a"], together["b"]
+    assert a.values[a.codes[1]] == b.values[b.codes[0]] == "y" and a.codes[2] == -1
+    apart = factorize_together({"a": pd.Series(["x", "y"], dtype="str"), "b": pd.Series(["y", 3], dtype=object)})
+    assert apart["a"].values is not apart["b"].values
+    assert factorize(pd.Series([[1], [2]])) is None  # lists do not hash: their column is left out of comparisons
+
+
+def test_an_event_whose_customer_has_only_a_rejected_period_is_an_orphan(tmp_path):
+    subs = SUBS + "00999,2025-03-01,2025-02-01,basic,20\n"  # ends before it starts: rejected
+    result = load_dataset(_write(tmp_path / "d", subscriptions=subs, surveys="customer_id,timestamp,score\n00999,2025-04-01,3\n00123,2025-04-01,9\n"))
+    rej = result.rejects["surveys"]
+    assert rej["customer_id"].tolist() == ["00999"] and "has no valid subscription" in rej["reason"].iloc[0]

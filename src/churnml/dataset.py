@@ -54,8 +54,11 @@ def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
 
 
 def month_end(months: pd.Series) -> pd.Series:
-    """The instant a usage month is over: the first day of the next month."""
-    return months + pd.offsets.MonthBegin(1)
+    """The instant a usage month is over: the first day of the next month (at the same time of day)."""
+    stamps = months.to_numpy(dtype="datetime64[ns]")
+    day = stamps.astype("datetime64[D]")
+    following = (stamps.astype("datetime64[M]") + 1).astype("datetime64[ns]") + (stamps - day)
+    return pd.Series(following, index=months.index, name=months.name)
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)

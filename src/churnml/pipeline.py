@@ -27,10 +27,10 @@ from __future__ import annotations
 import hashlib
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,32 +41,20 @@ from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
-from churnml.explain import Explanations, attribute, explain_customers, render_reasons
 from churnml.features import ContextPart, PopulationContext, context_part, feature_registry, merge_context
 from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
-from churnml.modeling.bundle import ModelBundle
-from churnml.modeling.train import TrainingResult, train_model
-from churnml.modeling.winback import (
-    WinbackModel,
-    attach_winback,
-    check_return_rows,
-    churn_nights,
-    churned_in_window,
-    features_at_churn,
-    fit_winback,
-    latest_return_rows,
-    month_before,
-    return_features,
-    return_training_rows,
-    winback_model,
-    won_back_stays,
-)
 from churnml.remedies import WinbackAction
-from churnml.report.gather import gather_report_inputs
 from churnml.schemas import OUTPUTS, empty_frame
 from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
+
+if TYPE_CHECKING:  # the model stack (LightGBM, scikit-learn, matplotlib) loads in the stages that use it, so
+    # validating or building features starts in a fraction of a second
+    from churnml.explain import Explanations
+    from churnml.modeling.bundle import ModelBundle
+    from churnml.modeling.train import TrainingResult
+    from churnml.modeling.winback import WinbackModel
 
 __all__ = [
     "Data",
@@ -330,12 +318,16 @@ def _snapshot_task(k: int, source: _Source, dates: pd.DatetimeIndex, config: Chu
 
 
 def _return_rows_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from churnml.modeling.winback import return_training_rows, won_back_stays
+
     subs = source.load(k).subscriptions
     return return_training_rows(subs, t, config, latest=False), won_back_stays(subs, t, config.labels.grace_days)
 
 
 def _return_features_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: ModelBundle, config: ChurnConfig,
                           contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
+    from churnml.modeling.winback import return_features
+
     k, rows = item
     return return_features(source.load(k, customers=pd.Index(rows["customer_id"].unique())), rows, bundle, config, contexts=contexts)
 
@@ -373,6 +365,8 @@ def _snapshots(source: _Source, engine: Engine, t: pd.Timestamp, config: ChurnCo
 
 def _train_winback(source: _Source, engine: Engine, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig) -> WinbackModel:
     """:func:`churnml.modeling.winback.train_winback`, part by part; ``ValueError`` when history is too short."""
+    from churnml.modeling.winback import check_return_rows, fit_winback, latest_return_rows, month_before
+
     found = engine.map(_return_rows_task, source.keys, source, t, config, label="earlier churners")
     tagged = [rows.assign(_part=j) for j, (rows, _) in enumerate(found)]
     rows = latest_return_rows(pd.concat(tagged, ignore_index=True), config)
@@ -403,6 +397,9 @@ def train(
 
     Raises :class:`~churnml.errors.InputError` when the history is too short or one-sided to learn from.
     """
+    from churnml.modeling.train import train_model
+    from churnml.modeling.winback import attach_winback
+
     t = as_timestamp(as_of)
     engine = engine or LocalEngine(progress)
     parts = _source(data, t, config, engine)
@@ -490,6 +487,8 @@ def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timesta
                   context: PopulationContext) -> tuple[pd.DataFrame, float]:
     """Pass 2, the flagged customers of a part (``item``: the part and their probability and stage): features again,
     TreeSHAP contributions, cause, reasons and action."""
+    from churnml.explain import attribute, render_reasons
+
     k, flagged = item
     features = _features.build_features(source.load(k, customers=flagged.index), t, config, context)
     features = features.reindex(flagged.index)
@@ -610,6 +609,8 @@ def explain(
     """Probability, tier, stage, cause, action and every contribution of chosen active customers, equal to what the
     nightly job computed for them. On a partitioned dataset the context pass reads every bucket, then only the
     customers' buckets are read again."""
+    from churnml.explain import explain_customers
+
     if not isinstance(data, PartitionedData):
         return explain_customers(data, as_of, bundle, config, customer_ids)
     t = as_timestamp(as_of)
@@ -627,12 +628,17 @@ class WinbackResult:
 
 
 def _churned_task(k: int, source: _Source, t: pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
+    from churnml.modeling.winback import churned_in_window
+
     return churned_in_window(source.load(k).subscriptions, t, config)
 
 
 def _winback_task(item: tuple[int, pd.DataFrame], source: _Source, bundle: ModelBundle, model: WinbackModel, config: ChurnConfig,
                   contexts: dict[pd.Timestamp, PopulationContext]) -> pd.DataFrame:
     """The listed churners of a part: cause at churn, reasons, return chance and monthly price."""
+    from churnml.explain import attribute, render_reasons
+    from churnml.modeling.winback import features_at_churn, return_features
+
     k, who = item
     known = source.load(k, customers=pd.Index(who["customer_id"].unique()))
     features = features_at_churn(known, who, config, contexts=contexts)
@@ -664,6 +670,8 @@ def winback(
     passes over the parts: who churned in the window, the population context at their churn nights and months, then
     their features, causes and return chances.
     """
+    from churnml.modeling.winback import churn_nights, month_before, winback_model
+
     t = as_timestamp(as_of)
     model = model or winback_model(bundle)
     engine = engine or LocalEngine(progress)
@@ -719,5 +727,10 @@ def winback(
 # ----------------------------------------------------------------------------------------------------- report
 
 
-# Everything the analysts' report shows for a scores frame and its run manifest.
-report_inputs = gather_report_inputs
+def report_inputs(scores: pd.DataFrame, manifest: Mapping[str, Any], dataset: Dataset, bundle: ModelBundle,
+                  config: ChurnConfig, **options: Any):
+    """Everything the analysts' report shows for a scores frame and its run manifest
+    (:func:`churnml.report.gather.gather_report_inputs`, whose keyword options it passes on)."""
+    from churnml.report.gather import gather_report_inputs
+
+    return gather_report_inputs(scores, manifest, dataset, bundle, config, **options)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from churnml.dataset import Dataset, as_timestamp, isin_ids, month_end
 from churnml.errors import InputError
@@ -22,6 +24,7 @@ _FALSE = ("false", "0", "no")
 # datetime64[ns] spans 1677..2262; anything outside is a typo, not a customer event.
 _MIN_DATE = pd.Timestamp("1900-01-01")
 _MAX_DATE = pd.Timestamp("2200-01-01")
+_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass
@@ -86,7 +89,13 @@ class Reasons:
 
     def __init__(self, n: int):
         self.bad = np.zeros(n, dtype=bool)
-        self.text = np.full(n, "", dtype=object)
+        self._text: np.ndarray | None = None  # made when a first row fails: a clean table builds no strings
+
+    @property
+    def text(self) -> np.ndarray:
+        if self._text is None:
+            self._text = np.full(len(self.bad), "", dtype=object)
+        return self._text
 
     def add(self, mask: np.ndarray | pd.Series, message: Message) -> None:
         """``message``: one text, or a function of the mask giving the text of each selected row.
@@ -97,7 +106,8 @@ class Reasons:
         if not mask.any():
             return
         msg = message if isinstance(message, str) else np.asarray(message(mask), dtype=object)
-        self.text[mask] = self.text[mask] + np.where(self.bad[mask], "; ", "") + msg
+        text = self.text
+        text[mask] = text[mask] + np.where(self.bad[mask], "; ", "") + msg
         self.bad |= mask
 
 
@@ -111,6 +121,71 @@ def quoted(raw: pd.Series, text: str) -> Callable[[np.ndarray], np.ndarray]:
     return lambda mask: f"{raw.name} " + show(raw[mask]) + f" {text}"
 
 
+@dataclass
+class Factors:
+    """A text column as integer codes (-1: missing) over its distinct values, so a rule over text runs once per
+    distinct value and is spread back to the rows (tens of millions of usage rows hold one million customers).
+    Tables may share ``values`` (every table's ids coded together) and then share what is learnt of them."""
+
+    codes: np.ndarray
+    values: pd.Series
+    memo: dict[str, np.ndarray] = field(default_factory=dict)  # per-value results, shared with the same values
+
+    def per_value(self, key: str, rule: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+        """``rule`` over the distinct values, computed once for everything sharing them."""
+        if key not in self.memo:
+            self.memo[key] = np.asarray(rule(self.values))
+        return self.memo[key]
+
+    def spread(self, per_value: np.ndarray, missing: bool) -> np.ndarray:
+        """A mask over the distinct values as a mask over the rows (``missing`` for missing ones)."""
+        per_value = np.asarray(per_value, dtype=bool)
+        if not per_value.any() and (not missing or self.codes.min(initial=0) >= 0):
+            return np.zeros(len(self.codes), dtype=bool)  # the usual case: no value breaks the rule
+        return np.append(per_value, missing)[self.codes]
+
+
+def _arrow_text(raw: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    if isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow":
+        return pa.array(raw.array)
+    return None
+
+
+def _encoded(arrays: list[pa.Array | pa.ChunkedArray], dtype) -> tuple[np.ndarray, pd.Series]:
+    """Arrow's dictionary encoding (about twice as fast as pandas' factorize on its own strings) of the arrays
+    together: one code per value, the same code for the same text in every array."""
+    chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+    kind = pa.large_string() if any(pa.types.is_large_string(c.type) for c in chunks) else chunks[0].type
+    encoded = pc.dictionary_encode(pa.chunked_array([c.cast(kind) for c in chunks], type=kind)).combine_chunks()
+    codes = encoded.indices.fill_null(-1).to_numpy()  # int32: half the memory of int64 codes
+    return codes, pd.Series(encoded.dictionary.to_pandas()).astype(dtype)
+
+
+def factorize(raw: pd.Series) -> Factors | None:
+    """The :class:`Factors` of a column; None for values that cannot be hashed (lists or structs in Parquet)."""
+    arrow = _arrow_text(raw)
+    if arrow is not None:
+        codes, values = _encoded([arrow], raw.dtype)
+        return Factors(codes, values.rename(raw.name))
+    try:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    except TypeError:
+        return None
+    return Factors(np.asarray(codes), pd.Series(uniques, name=raw.name))
+
+
+def factorize_together(columns: dict[str, pd.Series]) -> dict[str, Factors]:
+    """The same column of several tables coded together (shared values and memo), or each on its own where they
+    are not all Arrow text."""
+    arrows = [_arrow_text(c) for c in columns.values()]
+    if not columns or any(a is None for a in arrows):
+        return {name: f for name, c in columns.items() if (f := factorize(c)) is not None}
+    codes, values = _encoded([a for a in arrows if a is not None], ID_DTYPE)
+    memo: dict[str, np.ndarray] = {}
+    bounds = np.cumsum([0, *(len(c) for c in columns.values())])
+    return {name: Factors(codes[bounds[j] : bounds[j + 1]], values, memo) for j, name in enumerate(columns)}
+
+
 def empty_mask(raw: pd.Series) -> np.ndarray:
     if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
         return (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
@@ -121,19 +196,29 @@ _UNSAFE_ID_CHARACTERS = "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2
 MAX_ID_CHARS = 256  # far beyond any CRM key; a longer "id" is a value that swallowed others, or an attack
 
 
-def reject_unsafe_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons) -> None:
+def _unsafe_id_masks(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Formula-like, control-character and over-long ids among ``text`` (pandas ``str`` values)."""
+    risky = text.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
+    # C0 and C1 controls, Unicode line breaks, zero-width marks and bidi overrides (U+202E shows an id reversed).
+    control = text.str.contains(_UNSAFE_ID_CHARACTERS, regex=True).to_numpy(dtype=bool, na_value=False)
+    long = (text.str.len() > MAX_ID_CHARS).to_numpy(dtype=bool, na_value=False)
+    return risky, control, long
+
+
+def reject_unsafe_ids(raw: pd.Series, present: np.ndarray, reasons: Reasons, factors: Factors | None = None) -> None:
     """Reject ids that would harm where they go unchanged (the scores file, CRM imports, file names): ids a
     spreadsheet would run as a formula, ids holding control characters (NUL, line breaks, escapes) and ids
-    longer than :data:`MAX_ID_CHARS`."""
-    text = raw.astype(ID_DTYPE)
-    risky = present & text.str.startswith(FORMULA_PREFIXES).to_numpy(dtype=bool, na_value=False)
+    longer than :data:`MAX_ID_CHARS`. With ``factors`` (:func:`factorize` of ``raw``) each distinct id is checked
+    once."""
+    if factors is None:
+        risky, control, long = (present & m for m in _unsafe_id_masks(raw.astype(ID_DTYPE)))
+    else:
+        masks = factors.per_value("unsafe", lambda v: np.vstack(_unsafe_id_masks(v.astype(ID_DTYPE))))
+        risky, control, long = (present & factors.spread(m, False) for m in masks)
     reasons.add(risky, quoted(raw, "starts with =, +, -, @, tab or CR, which spreadsheets run as a formula"))
-    # C0 and C1 controls, Unicode line breaks, zero-width marks and bidi overrides (U+202E shows an id reversed).
-    control = present & text.str.contains(_UNSAFE_ID_CHARACTERS, regex=True).to_numpy(dtype=bool, na_value=False)
     reasons.add(control & ~risky, quoted(raw, "holds a control or invisible character (NUL, line break, escape, zero-width or "
                                                 "direction mark); ids must be printable text"))
-    long = present & (text.str.len() > MAX_ID_CHARS).to_numpy(dtype=bool, na_value=False)
-    reasons.add(long, lambda mask: (f"{raw.name} is " + text[mask].str.len().astype(str)
+    reasons.add(long, lambda mask: (f"{raw.name} is " + raw[mask].astype(ID_DTYPE).str.len().astype(str)
                                     + f" characters long; ids may hold at most {MAX_ID_CHARS}").to_numpy(dtype=object))
 
 
@@ -147,6 +232,9 @@ def _parse_datetime(raw: pd.Series) -> pd.Series:
         out = raw
         if getattr(raw.dt, "tz", None) is not None:
             out = raw.dt.tz_convert("UTC").dt.tz_localize(None)
+        out = out.astype(DATETIME_DTYPE)
+        if out.isna().all() or (out.min() >= _MIN_DATE and out.max() < _MAX_DATE):
+            return out  # typed as dates by the file, all in range: nothing to parse or clear
     else:
         text = raw.astype(str).str.strip()
         # Only a full calendar date (with an optional time) is a date: pandas would read 2019 or 20190101 as one.
@@ -176,27 +264,16 @@ def parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(truthy, index=raw.index), ~(truthy | falsy)
 
 
-def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Series:
-    """Parse one column to its canonical dtype, recording every rule it breaks."""
+def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors] | None = None) -> pd.Series:
+    """Parse one column to its canonical dtype, recording every rule it breaks. A text column's distinct values
+    are checked once each; its :func:`factorize` is kept in ``factors`` for the rules across rows and tables."""
     name = col.name
+    if col.kind in (Kind.ID, Kind.TEXT, Kind.ENUM):
+        return _check_text(raw, col, reasons, factors)
     empty = empty_mask(raw)
     if not col.nullable:
         reasons.add(empty, f"{name} is empty (required)")
     present = ~empty
-
-    if col.kind in (Kind.ID, Kind.TEXT, Kind.ENUM):
-        # Ids keep every character as given: '00123' and '123' are different customers.
-        values = raw.astype(ID_DTYPE)
-        if col.kind == Kind.ID:
-            values = values.where(present, "")
-            reject_unsafe_ids(raw, present, reasons)
-        else:
-            values = values.where(present)
-        if col.kind == Kind.ENUM:
-            values = values.str.strip().str.lower()
-            unknown = present & ~values.isin(col.allowed).to_numpy()
-            reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed or ())}"))
-        return values
 
     if col.kind in (Kind.DATE, Kind.MONTH, Kind.TIMESTAMP):
         values = _parse_datetime(raw)
@@ -205,10 +282,11 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Serie
         reasons.add(unparsed, quoted(raw, f"is not {what} between 1900 and 2200"))
         parsed = present & ~unparsed
         if col.kind in (Kind.DATE, Kind.MONTH):
-            timed = parsed & (values != values.dt.normalize()).to_numpy()
+            stamps = values.to_numpy(dtype=DATETIME_DTYPE)
+            timed = parsed & (stamps.view(np.int64) % _NS_PER_DAY != 0)
             reasons.add(timed, quoted(raw, "has a time of day; give a date (YYYY-MM-DD)"))
         if col.kind == Kind.MONTH:
-            not_first = parsed & (values.dt.day != 1).to_numpy()
+            not_first = parsed & ~timed & (stamps != stamps.astype("datetime64[M]"))
             reasons.add(not_first, quoted(raw, "is not the first day of a month"))
         return values
 
@@ -234,69 +312,146 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons) -> pd.Serie
     return values
 
 
-def _overlapping_periods(subs: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
-    """Periods that start before an earlier period of the same customer has ended."""
+def _check_text(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors] | None) -> pd.Series:
+    """An id, text or enum column: every rule runs on the distinct values (see :class:`Factors`)."""
+    found = (factors or {}).get(col.name) or factorize(raw) or factorize(raw.astype(ID_DTYPE))
+    assert found is not None  # text always hashes
+    if factors is not None:
+        factors[col.name] = found
+    empty = found.spread(found.per_value("empty", empty_mask), True)
+    if not col.nullable:
+        reasons.add(empty, f"{col.name} is empty (required)")
+    present = ~empty
+    # Ids keep every character as given: '00123' and '123' are different customers.
+    values = raw.astype(ID_DTYPE)
+    if col.kind == Kind.ID:
+        reject_unsafe_ids(raw, present, reasons, found)
+        return values if present.all() else values.where(present, "")
+    if col.kind == Kind.ENUM:
+        folded = found.values.astype(ID_DTYPE).str.strip().str.lower()
+        unknown = present & found.spread(~folded.isin(col.allowed or ()).to_numpy(), False)
+        reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed or ())}"))
+        values = pd.Series(pd.array(folded, dtype=ID_DTYPE).take(found.codes, allow_fill=True), index=raw.index, name=raw.name)
+    return values if present.all() else values.where(present)
+
+
+def _overlapping_periods(subs: pd.DataFrame, usable: np.ndarray, ids: Factors) -> np.ndarray:
+    """Periods that start before an earlier period of the same customer (``ids``: its codes) has ended."""
     pos = np.flatnonzero(usable)
-    if len(pos) == 0:
-        return np.zeros(len(subs), dtype=bool)
-    part = subs.iloc[pos][["customer_id", "start_date", "end_date"]].copy()
-    part["_pos"] = pos
-    part = part.sort_values(["customer_id", "start_date", "_pos"], kind="stable")
-    ends = part["end_date"].fillna(pd.Timestamp.max).astype(DATETIME_DTYPE)
-    # The latest end seen so far within the customer; an open period reaches forever.
-    prev_end = ends.groupby(part["customer_id"], sort=False).cummax().groupby(part["customer_id"], sort=False).shift(1)
-    overlap = (part["start_date"] < prev_end).to_numpy()
     out = np.zeros(len(subs), dtype=bool)
-    out[part["_pos"].to_numpy()[overlap]] = True
+    if len(pos) == 0:
+        return out
+    customer = ids.codes[pos]
+    starts = subs["start_date"].to_numpy(dtype=DATETIME_DTYPE).view(np.int64)[pos]
+    order = np.lexsort((pos, starts, customer))  # by customer, then start, then file order
+    customer, starts, pos = customer[order], starts[order], pos[order]
+    # An open period reaches forever.
+    ends = subs["end_date"].to_numpy(dtype=DATETIME_DTYPE).view(np.int64)[pos]
+    ends = np.where(ends == np.iinfo(np.int64).min, np.iinfo(np.int64).max, ends)
+    first = np.r_[True, customer[1:] != customer[:-1]]
+    # The latest end of the customer's earlier periods: a running maximum that restarts at each customer.
+    latest = pd.Series(ends).groupby(np.cumsum(first)).cummax().to_numpy()
+    earlier = np.r_[np.iinfo(np.int64).min, latest[:-1]]
+    out[pos[~first & (starts < earlier)]] = True
     return out
 
 
-def validate_table(raw: RawTable, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame, Reasons]:
-    """Parse and check one table's own rules; returns (canonical frame of all rows, raw frame, reasons)."""
+def validate_table(
+    raw: RawTable, spec: TableSpec, factors: dict[str, Factors] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, Reasons]:
+    """Parse and check one table's own rules; returns (canonical frame of all rows, raw frame, reasons).
+
+    ``factors``, when given, receives the :func:`factorize` of every text column, for rules across tables."""
     frame = raw.frame
     reasons = Reasons(len(frame))
+    factors = {} if factors is None else factors
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name in frame.columns:
-            out[col.name] = _check_column(frame[col.name], col, reasons)
+            out[col.name] = _check_column(frame[col.name], col, reasons, factors)
         else:  # optional column absent: all empty
             out[col.name] = pd.Series(np.nan, index=frame.index, dtype=col.dtype if col.dtype != "bool" else "float64")
     if spec.open_extra_columns:
         for name in frame.columns:
             if name not in out:
                 out[name] = _attribute_column(frame[name], reasons)
-    canonical = pd.DataFrame(out, index=frame.index)
+    canonical = pd.DataFrame(out, index=frame.index, copy=False)  # the columns are new: no block copies
     if spec.name == "subscriptions":
         s, e = canonical["start_date"], canonical["end_date"]
         backwards = (e.notna() & s.notna() & (e <= s)).to_numpy()
         reasons.add(backwards, lambda m: "end_date " + show(frame["end_date"][m]) + " is not after start_date " + show(frame["start_date"][m]))
         usable = ~reasons.bad
         reasons.add(
-            _overlapping_periods(canonical, usable),
+            _overlapping_periods(canonical, usable, factors["customer_id"]),
             lambda m: "period starting " + show(frame["start_date"][m]) + " overlaps an earlier period of this customer",
         )
     if spec.time_column is not None and spec.name != "subscriptions" and len(frame):
         # An export that repeats a row would count one contact, fault or rise twice.
-        reasons.add(_exact_duplicates(frame), "exact duplicate of an earlier row (kept once)")
-    if spec.name == "customers":
-        ids = canonical["customer_id"]
-        reasons.add((ids.duplicated(keep="first") & (ids != "")).to_numpy(), "customer_id appears again (one row per customer)")
+        keys = ["customer_id", spec.time_column]
+        reasons.add(_exact_duplicates(frame, factors, keys), "exact duplicate of an earlier row (kept once)")
+    if spec.name == "customers" and "customer_id" in factors:
+        ids = factors["customer_id"]
+        again = pd.Series(ids.codes).duplicated(keep="first").to_numpy() & ~ids.spread(ids.per_value("empty", empty_mask), True)
+        reasons.add(again, "customer_id appears again (one row per customer)")
     return canonical, frame, reasons
 
 
-def _exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
-    """Rows equal to an earlier row in every column. One 64-bit hash per row finds the candidates; only those are
-    compared in full, so memory follows the table's row count, not its row count times its columns."""
-    try:
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    except TypeError:  # a Parquet column of lists or structs: compare the columns that hold plain values
-        plain = [c for c in frame.columns if not (frame[c].dtype == object and frame[c].map(np.ndim).gt(0).any())]
-        frame = frame[plain]
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    candidates = np.flatnonzero(pd.Series(hashes).duplicated(keep=False).to_numpy())
+_HASH_STEP = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it is a bijection on 64-bit words
+
+
+def _row_words(column: pd.Series, factors: Factors | None) -> np.ndarray | None:
+    """One 64-bit word per value, equal for values :meth:`pandas.DataFrame.duplicated` finds equal; None for a
+    column of lists or structs (left out of the comparison)."""
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return column.to_numpy(dtype="datetime64[ns]").view(np.uint64)
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0  # + 0.0: -0.0 == 0.0
+        values[np.isnan(values)] = np.nan  # one NaN for every missing value
+        return values.view(np.uint64)
+    found = factors if factors is not None else factorize(column)
+    return None if found is None else found.codes
+
+
+def _row_hash(frame: pd.DataFrame, columns: list[str], factors: dict[str, Factors]) -> tuple[np.ndarray, list[str]]:
+    """One 64-bit word per row mixing ``columns``' words, and the columns that took part."""
+    row = np.zeros(len(frame), dtype=np.uint64)
+    used = []
+    with np.errstate(over="ignore"):
+        for name in columns:
+            words = _row_words(frame[name], factors.get(name))
+            if words is None:
+                continue
+            used.append(name)
+            row *= _HASH_STEP  # in place: a table of tens of millions of rows allocates no word per step
+            np.add(row, words, out=row, casting="unsafe")  # codes are int32; -1 wraps, as it should
+    return row, used
+
+
+def _repeated_words(frame: pd.DataFrame, columns: list[str], factors: dict[str, Factors]) -> tuple[np.ndarray, list[str]]:
+    """Rows whose mix of ``columns``' words repeats (a superset of the rows equal in them), and the columns used."""
+    row, used = _row_hash(frame, columns, factors)
+    row.sort()  # in place; the words are only made again when some repeat
+    repeated = row[1:][row[1:] == row[:-1]]
+    if len(repeated) == 0:
+        return np.zeros(len(frame), dtype=bool), used
+    row, _ = _row_hash(frame, used, factors)
+    return pd.Series(row).isin(np.unique(repeated)).to_numpy(), used
+
+
+def _exact_duplicates(frame: pd.DataFrame, factors: dict[str, Factors] | None = None, keys: list[str] | None = None) -> np.ndarray:
+    """Rows equal to an earlier row in every column. Candidates first: rows whose ``keys`` (customer and time)
+    repeat, found by sorting one 64-bit word per row (text by its :class:`Factors` code); only those are compared in
+    full, so a clean table of tens of millions of rows costs one sort."""
+    factors = factors or {}
     out = np.zeros(len(frame), dtype=bool)
-    if len(candidates):
-        out[candidates] = frame.iloc[candidates].duplicated(keep="first").to_numpy()
+    candidates, _ = _repeated_words(frame, [k for k in keys or frame.columns if k in frame.columns], factors)
+    if not candidates.any():
+        return out
+    rows = np.flatnonzero(candidates)
+    part = frame.iloc[rows]
+    again, plain = _repeated_words(part, list(frame.columns), {})  # lists and structs are left out
+    out[rows[again]] = part[again][plain].duplicated(keep="first").to_numpy()
     return out
 
 
@@ -308,8 +463,12 @@ def _attribute_column(raw: pd.Series, reasons: Reasons | None = None) -> pd.Seri
     """
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64")
-    empty = empty_mask(raw)
-    as_num = parse_number(raw)
+    found = factorize(raw)
+    if found is None:
+        empty, as_num = empty_mask(raw), parse_number(raw)
+    else:  # each distinct value parsed once
+        empty = found.spread(empty_mask(found.values), True)
+        as_num = pd.Series(np.append(parse_number(found.values).to_numpy(), np.nan)[found.codes], index=raw.index, name=raw.name)
     number = as_num.notna().to_numpy() & np.isfinite(as_num.to_numpy())
     present = int((~empty).sum())
     if present and (number | empty).all():
@@ -364,9 +523,11 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
         raise InputError(problems)
     t = as_timestamp(as_of) if as_of is not None else None
 
-    parsed = {name: validate_table(table, TABLES[name]) for name, table in raw.items()}
-    subs, _, subs_reasons = parsed["subscriptions"]
-    known_customers = pd.Index(subs.loc[~subs_reasons.bad, "customer_id"].unique())
+    # Every table's ids coded together: whether a contact's customer has a valid period is then a lookup by code.
+    ids = factorize_together({name: table.frame["customer_id"] for name, table in raw.items()})
+    factors: dict[str, dict[str, Factors]] = {name: {"customer_id": ids[name]} if name in ids else {} for name in raw}
+    parsed = {name: validate_table(table, TABLES[name], factors[name]) for name, table in raw.items()}
+    subs_ids, subs_bad = factors["subscriptions"]["customer_id"], parsed["subscriptions"][2].bad
 
     frames: dict[str, pd.DataFrame] = {}
     reports: dict[str, TableReport] = {}
@@ -374,9 +535,16 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
     for name, (canonical, frame, reasons) in parsed.items():
         spec = TABLES[name]
         if name != "subscriptions":
-            orphan = ~isin_ids(canonical["customer_id"], known_customers) & (canonical["customer_id"] != "").to_numpy()
-            reasons.add(orphan, quoted(frame["customer_id"], "has no valid subscription"))
-        dated = _date_of_rows(canonical, spec)
+            mine = factors[name]["customer_id"]
+            if mine.values is subs_ids.values:
+                known = np.zeros(len(mine.values), dtype=bool)
+                known[subs_ids.codes[~subs_bad & (subs_ids.codes >= 0)]] = True
+            else:  # coded apart (ids that are not all Arrow text)
+                valid = subs_ids.values.take(np.unique(subs_ids.codes[~subs_bad & (subs_ids.codes >= 0)]))
+                known = isin_ids(mine.values.astype(ID_DTYPE), pd.Index(valid.astype(ID_DTYPE)))
+            known |= mine.per_value("empty", empty_mask)
+            reasons.add(mine.spread(~known, False), quoted(frame["customer_id"], "has no valid subscription"))
+        dated = _date_of_rows(canonical, spec) if t is not None else None
         after = 0
         if t is not None and dated is not None:
             future = (dated > t).to_numpy()
@@ -384,9 +552,9 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             reasons.add(future, quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
         table = raw[name]
         bad = reasons.bad
-        frames[name] = canonical.loc[~bad].reset_index(drop=True)
-        rejected = frame.loc[bad].astype(str)
-        rejected.insert(0, "reason", reasons.text[bad])
+        frames[name] = canonical.loc[~bad].reset_index(drop=True) if bad.any() else canonical.reset_index(drop=True)
+        rejected = (frame.loc[bad] if bad.any() else frame.iloc[:0]).astype(str)
+        rejected.insert(0, "reason", reasons.text[bad] if bad.any() else np.array([], dtype=object))
         rejected.insert(0, "line", table.lines[bad])
         if len(table.malformed):
             rejected = pd.concat([table.malformed, rejected], ignore_index=True).sort_values("line", kind="stable")
