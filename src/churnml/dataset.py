@@ -94,6 +94,11 @@ def customer_bucket(ids: pd.Series, buckets: int) -> np.ndarray:
 
 
 
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The kept rows; the frame itself when every row is kept (a nightly run at the end of its data drops none)."""
+    return frame if keep.all() else frame[keep]
+
+
 class Dataset:
     """Canonical frames of every table of :data:`churnml.schemas.TABLES` (absent tables are empty frames), each
     read as an attribute (``dataset.usage``) or by name (``dataset.table("usage")``). A table added to the schema
@@ -164,18 +169,16 @@ class Dataset:
         A period starting on ``as_of`` is kept: its customer is active at ``as_of``.
         """
         t = as_timestamp(as_of)
-        subs = self.subscriptions
-        subs = subs[subs["start_date"] <= t]
+        subs = _rows(self.subscriptions, (self.subscriptions["start_date"] <= t).to_numpy())
         if (subs["end_date"] > t).any():
             subs = subs.assign(end_date=subs["end_date"].where(~(subs["end_date"] > t)))
         changes: dict[str, pd.DataFrame] = {"subscriptions": subs}
         for name in event_tables():
             frame = self.table(name)
-            col = TABLES[name].time_column
-            if name == "usage":
-                changes[name] = frame[month_end(frame[col]) <= t]
-            else:
-                changes[name] = frame[frame[col] < t]
+            when = frame[TABLES[name].time_column]
+            # A usage month is known once it has ended (month_end <= T): for a month's first day, before T's month.
+            known = when < (t.replace(day=1) if name == "usage" else t)
+            changes[name] = _rows(frame, known.to_numpy())
         return self.replace(**changes)
 
     def newest_date(self, as_of: str | pd.Timestamp | None = None) -> tuple[pd.Timestamp | None, str | None]:

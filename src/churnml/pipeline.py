@@ -122,7 +122,8 @@ class _InMemory:
         """Chunk ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
         of ``customers`` in it."""
         chunk = self.dataset.replace(**{
-            name: self.dataset.table(name).iloc[np.sort(order[bounds[k] : bounds[k + 1]])] for name, (order, bounds) in self.slices.items()
+            # A stable sort by chunk keeps each chunk's rows in file order.
+            name: self.dataset.table(name).iloc[order[bounds[k] : bounds[k + 1]]] for name, (order, bounds) in self.slices.items()
         })
         if customers is not None:
             chunk = chunk.for_customers(customers)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import ChurnConfig, Family, FeatureConfig
-from churnml.dataset import Dataset, as_timestamp
+from churnml.dataset import Dataset, as_timestamp, isin_ids
 from churnml.features._common import events_before, frame_of, positions_in, window_name
 from churnml.features.spec import (
     COUNT,
@@ -31,10 +31,15 @@ def incident_sizes(faults: pd.DataFrame, subscriptions: pd.DataFrame, as_of: str
     if "incident_id" not in faults.columns or len(faults) == 0:
         return pd.Series(dtype="int64", index=pd.Index([], dtype="str", name="incident_id"), name="customers")
     known = faults.loc[(faults["timestamp"] < t) & faults["incident_id"].notna(), ["incident_id", "customer_id"]]
-    customers = subscriptions.loc[subscriptions["start_date"] <= t, "customer_id"].unique()
-    known = known[known["customer_id"].isin(customers)]
-    sizes = known.drop_duplicates().groupby("incident_id", sort=True).size().astype("int64")
-    return sizes.rename("customers")
+    customers = pd.Index(subscriptions.loc[subscriptions["start_date"] <= t, "customer_id"].unique())
+    known = known[isin_ids(known["customer_id"], customers)]
+    # Distinct (incident, customer) pairs as integers, counted per incident: no frame of string pairs.
+    incident, incidents = pd.factorize(known["incident_id"])
+    customer, seen = pd.factorize(known["customer_id"])
+    pairs = np.unique(incident.astype(np.int64) * (len(seen) + 1) + customer)
+    sizes = np.bincount(pairs // (len(seen) + 1), minlength=len(incidents)).astype("int64")
+    index = pd.Index(incidents, dtype=faults["incident_id"].dtype, name="incident_id")
+    return pd.Series(sizes, index=index, name="customers").sort_index()
 
 
 def tech_fault_features(
