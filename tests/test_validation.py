@@ -273,3 +273,16 @@ def test_an_event_whose_customer_has_only_a_rejected_period_is_an_orphan(tmp_pat
     result = load_dataset(_write(tmp_path / "d", subscriptions=subs, surveys="customer_id,timestamp,score\n00999,2025-04-01,3\n00123,2025-04-01,9\n"))
     rej = result.rejects["surveys"]
     assert rej["customer_id"].tolist() == ["00999"] and "has no valid subscription" in rej["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:00", "2025-01-02 00:00"]).tz_localize("Europe/Paris")),
+    pd.Series([1, 1, 2], dtype="Int64"),
+    pd.Series([True, True, None], dtype="boolean"),
+    pd.Series(["x", "x", "y"], dtype="category"),
+    pd.Series([2**60 + 1, 2**60 + 1, 2**60], dtype="int64"),  # beyond a float's integers: only candidates may merge
+])
+def test_exact_duplicates_of_every_parquet_type(column):
+    frame = pd.DataFrame({"customer_id": pd.Series(["a", "a", "a"], dtype="str"),
+                          "timestamp": pd.to_datetime(["2025-01-01"] * 3), "value": column})
+    assert _exact_duplicates(frame, {}, ["customer_id", "timestamp"]).tolist() == frame.duplicated(keep="first").tolist()

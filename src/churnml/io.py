@@ -503,7 +503,7 @@ def _raw_from_arrow(table: pa.Table, path: Path, name: str) -> RawTable:
     if binary:
         raise InputError([f"{path}: column {n!r} holds raw bytes, not text or numbers; write it as a string column, or drop it" for n in binary])
     try:
-        frame = table.to_pandas()
+        frame = table.to_pandas(split_blocks=True)  # one block per column: no copy to stack same-typed columns
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
     frame.columns = names

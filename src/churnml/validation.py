@@ -404,6 +404,8 @@ def _row_words(column: pd.Series, factors: Factors | None) -> np.ndarray | None:
     column of lists or structs (left out of the comparison)."""
     dtype = column.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
+        if getattr(column.dt, "tz", None) is not None:
+            column = column.dt.tz_convert("UTC").dt.tz_localize(None)
         return column.to_numpy(dtype="datetime64[ns]").view(np.uint64)
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         values = column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0  # + 0.0: -0.0 == 0.0
