@@ -131,6 +131,14 @@ class ModelConfig(_Model):
     lambda_l2: float = Field(10.0, ge=0, allow_inf_nan=False)
     max_rounds: int = Field(2000, gt=0, le=10**6)
     early_stopping_rounds: int = Field(100, gt=0, le=10**6)
+    early_stopping_min_gain: float = Field(
+        0.001,
+        ge=0,
+        lt=1,
+        description="Stop when `early_stopping_rounds` rounds lower the tuning log loss by less than this share of the "
+        "no-skill log loss (predicting the base rate): on large tables the last hundreds of trees gain a few millionths "
+        "and cost prediction and explanation time.",
+    )
     class_weight: Literal["balanced"] | None = Field(None, description="None, or `balanced` to reweight classes (never oversample).")
     num_threads: int = Field(0, ge=0, le=4096, description="0 = all cores.")
     calibration: str = Field(

@@ -136,3 +136,23 @@ def test_balanced_class_weight_reweights_without_new_rows():
     y = snaps["label"].to_numpy()
     assert np.isclose(clf.params_["scale_pos_weight"], (len(y) - y.sum()) / y.sum())
     assert clf.booster_.num_feature() == 2
+
+
+def test_min_gain_is_a_share_of_the_no_skill_log_loss():
+    clf = ChurnClassifier(parse_config({"model": {"early_stopping_min_gain": 0.001}}).model)
+    y = np.array([1] * 5 + [0] * 95)  # base rate 5%: no-skill log loss 0.19852
+    assert np.isclose(clf._min_delta(y), 0.001 * -(0.05 * np.log(0.05) + 0.95 * np.log(0.95)))
+    assert ChurnClassifier(parse_config({"model": {"early_stopping_min_gain": 0}}).model)._min_delta(y) == 0
+
+
+@pytest.mark.parametrize("gain, fewer", [(0.0, False), (0.01, True)])
+def test_min_gain_stops_once_rounds_gain_little(gain, fewer):
+    """Rounds that lower the tuning log loss by less than the share no longer keep training going."""
+    snaps = _without_truth(_snapshots(1500, 4))
+    X, y = snaps[["mean_wait", "price_rise_pct", "noise"]], snaps["label"].to_numpy()
+    tune = snaps["snapshot_date"] == snaps["snapshot_date"].max()
+    fitted = {}
+    for g in (0.0, gain):
+        cfg = parse_config({"model": {"early_stopping_min_gain": g, "early_stopping_rounds": 20, "learning_rate": 0.1}})
+        fitted[g] = ChurnClassifier(cfg.model).fit(X[~tune], y[~tune], X[tune], y[tune]).best_iteration_
+    assert (fitted[gain] < fitted[0.0]) is fewer

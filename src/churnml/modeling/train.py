@@ -152,7 +152,7 @@ class ChurnClassifier:
             num_boost_round=self.config.max_rounds,
             valid_sets=[tune_set],
             valid_names=["tune"],
-            callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)],
+            callbacks=[lgb.early_stopping(self.config.early_stopping_rounds, verbose=False, min_delta=self._min_delta(y_tune))],
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         self.calibrator_ = Calibrator(self.config.calibration).fit(self.predict_raw(X_tune), y_tune)
@@ -160,6 +160,13 @@ class ChurnClassifier:
             history = pd.concat([X, X_tune])
             self.calibrator_.relevel(self.predict_raw(history), np.concatenate([y, y_tune]))
         return self
+
+    def _min_delta(self, y_tune: np.ndarray) -> float:
+        """The log-loss gain a round must add to count as progress: ``early_stopping_min_gain`` of the no-skill log
+        loss on the tuning rows, so the rule means the same at any base rate."""
+        base = float(np.clip(y_tune.mean(), 1e-12, 1 - 1e-12))
+        no_skill = -(base * np.log(base) + (1 - base) * np.log(1 - base))
+        return self.config.early_stopping_min_gain * no_skill
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_))

@@ -236,7 +236,10 @@ class ReturnModel:
         # Earlier churners are far fewer than snapshot rows: leaves as large as the churn model's would stop the
         # trees from splitting at all on a small portfolio.
         leaf = min(self.config.model.min_child_samples, max(10, int(train.sum()) // 100))
-        model = ChurnClassifier(self.config.model.model_copy(update={"min_child_samples": leaf})).fit(X[train], y[train], X[tune], y[tune])
+        # Stopped by patience alone: on a return table of a few thousand rows the minimum-gain rule stopped too soon
+        # (top-tenth capture 2.07 -> 1.95 on the default world).
+        settings = {"min_child_samples": leaf, "early_stopping_min_gain": 0.0}
+        model = ChurnClassifier(self.config.model.model_copy(update=settings)).fit(X[train], y[train], X[tune], y[tune])
         p_va = model.predict_proba(X[valid])
         baseline = LogisticBaseline(seed=self.config.model.seed).fit(X[train], y[train])
         cal = Calibrator(self.config.model.calibration).fit(baseline.score(X[tune]), y[tune])
