@@ -129,7 +129,7 @@ def test_rows_after_as_of_change_nothing(pipeline):
 
 def test_a_run_failing_midway_leaves_the_previous_csv(pipeline, monkeypatch, capsys):
     import churnml.cli
-    import churnml.pipeline as predict
+    import churnml.explain as explaining  # the scoring pass imports render_reasons from here when it runs
 
     target = pipeline / "out" / "scores.csv"
     before = target.read_bytes()
@@ -138,7 +138,7 @@ def test_a_run_failing_midway_leaves_the_previous_csv(pipeline, monkeypatch, cap
     def boom(*a, **k):
         raise RuntimeError("disk on fire while explaining")
 
-    monkeypatch.setattr(predict, "render_reasons", boom)
+    monkeypatch.setattr(explaining, "render_reasons", boom)
     monkeypatch.chdir(pipeline)
     monkeypatch.setattr(sys, "argv", ["churnml", "score", "--data", "data", "--as-of", AS_OF, "--model", "models/latest", "--out", "out/scores.csv"])
     with pytest.raises(SystemExit) as exit_info:

@@ -41,7 +41,7 @@ from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
-from churnml.features import ContextPart, PopulationContext, context_part, feature_registry, merge_context
+from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, context_part, feature_registry, merge_context
 from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
@@ -105,28 +105,42 @@ class _InMemory:
     def __init__(self, dataset: Dataset, as_of: pd.Timestamp, size: int):
         self.dataset = dataset
         self.as_of = as_of
-        ids = dataset.customer_ids
-        self.n = max(1, -(-len(ids) // size))
+        self.ids = dataset.customer_ids
+        self.n = max(1, -(-len(self.ids) // size))
+        # Per table: each row's customer (position in ids), and the rows by chunk (int32: half the memory at 1M).
+        self.customer: dict[str, np.ndarray] = {}
         self.slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, frame in dataset.items():
-            pos = positions_in(frame["customer_id"], ids)
+            pos = positions_in(frame["customer_id"], self.ids).astype(np.int32)
             chunk = np.where(pos >= 0, pos // size, self.n)
-            order = np.argsort(chunk, kind="stable")
+            order = np.argsort(chunk, kind="stable").astype(np.int32)  # stable: each chunk's rows in file order
+            self.customer[name] = pos
             self.slices[name] = (order, np.searchsorted(chunk[order], np.arange(self.n + 1)))
 
     @property
     def keys(self) -> list[int]:
         return list(range(self.n))
 
-    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None) -> Dataset:
+    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
+             tables: tuple[str, ...] | None = None) -> Dataset:
         """Chunk ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
-        of ``customers`` in it."""
-        chunk = self.dataset.replace(**{
-            # A stable sort by chunk keeps each chunk's rows in file order.
-            name: self.dataset.table(name).iloc[order[bounds[k] : bounds[k + 1]]] for name, (order, bounds) in self.slices.items()
-        })
+        of ``customers`` in it; with ``tables``, the other tables come empty (a pass that reads only those)."""
+        wanted = None
         if customers is not None:
-            chunk = chunk.for_customers(customers)
+            wanted = np.zeros(len(self.ids) + 1, dtype=bool)  # the last slot answers for rows of no known customer
+            at = positions_in(pd.Index(customers), self.ids)
+            wanted[at[at >= 0]] = True
+        frames = {}
+        for name, (order, bounds) in self.slices.items():
+            frame = self.dataset.table(name)
+            if tables is not None and name not in tables:
+                frames[name] = frame.iloc[:0]
+                continue
+            rows = order[bounds[k] : bounds[k + 1]]
+            if wanted is not None:  # only those customers' rows are copied, not the chunk's
+                rows = rows[wanted[self.customer[name][rows]]]
+            frames[name] = frame.iloc[rows]
+        chunk = self.dataset.replace(**frames)
         return chunk.known_at(self.as_of) if point_in_time else chunk
 
 
@@ -141,9 +155,11 @@ class _OnDisk:
     def keys(self) -> list[int]:
         return list(self.handle.buckets)
 
-    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None) -> Dataset:
+    def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
+             tables: tuple[str, ...] | None = None) -> Dataset:
         """Bucket ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
-        of ``customers`` in it (only those are read on and validated)."""
+        of ``customers`` in it (only those are read on and validated). ``tables`` is a hint: every table is read
+        (the cross-table rules need them)."""
         ids = None if customers is None else [str(c) for c in customers]
         dataset = validate_dataset(self.handle.read_bucket(k, ids), part=True).accepted
         if customers is not None:
@@ -164,7 +180,7 @@ def _source(data: Data, t: pd.Timestamp, config: ChurnConfig, engine: Engine) ->
 
 
 def _context_task(k: int, source: _Source, dates: list[pd.Timestamp], config: ChurnConfig) -> list[ContextPart]:
-    known = source.load(k)
+    known = source.load(k, tables=CONTEXT_TABLES)
     return [context_part(known, d, config) for d in dates]
 
 

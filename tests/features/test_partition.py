@@ -64,3 +64,17 @@ def test_context_parts_add_up_to_the_whole_populations_context(mixed, whole, t, 
     pd.testing.assert_series_equal(merged.incident_size, context.incident_size)
     assert merged.plans == context.plans and dict(merged.static_categories) == dict(context.static_categories)
     assert len(context.incident_size) and len(context.plan_new_price)
+
+
+@pytest.mark.parametrize("t", DATES)
+def test_the_context_reads_only_its_declared_tables(mixed, whole, t):
+    """A context pass loads only CONTEXT_TABLES: with every other table empty the context is the same."""
+    from churnml.features import CONTEXT_TABLES
+
+    only = mixed.replace(**{name: frame.iloc[:0] for name, frame in mixed.items() if name not in CONTEXT_TABLES})
+    assert any(len(frame) for name, frame in mixed.items() if name not in CONTEXT_TABLES)
+    got, expected = merge_context([context_part(only, t, CONFIG)]), whole[t][1]
+    pd.testing.assert_series_equal(got.plan_new_price, expected.plan_new_price)
+    pd.testing.assert_series_equal(got.incident_size, expected.incident_size)
+    assert (got.plans, dict(got.static_categories), dict(got.attribute_kinds)) == (
+        expected.plans, dict(expected.static_categories), dict(expected.attribute_kinds))

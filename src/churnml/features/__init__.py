@@ -24,6 +24,7 @@ from churnml.features.subscription import plan_categories
 from churnml.lifecycle import active_customers
 
 __all__ = [
+    "CONTEXT_TABLES",
     "Builder",
     "ContextPart",
     "FeatureSpec",
@@ -64,6 +65,10 @@ class ContextPart:
     plans: frozenset[str]
     static_values: Mapping[str, frozenset[str]] = field(default_factory=dict)  # text attribute -> values seen
     attribute_kinds: Mapping[str, Any] = field(default_factory=dict)  # attribute -> dtype, the same in every part
+
+
+# The tables :func:`context_part` reads: a context pass loads only these.
+CONTEXT_TABLES = ("subscriptions", "customers", "tech_faults")
 
 
 def context_part(dataset: Dataset, as_of: str | pd.Timestamp, config: ChurnConfig) -> ContextPart:

@@ -62,20 +62,36 @@ def probe_model_text(model_text: str, source: str, name: str = "model.txt") -> N
     LightGBM answers some malformed texts by aborting its process rather than raising; here that process is a
     throwaway one, and the caller's survives to report the problem.
     """
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _PROBE], input=model_text, capture_output=True, text=True, timeout=_PROBE_SECONDS
+    probe_model_texts({name: model_text}, source)
+
+
+def probe_model_texts(texts: dict[str, str], source: str) -> None:
+    """:func:`probe_model_text` for every file of a bundle (name -> text), the child processes running at once."""
+    children = []
+    for name, text in texts.items():
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-    except subprocess.TimeoutExpired:
-        raise ModelError(f"{source}/{name}: LightGBM did not finish parsing it in {_PROBE_SECONDS} s; retrain or restore the bundle") from None
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
-        fatal = next((ln for ln in reversed(lines) if "Fatal" in ln or "Error" in ln), lines[-1] if lines else "")
-        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
-        raise ModelError(
-            f"{source}/{name} is not a usable LightGBM model (parsing it stopped with {how}: {fatal.strip()[:300]}); "
-            "retrain or restore the bundle"
-        )
+        children.append((name, text, proc))
+    failures = []
+    for name, text, proc in children:
+        try:
+            _, stderr = proc.communicate(text, timeout=_PROBE_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            failures.append(f"{source}/{name}: LightGBM did not finish parsing it in {_PROBE_SECONDS} s; retrain or restore the bundle")
+            continue
+        if proc.returncode != 0:
+            lines = [ln for ln in (stderr or "").splitlines() if ln.strip()]
+            fatal = next((ln for ln in reversed(lines) if "Fatal" in ln or "Error" in ln), lines[-1] if lines else "")
+            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
+            failures.append(
+                f"{source}/{name} is not a usable LightGBM model (parsing it stopped with {how}: {fatal.strip()[:300]}); "
+                "retrain or restore the bundle"
+            )
+    if failures:
+        raise ModelError(failures[0])
 
 
 @dataclass(frozen=True)
@@ -241,9 +257,7 @@ class ModelBundle:
             if sha256_text(attachments[name]) != digest:
                 raise ModelError(f"{source}/{name} does not match the checksum in bundle.json; it was altered or corrupted; retrain")
         if probe:
-            probe_model_text(model_text, source)
-            for name in sorted(listed):
-                probe_model_text(attachments[name], source, name)
+            probe_model_texts({"model.txt": model_text, **{name: attachments[name] for name in sorted(listed)}}, source)
         try:
             booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as exc:
