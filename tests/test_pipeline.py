@@ -87,3 +87,26 @@ def test_the_scores_frame_is_in_rank_order_with_the_causes_on_the_flagged_rows(s
         summary = churnml.pipeline.explain(dataset, T, bundle, cfg, [one["customer_id"]]).summary.loc[one["customer_id"]]
         assert summary["primary_cause"] == one["primary_cause"]
         assert summary["churn_probability"] == pytest.approx(one["churn_probability"])
+
+
+def test_chunks_placed_by_validations_codes_equal_chunks_placed_by_hashing_the_ids(tmp_path):
+    """Validation leaves each table's ids as codes; chunks placed by them hold the same rows as by the ids."""
+    import pickle
+
+    from churnml import io
+    from churnml.pipeline import _InMemory
+
+    tables = generate(400, seed=3, start="2024-01-01", months=14).tables
+    for name, frame in tables.items():
+        io.write_table(frame, tmp_path, name, "parquet")
+    validated = io.load_dataset(tmp_path).accepted
+    assert validated.customer_codes is not None
+    plain = pickle.loads(pickle.dumps(validated))  # a copy sent to another process keeps no codes
+    assert plain.customer_codes is None
+    by_codes, by_ids = _InMemory(validated, T, 90), _InMemory(plain, T, 90)
+    for name in by_ids.customer:
+        assert (by_codes.customer[name] == by_ids.customer[name]).all(), name
+    for k in by_ids.keys:
+        a, b = by_codes.load(k), by_ids.load(k)
+        for name, frame in b.items():
+            pd.testing.assert_frame_equal(a.table(name), frame)

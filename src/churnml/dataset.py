@@ -99,17 +99,29 @@ def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     return frame if keep.all() else frame[keep]
 
 
+# Distinct customer ids, and per table one int32 code per row into them (-1: none).
+CustomerCodes = tuple[pd.Series, Mapping[str, np.ndarray]]
+
+
 class Dataset:
     """Canonical frames of every table of :data:`churnml.schemas.TABLES` (absent tables are empty frames), each
     read as an attribute (``dataset.usage``) or by name (``dataset.table("usage")``). A table added to the schema
     is a table of every dataset: nothing here lists them. Immutable: :meth:`replace` gives a new one."""
 
-    def __init__(self, frames: Mapping[str, pd.DataFrame]):
+    def __init__(self, frames: Mapping[str, pd.DataFrame], customer_codes: CustomerCodes | None = None):
         missing = [name for name in TABLES if name not in frames]
         unknown = [name for name in frames if name not in TABLES]
         if missing or unknown:
             raise TypeError(f"a Dataset holds exactly the tables of the schema: missing {missing}, unknown {unknown}")
         object.__setattr__(self, "_frames", {name: frames[name] for name in TABLES})
+        object.__setattr__(self, "_codes", customer_codes)
+
+    @property
+    def customer_codes(self) -> CustomerCodes | None:
+        """The tables' ``customer_id`` as integer codes into one Series of distinct ids, as validation found them:
+        a chunked job places rows by code instead of hashing every id again. Only the dataset as validated has
+        them (a replaced table, or a copy sent to another process, drops them); None otherwise."""
+        return self._codes
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name.startswith("_"):  # never a table; keeps copy and pickle from recursing before _frames exists
@@ -127,6 +139,7 @@ class Dataset:
 
     def __setstate__(self, state: dict[str, pd.DataFrame]) -> None:
         object.__setattr__(self, "_frames", state)
+        object.__setattr__(self, "_codes", None)
 
     def __repr__(self) -> str:
         return "Dataset(" + ", ".join(f"{name}={len(frame):,} rows" for name, frame in self._frames.items()) + ")"
@@ -136,14 +149,17 @@ class Dataset:
         return Dataset({**self._frames, **changes})
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Dataset:
-        """Build from a mapping of table name to canonical frame; missing optional tables become empty."""
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame], customer_codes: CustomerCodes | None = None) -> Dataset:
+        """Build from a mapping of table name to canonical frame; missing optional tables become empty.
+        ``customer_codes``: see :attr:`customer_codes` (a code per row of each table it names)."""
         unknown = set(frames) - set(TABLES)
         if unknown:
             raise KeyError(f"unknown tables {sorted(unknown)}; expected some of {sorted(TABLES)}")
         if "subscriptions" not in frames:
             raise KeyError("the subscriptions table is required")
-        return cls({name: frames.get(name, empty_frame(name)) for name in TABLES})
+        if customer_codes is not None and any(len(codes) != len(frames[name]) for name, codes in customer_codes[1].items()):
+            raise ValueError("customer codes need one code per row of their table")
+        return cls({name: frames.get(name, empty_frame(name)) for name in TABLES}, customer_codes)
 
     def table(self, name: str) -> pd.DataFrame:
         return self._frames[name]

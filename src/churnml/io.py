@@ -961,7 +961,11 @@ def decimals_or_empty(values: np.ndarray, fmt: str) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if not len(values):
         return np.array([], dtype=str)
-    return np.where(np.isnan(values), "", np.char.mod(fmt, np.nan_to_num(values)))
+    present = ~np.isnan(values)
+    text = np.char.mod(fmt, values[present])  # only present values: most share columns are empty but for the flagged
+    out = np.full(len(values), "", dtype=text.dtype)
+    out[present] = text
+    return out
 
 
 def format_output(frame: pd.DataFrame, spec: OutputSpec) -> pd.DataFrame:

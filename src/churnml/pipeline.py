@@ -110,8 +110,15 @@ class _InMemory:
         # Per table: each row's customer (position in ids), and the rows by chunk (int32: half the memory at 1M).
         self.customer: dict[str, np.ndarray] = {}
         self.slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        codes = dataset.customer_codes
+        # Validation coded every id already: the position of each distinct id places the rows of every table.
+        rank = positions_in(codes[0], self.ids) if codes is not None else None
         for name, frame in dataset.items():
-            pos = positions_in(frame["customer_id"], self.ids).astype(np.int32)
+            if codes is not None and rank is not None and name in codes[1]:
+                code = codes[1][name]
+                pos = np.where(code >= 0, rank[code], -1).astype(np.int32)
+            else:
+                pos = positions_in(frame["customer_id"], self.ids).astype(np.int32)
             chunk = np.where(pos >= 0, pos // size, self.n)
             order = np.argsort(chunk, kind="stable").astype(np.int32)  # stable: each chunk's rows in file order
             self.customer[name] = pos

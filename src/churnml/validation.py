@@ -532,6 +532,7 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
     subs_ids, subs_bad = factors["subscriptions"]["customer_id"], parsed["subscriptions"][2].bad
 
     frames: dict[str, pd.DataFrame] = {}
+    accepted: dict[str, np.ndarray] = {}
     reports: dict[str, TableReport] = {}
     rejects: dict[str, pd.DataFrame] = {}
     for name, (canonical, frame, reasons) in parsed.items():
@@ -554,6 +555,7 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             reasons.add(future, quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
         table = raw[name]
         bad = reasons.bad
+        accepted[name] = ~bad
         frames[name] = canonical.loc[~bad].reset_index(drop=True) if bad.any() else canonical.reset_index(drop=True)
         rejected = (frame.loc[bad] if bad.any() else frame.iloc[:0]).astype(str)
         rejected.insert(0, "reason", reasons.text[bad] if bad.any() else np.array([], dtype=object))
@@ -563,7 +565,10 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
         rejects[name] = rejected.reset_index(drop=True)
         extra = [] if spec.open_extra_columns else [c for c in frame.columns if c not in spec.column_names]
         reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra, after)
-    return ValidationResult(Dataset.from_frames(frames), reports, rejects)
+    ids = {name: f["customer_id"] for name, f in factors.items() if "customer_id" in f}
+    shared = ids and all(f.values is ids["subscriptions"].values for f in ids.values())
+    codes = (ids["subscriptions"].values, {name: f.codes[accepted[name]] for name, f in ids.items()}) if shared else None
+    return ValidationResult(Dataset.from_frames(frames, codes), reports, rejects)
 
 
 def merge_results(parts: list[ValidationResult], sources: dict[str, str], dataset: Dataset | None) -> ValidationResult:
