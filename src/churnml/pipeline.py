@@ -100,33 +100,35 @@ Data = Dataset | PartitionedData
 
 
 class _InMemory:
-    """A dataset in memory cut into chunks of customers (row positions only, no copies until a chunk is loaded)."""
+    """A dataset in memory cut into chunks of customers (row positions only, no copies until a chunk is loaded).
+
+    Chunk ``k`` holds the customers at positions ``k * size`` to ``(k + 1) * size`` of the sorted ids. Each row's
+    customer position comes from validation's codes when the dataset has them (nothing per row is kept here), else
+    from hashing the ids once (int32 per row)."""
 
     def __init__(self, dataset: Dataset, as_of: pd.Timestamp, size: int):
         self.dataset = dataset
         self.as_of = as_of
+        self.size = size
         self.ids = dataset.customer_ids
         self.n = max(1, -(-len(self.ids) // size))
-        # Per table: each row's customer (position in ids), and the rows by chunk (int32: half the memory at 1M).
-        self.customer: dict[str, np.ndarray] = {}
-        self.slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         codes = dataset.customer_codes
-        # Validation coded every id already: the position of each distinct id places the rows of every table.
-        rank = positions_in(codes[0], self.ids) if codes is not None else None
-        for name, frame in dataset.items():
-            if codes is not None and rank is not None and name in codes[1]:
-                code = codes[1][name]
-                pos = np.where(code >= 0, rank[code], -1).astype(np.int32)
-            else:
-                pos = positions_in(frame["customer_id"], self.ids).astype(np.int32)
-            chunk = np.where(pos >= 0, pos // size, self.n)
-            order = np.argsort(chunk, kind="stable").astype(np.int32)  # stable: each chunk's rows in file order
-            self.customer[name] = pos
-            self.slices[name] = (order, np.searchsorted(chunk[order], np.arange(self.n + 1)))
+        if codes is not None:
+            # The position of each distinct id (one more slot: -1 for a code of no id).
+            self._rank: np.ndarray | None = np.append(positions_in(codes[0], self.ids), -1).astype(np.int32)
+            self._codes = dict(codes[1])
+        else:
+            self._rank = None
+            self._codes = {name: positions_in(frame["customer_id"], self.ids).astype(np.int32) for name, frame in dataset.items()}
 
     @property
     def keys(self) -> list[int]:
         return list(range(self.n))
+
+    def _positions(self, name: str) -> np.ndarray:
+        """Each row's customer position in the sorted ids (-1: none)."""
+        codes = self._codes[name]
+        return codes if self._rank is None else self._rank[codes]
 
     def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
              tables: tuple[str, ...] | None = None) -> Dataset:
@@ -138,15 +140,15 @@ class _InMemory:
             at = positions_in(pd.Index(customers), self.ids)
             wanted[at[at >= 0]] = True
         frames = {}
-        for name, (order, bounds) in self.slices.items():
-            frame = self.dataset.table(name)
+        for name, frame in self.dataset.items():
             if tables is not None and name not in tables:
                 frames[name] = frame.iloc[:0]
                 continue
-            rows = order[bounds[k] : bounds[k + 1]]
+            pos = self._positions(name)
+            mine = (pos >= k * self.size) & (pos < (k + 1) * self.size)
             if wanted is not None:  # only those customers' rows are copied, not the chunk's
-                rows = rows[wanted[self.customer[name][rows]]]
-            frames[name] = frame.iloc[rows]
+                mine &= wanted[pos]
+            frames[name] = frame if mine.all() else frame.iloc[np.flatnonzero(mine)]  # in file order
         chunk = self.dataset.replace(**frames)
         return chunk.known_at(self.as_of) if point_in_time else chunk
 
