@@ -40,6 +40,7 @@ def test_training_before_an_imports_churners_are_labels_says_which_as_of_works()
     and the error names the as-of from which they are labels instead of a bare 'single class'."""
     import numpy as np
 
+    from churnml import pipeline
     from churnml.errors import InputError
     from churnml.importers import SnapshotImportSpec, import_snapshot
 
@@ -50,7 +51,7 @@ def test_training_before_an_imports_churners_are_labels_says_which_as_of_works()
     dataset = import_snapshot(frame, spec).dataset
     cfg = parse_config({"snapshots": {"max_snapshots": 1, "validation_snapshots": 1}})
     with pytest.raises(InputError, match=r"end dates run to 2024-07-30.*train with --as-of 2024-10-28 or later"):
-        churnml.pipeline.train(dataset, "2024-06-30", cfg, source="imp")
+        pipeline.train(dataset, "2024-06-30", cfg, source="imp")
 
 
 @pytest.fixture(scope="module")
