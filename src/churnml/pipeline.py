@@ -113,13 +113,14 @@ class _InMemory:
         self.ids = dataset.customer_ids
         self.n = max(1, -(-len(self.ids) // size))
         codes = dataset.customer_codes
-        if codes is not None:
-            # The position of each distinct id (one more slot: -1 for a code of no id).
-            self._rank: np.ndarray | None = np.append(positions_in(codes[0], self.ids), -1).astype(np.int32)
-            self._codes = dict(codes[1])
-        else:
-            self._rank = None
-            self._codes = {name: positions_in(frame["customer_id"], self.ids).astype(np.int32) for name, frame in dataset.items()}
+        # The position of each distinct id validation coded (one more slot: -1 for a code of no id), and the coded
+        # tables; a table without codes (absent from the folder, or a dataset built in code) is placed by its ids.
+        self._rank = np.append(positions_in(codes[0], self.ids), -1).astype(np.int32) if codes is not None else None
+        self._coded = dict(codes[1]) if codes is not None else {}
+        self._placed = {
+            name: positions_in(frame["customer_id"], self.ids).astype(np.int32)
+            for name, frame in dataset.items() if name not in self._coded
+        }
 
     @property
     def keys(self) -> list[int]:
@@ -127,8 +128,9 @@ class _InMemory:
 
     def _positions(self, name: str) -> np.ndarray:
         """Each row's customer position in the sorted ids (-1: none)."""
-        codes = self._codes[name]
-        return codes if self._rank is None else self._rank[codes]
+        if name in self._coded and self._rank is not None:
+            return self._rank[self._coded[name]]
+        return self._placed[name]
 
     def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
              tables: tuple[str, ...] | None = None) -> Dataset:
