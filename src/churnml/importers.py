@@ -279,7 +279,7 @@ def import_snapshot(
     customers = _customers(frame.loc[ok, [id_col, *attributes]], id_col, lines[ok])
 
     rejects = frame.loc[~ok].astype(str)
-    rejects.insert(0, "reason", reasons.text[~ok])
+    rejects.insert(0, "reason", reasons.of(~ok))
     rejects.insert(0, "line", lines[~ok])
     unsplit = 0 if malformed is None else len(malformed)
     if malformed is not None and unsplit:

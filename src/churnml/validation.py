@@ -97,6 +97,12 @@ class Reasons:
             self._text = np.full(len(self.bad), "", dtype=object)
         return self._text
 
+    def of(self, mask: np.ndarray) -> np.ndarray:
+        """The reasons of the rows in ``mask`` (empty text for rows that passed)."""
+        if self._text is None:
+            return np.full(int(np.count_nonzero(mask)), "", dtype=object)
+        return self._text[mask]
+
     def add(self, mask: np.ndarray | pd.Series, message: Message) -> None:
         """``message``: one text, or a function of the mask giving the text of each selected row.
 
@@ -264,7 +270,7 @@ def parse_bool(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(truthy, index=raw.index), ~(truthy | falsy)
 
 
-def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors] | None = None) -> pd.Series:
+def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors]) -> pd.Series:
     """Parse one column to its canonical dtype, recording every rule it breaks. A text column's distinct values
     are checked once each; its :func:`factorize` is kept in ``factors`` for the rules across rows and tables."""
     name = col.name
@@ -312,12 +318,11 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: di
     return values
 
 
-def _check_text(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors] | None) -> pd.Series:
+def _check_text(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict[str, Factors]) -> pd.Series:
     """An id, text or enum column: every rule runs on the distinct values (see :class:`Factors`)."""
-    found = (factors or {}).get(col.name) or factorize(raw) or factorize(raw.astype(ID_DTYPE))
+    found = factors.get(col.name) or factorize(raw) or factorize(raw.astype(ID_DTYPE))
     assert found is not None  # text always hashes
-    if factors is not None:
-        factors[col.name] = found
+    factors[col.name] = found
     empty = found.spread(found.per_value("empty", empty_mask), True)
     if not col.nullable:
         reasons.add(empty, f"{col.name} is empty (required)")
@@ -532,7 +537,7 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
     subs_ids, subs_bad = factors["subscriptions"]["customer_id"], parsed["subscriptions"][2].bad
 
     frames: dict[str, pd.DataFrame] = {}
-    accepted: dict[str, np.ndarray] = {}
+    kept_codes: dict[str, np.ndarray] = {}
     reports: dict[str, TableReport] = {}
     rejects: dict[str, pd.DataFrame] = {}
     for name, (canonical, frame, reasons) in parsed.items():
@@ -555,20 +560,20 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             reasons.add(future, quoted(frame[spec.time_column], f"is after as-of {t.date()}"))
         table = raw[name]
         bad = reasons.bad
-        accepted[name] = ~bad
         frames[name] = canonical.loc[~bad].reset_index(drop=True) if bad.any() else canonical.reset_index(drop=True)
+        if "customer_id" in factors[name]:
+            codes = factors[name]["customer_id"].codes
+            kept_codes[name] = codes[~bad] if bad.any() else codes
         rejected = (frame.loc[bad] if bad.any() else frame.iloc[:0]).astype(str)
-        rejected.insert(0, "reason", reasons.text[bad] if bad.any() else np.array([], dtype=object))
+        rejected.insert(0, "reason", reasons.of(bad))
         rejected.insert(0, "line", table.lines[bad])
         if len(table.malformed):
             rejected = pd.concat([table.malformed, rejected], ignore_index=True).sort_values("line", kind="stable")
         rejects[name] = rejected.reset_index(drop=True)
         extra = [] if spec.open_extra_columns else [c for c in frame.columns if c not in spec.column_names]
         reports[name] = TableReport(name, table.source, table.rows_read, int((~bad).sum()), int(bad.sum()) + len(table.malformed), extra, after)
-    ids = {name: f["customer_id"] for name, f in factors.items() if "customer_id" in f}
-    shared = ids and all(f.values is ids["subscriptions"].values for f in ids.values())
-    codes = (ids["subscriptions"].values, {name: f.codes[accepted[name]] for name, f in ids.items()}) if shared else None
-    return ValidationResult(Dataset.from_frames(frames, codes), reports, rejects)
+    shared = all(f["customer_id"].values is subs_ids.values for f in factors.values() if "customer_id" in f)
+    return ValidationResult(Dataset.from_frames(frames, (subs_ids.values, kept_codes) if shared else None), reports, rejects)
 
 
 def merge_results(parts: list[ValidationResult], sources: dict[str, str], dataset: Dataset | None) -> ValidationResult:

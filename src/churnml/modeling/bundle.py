@@ -56,17 +56,13 @@ print(n)
 _PROBE_SECONDS = 120
 
 
-def probe_model_text(model_text: str, source: str, name: str = "model.txt") -> None:
-    """Parse ``model_text`` and predict with it in a child process; a crash or error there is a :class:`ModelError`.
+def probe_model_texts(texts: dict[str, str], source: str) -> None:
+    """Parse every model text of a bundle (file name -> text) and predict with it in a child process, all at once;
+    a crash or error in any is a :class:`ModelError`.
 
     LightGBM answers some malformed texts by aborting its process rather than raising; here that process is a
     throwaway one, and the caller's survives to report the problem.
     """
-    probe_model_texts({name: model_text}, source)
-
-
-def probe_model_texts(texts: dict[str, str], source: str) -> None:
-    """:func:`probe_model_text` for every file of a bundle (name -> text), the child processes running at once."""
     children = []
     for name, text in texts.items():
         proc = subprocess.Popen(
@@ -225,7 +221,7 @@ class ModelBundle:
         """Rebuild a bundle, refusing it if either file changed since it was written.
 
         With ``key``, the bundle must carry a valid signature made with it. ``probe`` parses the model text in a
-        child process first (:func:`probe_model_text`); leave it on for any file that came from outside.
+        child process first (:func:`probe_model_texts`); leave it on for any file that came from outside.
         """
         try:
             meta = json.loads(bundle_json)
