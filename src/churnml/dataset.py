@@ -53,6 +53,9 @@ def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
     return ts.normalize()
 
 
+NS_PER_DAY = 86_400 * 10**9
+
+
 def month_end(months: pd.Series) -> pd.Series:
     """The instant a usage month is over: the first day of the next month (at the same time of day)."""
     stamps = months.to_numpy(dtype="datetime64[ns]")

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churnml.dataset import Dataset, as_timestamp, isin_ids, month_end
+from churnml.dataset import NS_PER_DAY, Dataset, as_timestamp, isin_ids, month_end
 from churnml.errors import InputError
 from churnml.schemas import DATETIME_DTYPE, ID_DTYPE, TABLES, ColumnSpec, Kind, TableSpec
 
@@ -24,7 +24,6 @@ _FALSE = ("false", "0", "no")
 # datetime64[ns] spans 1677..2262; anything outside is a typo, not a customer event.
 _MIN_DATE = pd.Timestamp("1900-01-01")
 _MAX_DATE = pd.Timestamp("2200-01-01")
-_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass
@@ -289,7 +288,7 @@ def _check_column(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: di
         parsed = present & ~unparsed
         if col.kind in (Kind.DATE, Kind.MONTH):
             stamps = values.to_numpy(dtype=DATETIME_DTYPE)
-            timed = parsed & (stamps.view(np.int64) % _NS_PER_DAY != 0)
+            timed = parsed & (stamps.view(np.int64) % NS_PER_DAY != 0)
             reasons.add(timed, quoted(raw, "has a time of day; give a date (YYYY-MM-DD)"))
         if col.kind == Kind.MONTH:
             not_first = parsed & ~timed & (stamps != stamps.astype("datetime64[M]"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churnml.dataset import NS_PER_DAY
 from churnml.lifecycle import group_bounds, positions_in
 
 __all__ = [
@@ -24,8 +25,6 @@ __all__ = [
     "timestamp_ns",
     "window_name",
 ]
-
-NS_PER_DAY = 86_400 * 10**9
 
 
 def timestamp_ns(values: pd.Series) -> np.ndarray:
