@@ -1,5 +1,6 @@
 """The stage functions behind the CLI: point in time at the level of the whole training result."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,10 +85,38 @@ def test_the_scores_frame_is_in_rank_order_with_the_causes_on_the_flagged_rows(s
     assert (flagged["primary_cause"].isin(["price", "service", "other"])).all()
     assert (s.loc[~s["flagged"], "primary_cause"] == "").all() and (s.loc[~s["flagged"], "recommended_action"] == "none").all()
     if len(flagged):
-        one = flagged.iloc[len(flagged) // 2]
-        summary = churnml.pipeline.explain(dataset, T, bundle, cfg, [one["customer_id"]]).summary.loc[one["customer_id"]]
-        assert summary["primary_cause"] == one["primary_cause"]
-        assert summary["churn_probability"] == pytest.approx(one["churn_probability"])
+        some = flagged.iloc[:: max(1, len(flagged) // 40)].set_index("customer_id")
+        summary = churnml.pipeline.explain(dataset, T, bundle, cfg, list(some.index)).summary.loc[some.index]
+        assert (summary["primary_cause"] == some["primary_cause"]).all()
+        for column in ("churn_probability", "cause_share", "price_share", "service_share", "other_share"):
+            np.testing.assert_allclose(summary[column].to_numpy(dtype=float), some[column].to_numpy(dtype=float),
+                                       rtol=0, atol=1e-12, err_msg=column)
+
+
+def test_chunks_cut_as_slices_of_customer_ordered_tables_hold_the_rows_taken_from_shuffled_ones():
+    """A table in customer order is cut into slices, any other order is taken row by row: every chunk holds the
+    same rows either way (and the rows of chosen customers only, when asked for them)."""
+    from churnml.pipeline import _InMemory
+    from churnml.schemas import TABLES
+
+    tables = generate(500, seed=4, start="2024-01-01", months=14).tables
+    rng = np.random.default_rng(0)
+    ordered = Dataset.from_frames({n: f.sort_values("customer_id", kind="stable") for n, f in tables.items() if n in TABLES})
+    shuffled = Dataset.from_frames({n: f.iloc[rng.permutation(len(f))] for n, f in tables.items() if n in TABLES})
+    sliced, taken = _InMemory(ordered, T, 70), _InMemory(shuffled, T, 70)
+    assert sliced.n == taken.n > 3
+    assert {n for n, f in ordered.items() if len(f)} <= set(sliced._bounds) and not taken._bounds
+    some = pd.Index(ordered.customer_ids[::7])
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+
+    for k in sliced.keys:
+        for a, b in [(sliced.load(k), taken.load(k)), (sliced.load(k, customers=some), taken.load(k, customers=some))]:
+            for name, frame in a.items():
+                pd.testing.assert_frame_equal(rows(frame), rows(b.table(name)))
+    for name, frame in ordered.items():  # every row lands in exactly one chunk
+        assert sum(len(sliced.load(k, point_in_time=False).table(name)) for k in sliced.keys) == len(frame)
 
 
 @pytest.mark.parametrize("present", [None, ("subscriptions",), ("subscriptions", "customers", "usage")])

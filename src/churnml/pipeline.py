@@ -103,8 +103,9 @@ class _InMemory:
     """A dataset in memory cut into chunks of customers (row positions only, no copies until a chunk is loaded).
 
     Chunk ``k`` holds the customers at positions ``k * size`` to ``(k + 1) * size`` of the sorted ids. Each row's
-    customer position comes from validation's codes when the dataset has them (nothing per row is kept here), else
-    from hashing the ids once (int32 per row)."""
+    customer position comes from validation's codes when the dataset has them, else from hashing the ids once (int32
+    per row). A table whose rows come grouped in customer order (as many exports are) is cut into slices, which
+    copy nothing; any other is taken row by row for each chunk."""
 
     def __init__(self, dataset: Dataset, as_of: pd.Timestamp, size: int):
         self.dataset = dataset
@@ -121,16 +122,22 @@ class _InMemory:
             name: positions_in(frame["customer_id"], self.ids).astype(np.int32)
             for name, frame in dataset.items() if name not in self._coded
         }
+        # Where each chunk's rows start and end, for the tables whose positions never decrease (-1s come first).
+        self._bounds: dict[str, np.ndarray] = {}
+        for name, _ in dataset.items():
+            pos = self._positions(name)
+            if len(pos) and bool((pos[1:] >= pos[:-1]).all()):
+                self._bounds[name] = np.searchsorted(pos, np.arange(self.n + 1, dtype=np.int64) * size)
 
     @property
     def keys(self) -> list[int]:
         return list(range(self.n))
 
-    def _positions(self, name: str) -> np.ndarray:
-        """Each row's customer position in the sorted ids (-1: none)."""
+    def _positions(self, name: str, rows: slice = slice(None)) -> np.ndarray:
+        """Each row's (or these rows') customer position in the sorted ids (-1: none)."""
         if name in self._coded and self._rank is not None:
-            return self._rank[self._coded[name]]
-        return self._placed[name]
+            return self._rank[self._coded[name][rows]]
+        return self._placed[name][rows]
 
     def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
              tables: tuple[str, ...] | None = None) -> Dataset:
@@ -146,9 +153,16 @@ class _InMemory:
             if tables is not None and name not in tables:
                 frames[name] = frame.iloc[:0]
                 continue
+            if name in self._bounds:
+                start, stop = self._bounds[name][k : k + 2]
+                part = frame.iloc[start:stop] if stop - start < len(frame) else frame
+                if wanted is not None:  # only those customers' rows are copied, not the chunk's
+                    part = part.iloc[np.flatnonzero(wanted[self._positions(name, slice(start, stop))])]
+                frames[name] = part
+                continue
             pos = self._positions(name)
             mine = (pos >= k * self.size) & (pos < (k + 1) * self.size)
-            if wanted is not None:  # only those customers' rows are copied, not the chunk's
+            if wanted is not None:
                 mine &= wanted[pos]
             frames[name] = frame if mine.all() else frame.iloc[np.flatnonzero(mine)]  # in file order
         chunk = self.dataset.replace(**frames)
@@ -522,7 +536,7 @@ def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timesta
     features = features.reindex(flagged.index)
     started = time.perf_counter()
     registry = _registry(context, config)
-    why = attribute(features, bundle, registry, config)
+    why = attribute(features, bundle, registry, config, flagged["p"].to_numpy())
     seconds = time.perf_counter() - started
     causes = why.causes
     out = pd.DataFrame({col: causes[col].to_numpy() for col in ("primary_cause", "cause_share", *_FAMILY_SHARES)}, index=features.index)

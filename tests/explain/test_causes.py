@@ -57,6 +57,37 @@ def _parts(frame: pd.DataFrame, predict=_greedy_model, method: str = "shapley"):
     return family_parts(value, method), value
 
 
+def test_family_values_predict_only_the_rows_a_move_changes_and_equal_predicting_every_row():
+    """A row without a harmful value in the families moved keeps its own risk: it is not predicted again, and
+    every value equals the brute-force prediction of every row at every subset (8 per row)."""
+    from itertools import combinations
+
+    from churnml.explain.causes import _at_reference
+
+    rows = [HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}, {**HEALTHY, "support_unresolved_90d": 2},
+            {**HEALTHY, "price_vs_new_customers_ratio": 1.2, "support_unresolved_90d": 1, "usage_trend_pct": -40.0}]
+    frame = _frame(rows * 5)
+    departs = harmful_departures(frame, REGISTRY, REFS)
+    asked = []
+
+    def counting(X: pd.DataFrame) -> np.ndarray:
+        asked.append(len(X))
+        return _greedy_model(X)
+
+    value = family_values(counting, frame, REGISTRY, REFS, departs)
+    members = {f: [c for c in frame.columns if c in REFS and REGISTRY[c].family is f] for f in FAMILIES}
+    for size in range(4):
+        for subset in combinations(FAMILIES, size):
+            away = [c for f in FAMILIES if f not in subset for c in members[f]]
+            brute = _greedy_model(_at_reference(frame, away, REFS, departs))
+            assert np.array_equal(value[frozenset(subset)], brute), subset
+    assert sum(asked) < 8 * len(frame)  # the healthy rows were never predicted again
+    own = _greedy_model(frame)
+    asked.clear()
+    given = family_values(counting, frame, REGISTRY, REFS, departs, own)
+    assert all(np.array_equal(given[k], value[k]) for k in value) and len(asked) <= 7
+
+
 def test_context_features_take_no_part_and_pain_features_do():
     assert "tenure_days" not in REFS
     assert REFS["price_vs_new_customers_ratio"] == 1.0 and REFS["support_unresolved_90d"] == 0.0
@@ -243,4 +274,5 @@ def test_a_categorical_attribute_is_healed_to_its_first_healthy_level():
     assert departs[:, 0].tolist() == [True, False, False]
     parts = family_parts(family_values(model, X, registry, refs, departs))
     np.testing.assert_allclose(parts[:, 0], [0.2, 0.0, 0.0])
-    assert ["two_year", "one_year", None] in seen  # only the harmful level moved, to the first healthy one
+    # Only the harmful level moved, to the first healthy one; the healthy and missing rows keep their own risk.
+    assert seen[0] == ["monthly", "one_year", None] and all(s == ["two_year"] for s in seen[1:]) and len(seen) > 1

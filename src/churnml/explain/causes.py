@@ -4,9 +4,10 @@ A customer's cause is not read from how their features compare with the populati
 dominates the portfolio: if most customers pay more than new ones, paying the same as new customers looks like a
 risk). Instead each pain feature has a healthy reference in the registry (no rise, paying what new customers pay,
 no unresolved contact) and the direction in which it hurts. The model is asked what the customer's risk would be
-with each combination of the three families, price, service and other, moved back to health: 2^3 = 8 predictions
-per customer. Only harmful departures move (a survey score of 9 or a rise a year ago is already healthy and stays),
-so a neutral value can never carry risk. The Shapley value of a family is its average added risk over the orders in
+with each combination of the three families, price, service and other, moved back to health: 2^3 = 8 values per
+customer (fewer predictions: a customer without a harmful value in the families moved keeps their own risk). Only
+harmful departures move (a survey score of 9 or a rise a year ago is already healthy and stays), so a neutral
+value can never carry risk. The Shapley value of a family is its average added risk over the orders in
 which the families can be added; the parts add up exactly to the customer's risk minus their risk in health.
 
 Context features (tenure, plan, who the customer is) stay at the customer's own values throughout: they change how
@@ -88,16 +89,29 @@ def family_values(
     registry: Mapping[str, FeatureSpec],
     references: Mapping[str, Any],
     departs: np.ndarray,
+    own: np.ndarray | None = None,
 ) -> dict[frozenset[Family], np.ndarray]:
     """The risk of every row with exactly the families in each subset at the customer's values, the rest at the
-    reference: 2^3 = 8 predictions per row. ``predict`` maps a prepared feature frame (``X``, columns in model
-    order) to probabilities; ``departs`` is :func:`harmful_departures` of the same rows and columns."""
+    reference: 2^3 = 8 values per row. ``predict`` maps a prepared feature frame (``X``, columns in model order) to
+    probabilities; ``departs`` is :func:`harmful_departures` of the same rows and columns; ``own`` the rows' own
+    probabilities, ``predict(X)``, where the caller has them.
+
+    A row with no harmful departure among the families moved to health is unchanged by the move, so its value is
+    its own probability and only the other rows are predicted (a model predicts each row on its own: the values
+    are the same as predicting every row)."""
     members = {f: [c for c in X.columns if c in references and registry[c].family is f] for f in FAMILIES}
-    value: dict[frozenset[Family], np.ndarray] = {}
-    for size in range(len(FAMILIES) + 1):
+    position = {c: j for j, c in enumerate(X.columns)}
+    own = np.asarray(predict(X), dtype=float) if own is None else np.asarray(own, dtype=float)
+    value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
+    for size in range(len(FAMILIES)):
         for subset in combinations(FAMILIES, size):
             away = [c for f in FAMILIES if f not in subset for c in members[f]]
-            value[frozenset(subset)] = np.asarray(predict(_at_reference(X, away, references, departs)), dtype=float)
+            moved = np.flatnonzero(departs[:, [position[c] for c in away]].any(axis=1))
+            out = own.copy()
+            if len(moved):
+                rows = X.iloc[moved] if len(moved) < len(X) else X
+                out[moved] = np.asarray(predict(_at_reference(rows, away, references, departs[moved])), dtype=float)
+            value[frozenset(subset)] = out
     return value
 
 
@@ -234,15 +248,20 @@ class Attribution:
 
 
 def attribute(
-    features: pd.DataFrame, bundle: ModelBundle, registry: Mapping[str, FeatureSpec], config: ChurnConfig
+    features: pd.DataFrame,
+    bundle: ModelBundle,
+    registry: Mapping[str, FeatureSpec],
+    config: ChurnConfig,
+    probability: np.ndarray | None = None,
 ) -> Attribution:
-    """Contributions, cause shares against the healthy reference, and the reasons, for a frame of features."""
+    """Contributions, cause shares against the healthy reference, and the reasons, for a frame of features
+    (``probability``: their calibrated probabilities, ``bundle.predict(features)``, where the caller has them)."""
     names = bundle.feature_names
     X = bundle.prepare(features)
     contributions = bundle.contributions(X)[:, :-1]
     references = player_references(registry, names, bundle.meta.get("typical_values"))
     departs = harmful_departures(features[names], registry, references)
-    value = family_values(lambda Z: bundle.calibrator.transform(bundle.predict_raw(Z)), X, registry, references, departs)
+    value = family_values(lambda Z: bundle.calibrator.transform(bundle.predict_raw(Z)), X, registry, references, departs, probability)
     phi, base = family_parts(value, config.cause.method), value[frozenset()]
     causes = attribute_causes(phi, base, contributions, departs, names, registry, config.cause)
     candidates = reason_candidates(contributions, departs, names, references, causes["primary_cause"].to_numpy())
