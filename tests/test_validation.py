@@ -123,6 +123,22 @@ def test_several_reasons_are_all_kept(tmp_path):
     assert "wait_minutes" in row["reason"] and "resolved" in row["reason"]
 
 
+@pytest.mark.parametrize("given, canonical", [
+    (["Billing", "service", " other ", "BILLING"], ["billing", "service", "other", "billing"]),
+    (["billing", "service", "other", "billing"], ["billing", "service", "other", "billing"]),  # kept as read
+    (["billing", None, "Other ", "service"], ["billing", None, "other", "service"]),
+])
+def test_enum_values_are_folded_whether_or_not_any_needs_it(given, canonical):
+    from churnml.schemas import TABLES
+    from churnml.validation import RawTable, validate_table
+
+    for storage in ("pyarrow", "python"):
+        raw = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "timestamp": ["2025-01-01"] * 4,
+                            "category": pd.array(given, dtype=f"string[{storage}]"), "severity": [1, 2, 3, 4]})
+        frame = validate_table(RawTable("complaints", raw, "x", 1), TABLES["complaints"])[0]
+        assert [None if pd.isna(v) else v for v in frame["category"]] == canonical, storage
+
+
 def test_enum_and_bool_are_case_insensitive(tmp_path):
     result, rej = _rejects(tmp_path, "complaints", "customer_id,timestamp,category,severity\n00123,2025-02-01,Billing,2\n")
     assert rej.empty and result.dataset.complaints["category"][0] == "billing"

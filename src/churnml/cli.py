@@ -974,7 +974,7 @@ def import_snapshot(
     if len(export.frame) == 0 and len(export.malformed) == 0:
         raise InputError([f"{source}: the export has a header but no rows; export the customers too"])
     try:
-        result = run_import(export.frame, spec, lines=export.lines, malformed=export.malformed)
+        result = run_import(export.frame, spec, lines=export.line_numbers(), malformed=export.malformed)
     except InputError as exc:
         raise InputError([f"{source}: {_as_options(p)}" for p in exc.problems]) from None
     refused = out_dir / io.REFUSED_IMPORT_REJECTS

@@ -507,7 +507,7 @@ def _raw_from_arrow(table: pa.Table, path: Path, name: str) -> RawTable:
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise InputError([f"{path}: cannot read as Parquet ({_first_line(exc)}); rewrite the file"]) from None
     frame.columns = names
-    return RawTable(name, frame.reset_index(drop=True), str(path), np.arange(1, len(frame) + 1))
+    return RawTable(name, frame.reset_index(drop=True), str(path), 1)
 
 
 def _table_stem(stem: str) -> str:
@@ -659,13 +659,15 @@ class PartitionedData:
             schema = self.schemas[name]
             pieces = [_conform(_read_part(Path(f)), schema) for f in files]
             table = pa.concat_tables(pieces) if pieces else schema.empty_table()
-            rows = np.arange(table.num_rows)
+            first = self.first_row[name].get(bucket, 1)
+            lines: np.ndarray | int = first
             if wanted is not None and name != "customers" and "customer_id" in table.schema.names:
                 keep = pc.fill_null(pc.is_in(pc.cast(table["customer_id"], pa.string()), value_set=wanted), False)
                 rows = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
                 table = table.take(pa.array(rows, pa.int64()))
+                lines = rows + first
             raw = _raw_from_arrow(table, Path(self.source(name)), name)
-            raw.lines = rows + self.first_row[name].get(bucket, 1)
+            raw.lines = lines
             out[name] = raw
         return out
 

@@ -33,12 +33,21 @@ class RawTable:
     name: str
     frame: pd.DataFrame
     source: str
-    lines: np.ndarray  # 1-based source position of each row (CSV: line, header = 1; Parquet: row)
+    # 1-based source position of each row (CSV: line, header = 1; Parquet: row); a number: that of the first row,
+    # the others following one by one (no array of 8 bytes per row for a file read whole)
+    lines: np.ndarray | int
     malformed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"line": [], "raw": [], "reason": []}))
 
     @property
     def rows_read(self) -> int:
         return len(self.frame) + len(self.malformed)
+
+    def line_numbers(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The source position of every row, or of the chosen ones (a boolean mask)."""
+        if isinstance(self.lines, np.ndarray):
+            return self.lines if rows is None else self.lines[rows]
+        at = np.arange(len(self.frame), dtype=np.int64) if rows is None else np.flatnonzero(rows)
+        return at + int(self.lines)
 
 
 @dataclass
@@ -162,7 +171,8 @@ def _encoded(arrays: list[pa.Array | pa.ChunkedArray], dtype) -> tuple[np.ndarra
     chunks = [c for a in arrays for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
     kind = pa.large_string() if any(pa.types.is_large_string(c.type) for c in chunks) else chunks[0].type
     encoded = pc.dictionary_encode(pa.chunked_array([c.cast(kind) for c in chunks], type=kind)).combine_chunks()
-    codes = encoded.indices.fill_null(-1).to_numpy()  # int32: half the memory of int64 codes
+    indices = encoded.indices.fill_null(-1) if encoded.indices.null_count else encoded.indices
+    codes = indices.to_numpy(zero_copy_only=False)  # int32: half the memory of int64 codes
     return codes, pd.Series(encoded.dictionary.to_pandas()).astype(dtype)
 
 
@@ -335,7 +345,9 @@ def _check_text(raw: pd.Series, col: ColumnSpec, reasons: Reasons, factors: dict
         folded = found.values.astype(ID_DTYPE).str.strip().str.lower()
         unknown = present & found.spread(~folded.isin(col.allowed or ()).to_numpy(), False)
         reasons.add(unknown, quoted(raw, f"is not one of {', '.join(col.allowed or ())}"))
-        values = pd.Series(pd.array(folded, dtype=ID_DTYPE).take(found.codes, allow_fill=True), index=raw.index, name=raw.name)
+        canonical = found.values.astype(ID_DTYPE)
+        if not folded.equals(canonical):  # else every value is already folded: the column stays as read
+            values = pd.Series(pd.array(folded, dtype=ID_DTYPE).take(found.codes, allow_fill=True), index=raw.index, name=raw.name)
     return values if present.all() else values.where(present)
 
 
@@ -565,7 +577,7 @@ def validate_dataset(raw: dict[str, RawTable], as_of: str | pd.Timestamp | None 
             kept_codes[name] = codes[~bad] if bad.any() else codes
         rejected = (frame.loc[bad] if bad.any() else frame.iloc[:0]).astype(str)
         rejected.insert(0, "reason", reasons.of(bad))
-        rejected.insert(0, "line", table.lines[bad])
+        rejected.insert(0, "line", table.line_numbers(bad))
         if len(table.malformed):
             rejected = pd.concat([table.malformed, rejected], ignore_index=True).sort_values("line", kind="stable")
         rejects[name] = rejected.reset_index(drop=True)
