@@ -103,7 +103,7 @@ def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
 
 
 # Distinct customer ids, and per table one int32 code per row into them (-1: none).
-CustomerCodes = tuple[pd.Series, Mapping[str, np.ndarray]]
+CustomerCodes = tuple[pd.Series | pd.Index, Mapping[str, np.ndarray]]
 
 
 class Dataset:
@@ -118,13 +118,34 @@ class Dataset:
             raise TypeError(f"a Dataset holds exactly the tables of the schema: missing {missing}, unknown {unknown}")
         object.__setattr__(self, "_frames", {name: frames[name] for name in TABLES})
         object.__setattr__(self, "_codes", customer_codes)
+        object.__setattr__(self, "_memo", {})
 
     @property
     def customer_codes(self) -> CustomerCodes | None:
-        """The tables' ``customer_id`` as integer codes into one Series of distinct ids, as validation found them:
-        a chunked job places rows by code instead of hashing every id again. Only the dataset as validated has
-        them (a replaced table, or a copy sent to another process, drops them); None otherwise."""
+        """The tables' ``customer_id`` as integer codes into one Series of distinct ids, as validation found them
+        (or a chunk of customers as it was cut): a job places rows by code instead of hashing every id again. A
+        replaced table, or a copy sent to another process, drops them; None otherwise."""
         return self._codes
+
+    def positions(self, name: str, customers: pd.Index) -> np.ndarray:
+        """The position of each row of table ``name`` in ``customers`` (-1: another customer's row), as
+        :func:`positions_in` gives it: from the customer codes where the dataset has them (a lookup per distinct
+        id, not a hash per row), and kept for the same ``customers`` object, since several builders read each
+        table."""
+        memo = self._memo  # "for": the customers it holds positions in; "lookup": theirs per coded id; a table's
+        if memo.get("for") is not customers:
+            memo.clear()
+            memo["for"] = customers
+        key = ("table", name)
+        if key not in memo:
+            codes = self._codes
+            if codes is not None and name in codes[1]:
+                if "lookup" not in memo:  # one more slot: -1 for a code of no id
+                    memo["lookup"] = np.append(positions_in(codes[0], customers), -1).astype(np.int32)
+                memo[key] = memo["lookup"][codes[1][name]]
+            else:
+                memo[key] = positions_in(self._frames[name]["customer_id"], customers).astype(np.int32)
+        return memo[key]
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         if name.startswith("_"):  # never a table; keeps copy and pickle from recursing before _frames exists
@@ -143,6 +164,7 @@ class Dataset:
     def __setstate__(self, state: dict[str, pd.DataFrame]) -> None:
         object.__setattr__(self, "_frames", state)
         object.__setattr__(self, "_codes", None)
+        object.__setattr__(self, "_memo", {})
 
     def __repr__(self) -> str:
         return "Dataset(" + ", ".join(f"{name}={len(frame):,} rows" for name, frame in self._frames.items()) + ")"
@@ -188,17 +210,19 @@ class Dataset:
         A period starting on ``as_of`` is kept: its customer is active at ``as_of``.
         """
         t = as_timestamp(as_of)
-        subs = _rows(self.subscriptions, (self.subscriptions["start_date"] <= t).to_numpy())
-        if (subs["end_date"] > t).any():
-            subs = subs.assign(end_date=subs["end_date"].where(~(subs["end_date"] > t)))
-        changes: dict[str, pd.DataFrame] = {"subscriptions": subs}
+        keep = {"subscriptions": (self.subscriptions["start_date"] <= t).to_numpy()}
         for name in event_tables():
-            frame = self.table(name)
-            when = frame[TABLES[name].time_column]
+            when = self.table(name)[TABLES[name].time_column]
             # A usage month is known once it has ended (month_end <= T): for a month's first day, before T's month.
-            known = when < (t.replace(day=1) if name == "usage" else t)
-            changes[name] = _rows(frame, known.to_numpy())
-        return self.replace(**changes)
+            keep[name] = (when < (t.replace(day=1) if name == "usage" else t)).to_numpy()
+        changes = {name: _rows(self.table(name), mask) for name, mask in keep.items()}
+        subs = changes["subscriptions"]
+        if (subs["end_date"] > t).any():
+            changes["subscriptions"] = subs.assign(end_date=subs["end_date"].where(~(subs["end_date"] > t)))
+        codes = None
+        if self._codes is not None:  # the kept rows keep their codes
+            codes = (self._codes[0], {n: c if n not in keep or keep[n].all() else c[keep[n]] for n, c in self._codes[1].items()})
+        return Dataset({**self._frames, **changes}, codes)
 
     def newest_date(self, as_of: str | pd.Timestamp | None = None) -> tuple[pd.Timestamp | None, str | None]:
         """The latest date any row records (event times, period starts and ends) and its table: how fresh the data

@@ -142,30 +142,34 @@ class _InMemory:
     def load(self, k: int, point_in_time: bool = True, customers: pd.Index | None = None,
              tables: tuple[str, ...] | None = None) -> Dataset:
         """Chunk ``k`` as known at T (or with every row, for messages about what lies after T), or only the rows
-        of ``customers`` in it; with ``tables``, the other tables come empty (a pass that reads only those)."""
+        of ``customers`` in it; with ``tables``, the other tables come empty (a pass that reads only those). The
+        chunk carries its rows' customer codes (positions among its own customers), so its builders look ids up
+        instead of hashing them."""
         wanted = None
         if customers is not None:
             wanted = np.zeros(len(self.ids) + 1, dtype=bool)  # the last slot answers for rows of no known customer
             at = positions_in(pd.Index(customers), self.ids)
             wanted[at[at >= 0]] = True
-        frames = {}
+        first = k * self.size
+        frames, codes = {}, {}
         for name, frame in self.dataset.items():
             if tables is not None and name not in tables:
-                frames[name] = frame.iloc[:0]
+                frames[name], codes[name] = frame.iloc[:0], np.zeros(0, dtype=np.int32)
                 continue
             if name in self._bounds:
                 start, stop = self._bounds[name][k : k + 2]
-                part = frame.iloc[start:stop] if stop - start < len(frame) else frame
+                part, pos = (frame.iloc[start:stop] if stop - start < len(frame) else frame), self._positions(name, slice(start, stop))
                 if wanted is not None:  # only those customers' rows are copied, not the chunk's
-                    part = part.iloc[np.flatnonzero(wanted[self._positions(name, slice(start, stop))])]
-                frames[name] = part
-                continue
-            pos = self._positions(name)
-            mine = (pos >= k * self.size) & (pos < (k + 1) * self.size)
-            if wanted is not None:
-                mine &= wanted[pos]
-            frames[name] = frame if mine.all() else frame.iloc[np.flatnonzero(mine)]  # in file order
-        chunk = self.dataset.replace(**frames)
+                    rows = np.flatnonzero(wanted[pos])
+                    part, pos = part.iloc[rows], pos[rows]
+            else:
+                pos = self._positions(name)
+                mine = (pos >= first) & (pos < first + self.size)
+                if wanted is not None:
+                    mine &= wanted[pos]
+                part, pos = (frame, pos) if mine.all() else (frame.iloc[np.flatnonzero(mine)], pos[mine])  # in file order
+            frames[name], codes[name] = part, pos - np.int32(first)
+        chunk = Dataset(frames, (self.ids[first : first + self.size], codes))
         return chunk.known_at(self.as_of) if point_in_time else chunk
 
 

@@ -88,9 +88,16 @@ def _extreme(ufunc: np.ufunc, codes: np.ndarray, values: np.ndarray, mask: np.nd
 
 
 def events_before(
-    frame: pd.DataFrame, time_column: str, customers: pd.Index, as_of: pd.Timestamp, max_age_days: float | None = None
+    frame: pd.DataFrame,
+    time_column: str,
+    customers: pd.Index,
+    as_of: pd.Timestamp,
+    max_age_days: float | None = None,
+    positions: np.ndarray | None = None,
 ) -> Events:
-    """The rows of ``frame`` dated strictly before ``as_of`` (and at most ``max_age_days`` old) of ``customers``."""
+    """The rows of ``frame`` dated strictly before ``as_of`` (and at most ``max_age_days`` old) of ``customers``.
+    ``positions``: each row's position in ``customers`` (-1: none) where the caller has them
+    (:meth:`Dataset.positions`); else the ids are looked up here."""
     n = len(customers)
     if len(frame) == 0 or n == 0:
         empty = np.empty(0, dtype=np.int64)
@@ -101,8 +108,11 @@ def events_before(
     if max_age_days is not None:
         keep &= age_ns <= max_age_days * NS_PER_DAY
     pos = np.flatnonzero(keep)
-    ids = frame["customer_id"]
-    codes = positions_in(ids if len(pos) == len(frame) else ids.iloc[pos], customers)
+    if positions is not None:
+        codes = positions if len(pos) == len(frame) else positions[pos]
+    else:
+        ids = frame["customer_id"]
+        codes = positions_in(ids if len(pos) == len(frame) else ids.iloc[pos], customers)
     mine = codes >= 0
     pos, codes = pos[mine], codes[mine]
     return Events(codes, age_ns[pos] / NS_PER_DAY, pos, n)

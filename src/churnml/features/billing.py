@@ -43,14 +43,15 @@ def billing_topic(contacts: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
 
 
 def billing_contact_features(
-    contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+    contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Support contacts whose ``topic`` is billing, per window before ``as_of``: all, unresolved, and repeats
     (within ``repeat_contact_days`` of the customer's previous contact of any topic)."""
     from churnml.features.support import repeat_contacts
 
     t = as_timestamp(as_of)
-    ev = events_before(contacts, "timestamp", customers, t)
+    ev = events_before(contacts, "timestamp", customers, t, positions=positions)
     billing = billing_topic(contacts, ev.pos)
     unresolved = billing & ~ev.column(contacts, "resolved", bool)
     repeat = billing & repeat_contacts(ev, ev.within(max(cfg.windows_days)), cfg.repeat_contact_days)
@@ -79,7 +80,7 @@ def billing_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return billing_contact_features(data.support_contacts, customers, t, config.features)
+    return billing_contact_features(data.support_contacts, customers, t, config.features, data.positions("support_contacts", customers))
 
 
 BUILDER = Builder("billing", 50, _build, billing_specs)

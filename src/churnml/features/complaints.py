@@ -23,14 +23,15 @@ PRICE_CATEGORY = "billing"
 
 
 def complaint_features(
-    complaints: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+    complaints: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Complaints before ``as_of``: per category over the longest window, severity sums and days since the last.
 
     Severity and recency are split into billing and non-billing so that each feature has a single cause family.
     """
     t = as_timestamp(as_of)
-    ev = events_before(complaints, "timestamp", customers, t)
+    ev = events_before(complaints, "timestamp", customers, t, positions=positions)
     longest = max(cfg.windows_days)
     in_longest = ev.within(longest)
     category = complaints["category"]
@@ -104,7 +105,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return complaint_features(data.complaints, customers, t, config.features)
+    return complaint_features(data.complaints, customers, t, config.features, data.positions("complaints", customers))
 
 
 BUILDER = Builder("complaints", 60, _build, complaint_specs)

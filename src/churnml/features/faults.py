@@ -48,6 +48,7 @@ def tech_fault_features(
     as_of: str | pd.Timestamp,
     cfg: FeatureConfig,
     incident_size: pd.Series,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Faults before ``as_of``: counts per window, shared-incident faults per window, minutes, outages, recency.
 
@@ -55,7 +56,7 @@ def tech_fault_features(
     ``incident_size`` (from :func:`incident_sizes` over the whole population, so partitions agree).
     """
     t = as_timestamp(as_of)
-    ev = events_before(faults, "timestamp", customers, t)
+    ev = events_before(faults, "timestamp", customers, t, positions=positions)
     longest = max(cfg.windows_days)
     in_longest = ev.within(longest)
     shared = np.zeros(len(ev.codes), dtype=bool)
@@ -120,7 +121,7 @@ def fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return tech_fault_features(data.tech_faults, customers, t, config.features, context.incident_size)
+    return tech_fault_features(data.tech_faults, customers, t, config.features, context.incident_size, data.positions("tech_faults", customers))
 
 
 BUILDER = Builder("faults", 70, _build, fault_specs)

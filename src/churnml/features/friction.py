@@ -17,6 +17,7 @@ who they are, where the separate rise features would each need their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,20 +49,22 @@ def service_friction_features(
     customers: pd.Index,
     as_of: str | pd.Timestamp,
     cfg: FeatureConfig,
+    positions: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """``service_friction_score``: the sum of ``0.5 ** (age_days / FRICTION_HALF_LIFE_DAYS)`` over the failures."""
     t = as_timestamp(as_of)
     longest = max(cfg.windows_days)
     score = np.zeros(len(customers))
 
-    ev = events_before(contacts, "timestamp", customers, t, max_age_days=longest)
+    where = positions or {}
+    ev = events_before(contacts, "timestamp", customers, t, longest, where.get("support_contacts"))
     failures = (ev.column(contacts, "wait_minutes") > cfg.long_wait_minutes).astype(np.float64)
     # An unresolved bill query has features of its own; leaving it out here measured better on price recall.
     failures += ~ev.column(contacts, "resolved", bool) & ~billing_topic(contacts, ev.pos)
     score += ev.total(_fade(ev.age) * failures)
-    ev = events_before(faults, "timestamp", customers, t, max_age_days=longest)
+    ev = events_before(faults, "timestamp", customers, t, longest, where.get("tech_faults"))
     score += ev.total(_fade(ev.age))
-    ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
+    ev = events_before(complaints, "timestamp", customers, t, longest, where.get("complaints"))
     service = (complaints["category"] != PRICE_CATEGORY).to_numpy(dtype=bool, na_value=True)[ev.pos]
     score += ev.total(_fade(ev.age), service)
     return frame_of(customers, {"service_friction_score": score})
@@ -73,12 +76,14 @@ def price_pressure_features(
     customers: pd.Index,
     as_of: str | pd.Timestamp,
     cfg: FeatureConfig,
+    positions: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """``price_pressure_score``: faded rise sizes (doubled on short or unknown notice) plus faded billing complaints."""
     t = as_timestamp(as_of)
     longest = max(cfg.windows_days)
 
-    ev = events_before(price_changes, "timestamp", customers, t, max_age_days=longest)
+    where = positions or {}
+    ev = events_before(price_changes, "timestamp", customers, t, longest, where.get("price_changes"))
     old = ev.column(price_changes, "old_price")
     new = ev.column(price_changes, "new_price")
     notice = ev.column(price_changes, "notice_days")
@@ -86,7 +91,7 @@ def price_pressure_features(
     unannounced = ~(notice >= cfg.short_notice_days)  # NaN (unknown) counts as short
     # float even when nobody had a price change (bincount of no weights gives integers)
     score = ev.total(_fade(ev.age) * tenths * (1.0 + unannounced)).astype(np.float64)
-    ev = events_before(complaints, "timestamp", customers, t, max_age_days=longest)
+    ev = events_before(complaints, "timestamp", customers, t, longest, where.get("complaints"))
     billing = (complaints["category"] == PRICE_CATEGORY).to_numpy(dtype=bool, na_value=False)[ev.pos]
     score += ev.total(_fade(ev.age), billing)
     return frame_of(customers, {"price_pressure_score": score})
@@ -119,9 +124,10 @@ def friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
+    where = {name: data.positions(name, customers) for name in ("support_contacts", "tech_faults", "complaints", "price_changes")}
     return pd.concat([
-        service_friction_features(data.support_contacts, data.tech_faults, data.complaints, customers, t, config.features),
-        price_pressure_features(data.price_changes, data.complaints, customers, t, config.features),
+        service_friction_features(data.support_contacts, data.tech_faults, data.complaints, customers, t, config.features, where),
+        price_pressure_features(data.price_changes, data.complaints, customers, t, config.features, where),
     ], axis=1)
 
 

@@ -78,6 +78,7 @@ def price_change_features(
     as_of: str | pd.Timestamp,
     cfg: FeatureConfig,
     plan_new_price: pd.Series,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """What the customer pays now, price rises before ``as_of``, and the price against ``plan_new_price``.
 
@@ -89,7 +90,7 @@ def price_change_features(
     and the shortest notice).
     """
     t = as_timestamp(as_of)
-    ev = events_before(price_changes, "timestamp", customers, t)
+    ev = events_before(price_changes, "timestamp", customers, t, positions=positions)
     n = len(customers)
     old = ev.column(price_changes, "old_price")
     new = ev.column(price_changes, "new_price")
@@ -232,7 +233,8 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return price_change_features(data.price_changes, data.subscriptions, customers, t, config.features, context.plan_new_price)
+    return price_change_features(data.price_changes, data.subscriptions, customers, t, config.features, context.plan_new_price,
+                                 data.positions("price_changes", customers))
 
 
 BUILDER = Builder("prices", 20, _build, price_specs)

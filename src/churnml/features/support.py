@@ -33,7 +33,8 @@ WAIT_QUANTILE = 0.9
 
 
 def support_contact_features(
-    contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+    contacts: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Contact counts, waits, unresolved and repeat contacts, recency and trend, from contacts before ``as_of``.
 
@@ -45,7 +46,7 @@ def support_contact_features(
     longest window and are NaN for customers without contacts in it.
     """
     t = as_timestamp(as_of)
-    ev = events_before(contacts, "timestamp", customers, t)
+    ev = events_before(contacts, "timestamp", customers, t, positions=positions)
     n = len(customers)
     wait = ev.column(contacts, "wait_minutes")
     long_wait = wait > cfg.long_wait_minutes
@@ -198,7 +199,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return support_contact_features(data.support_contacts, customers, t, config.features)
+    return support_contact_features(data.support_contacts, customers, t, config.features, data.positions("support_contacts", customers))
 
 
 BUILDER = Builder("support", 40, _build, support_specs)

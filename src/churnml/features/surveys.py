@@ -21,14 +21,15 @@ from churnml.features.spec import (
 
 
 def survey_features(
-    surveys: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+    surveys: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Scores of surveys answered in the ``survey_window_days`` before ``as_of``; NaN where there are none.
 
     ``survey_score_change`` is the latest score minus the one before it (NaN with fewer than two).
     """
     t = as_timestamp(as_of)
-    ev = events_before(surveys, "timestamp", customers, t, max_age_days=cfg.survey_window_days)
+    ev = events_before(surveys, "timestamp", customers, t, max_age_days=cfg.survey_window_days, positions=positions)
     n = len(customers)
     score = ev.column(surveys, "score")
     last = np.full(n, np.nan)
@@ -82,7 +83,7 @@ def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return survey_features(data.surveys, customers, t, config.features)
+    return survey_features(data.surveys, customers, t, config.features, data.positions("surveys", customers))
 
 
 BUILDER = Builder("surveys", 80, _build, survey_specs)

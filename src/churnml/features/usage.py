@@ -29,7 +29,9 @@ def _month_number(values: np.ndarray | np.datetime64) -> np.ndarray:
     return values.astype("datetime64[M]").astype(np.int64)
 
 
-def completed_usage(usage: pd.DataFrame, customers: pd.Index, as_of: pd.Timestamp, months: int) -> Events:
+def completed_usage(
+    usage: pd.DataFrame, customers: pd.Index, as_of: pd.Timestamp, months: int, positions: np.ndarray | None = None
+) -> Events:
     """Usage rows of the last ``months`` months that ended on or before ``as_of``.
 
     ``age`` is in months: 1 for the last completed month. A month is over on the first day of the next month, so
@@ -42,14 +44,15 @@ def completed_usage(usage: pd.DataFrame, customers: pd.Index, as_of: pd.Timestam
     current = _month_number(np.datetime64(as_of.as_unit("ns").value, "ns"))
     age = current - _month_number(usage["month"].to_numpy(dtype="datetime64[ns]"))
     pos = np.flatnonzero((age >= 1) & (age <= months))
-    codes = positions_in(usage["customer_id"].iloc[pos], customers)
+    codes = positions[pos] if positions is not None else positions_in(usage["customer_id"].iloc[pos], customers)
     mine = codes >= 0
     pos, codes = pos[mine], codes[mine]
     return Events(codes, age[pos].astype(np.float64), pos, n)
 
 
 def usage_features(
-    usage: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig
+    usage: pd.DataFrame, customers: pd.Index, as_of: str | pd.Timestamp, cfg: FeatureConfig,
+    positions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Utilisation (used / allowance) over the last ``usage_months`` completed months, months over the allowance
     and under half of it, whether the latest month was unlimited, mean monthly volume and its trend.
@@ -148,7 +151,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
 
 
 def _build(data: Dataset, customers: pd.Index, t: pd.Timestamp, config: ChurnConfig, context: Any) -> pd.DataFrame:
-    return usage_features(data.usage, customers, t, config.features)
+    return usage_features(data.usage, customers, t, config.features, data.positions("usage", customers))
 
 
 BUILDER = Builder("usage", 30, _build, usage_specs)
