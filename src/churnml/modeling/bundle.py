@@ -43,8 +43,12 @@ def signature(key: bytes, model_sha256: str, content_sha256: str) -> str:
     return hmac.new(key, f"{model_sha256}:{content_sha256}".encode("ascii"), hashlib.sha256).hexdigest()
 
 
+# The child blocks the optional libraries LightGBM would import (pandas, scikit-learn, Dask, ...): parsing a model
+# text and predicting on a NumPy matrix needs none of them, and they are most of a child's start-up time.
 _PROBE = """
 import sys
+for name in ("pandas", "sklearn", "dask", "distributed", "pyarrow", "matplotlib", "graphviz", "cffi", "datatable"):
+    sys.modules[name] = None
 import numpy as np
 import lightgbm as lgb
 booster = lgb.Booster(model_str=sys.stdin.read())
