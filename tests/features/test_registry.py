@@ -87,6 +87,15 @@ def test_reasons_read_naturally():
     assert render_reason(r["plan"], "gold") == "on plan gold"
 
 
+@pytest.mark.parametrize("value, text", [
+    (70.35, "70.35"), (70.0, "70"), (0.5, "0.5"), (1.005, "1"), (-12.3456, "-12.35"), (0.001, "0"), (1e20, "100000000000000000000"),
+    (math.inf, "inf"), (-2.0, "-2"), (3, "3"),
+])
+def test_a_number_without_a_format_spec_prints_whole_or_with_at_most_two_decimals(value, text):
+    spec = feature_registry(ChurnConfig(), {"monthly_charges": "float64"})["monthly_charges"]
+    assert render_reason(spec, value) == f"monthly_charges is {text}"
+
+
 def test_reason_defaults():
     spec = FeatureSpec("odd_thing", Family.OTHER, "odd thing {value}", "customers")
     assert render_reason(spec, pd.NA) == "odd thing unknown"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-import string
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -90,16 +89,14 @@ def _static_specs(config: ChurnConfig, columns: Mapping[str, Any], reserved: Any
     return out
 
 
-class _ReasonFormatter(string.Formatter):
-    """Numbers without a format spec print as integers when whole, else with at most two decimals."""
+class _Shown(float):
+    """A number in a reason: without a format spec it prints as an integer when whole, else with at most two
+    decimals; with one (``{value:.1f}``), as that spec says. Templates run through ``str.format``, which calls this."""
 
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if not format_spec and isinstance(value, float):
-            return f"{value:.2f}".rstrip("0").rstrip(".")
-        return super().format_field(value, format_spec)
-
-
-_FORMATTER = _ReasonFormatter()
+    def __format__(self, format_spec: str) -> str:
+        if not format_spec:
+            return f"{float(self):.2f}".rstrip("0").rstrip(".")
+        return format(float(self), format_spec)
 
 
 def render_reason(spec: FeatureSpec, value: Any) -> str:
@@ -112,18 +109,16 @@ def render_reason(spec: FeatureSpec, value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return spec.missing or f"{spec.name.replace('_', ' ')} unknown"
     if spec.kind == CATEGORY or isinstance(value, str):
-        return _FORMATTER.format(spec.template, value=str(value), abs=str(value), s="s", up_down="", more_less="")
+        return spec.template.format(value=str(value), abs=str(value), s="s", up_down="", more_less="")
     number = float(value)
     if spec.kind == FLAG:
-        return _FORMATTER.format(
-            spec.template, value="yes" if number else "no", abs="", s="s", up_down="", more_less=""
-        )
+        return spec.template.format(value="yes" if number else "no", abs="", s="s", up_down="", more_less="")
     if number == 0 and spec.zero:
         return spec.zero
-    shown: int | float = int(number) if math.isfinite(number) and number.is_integer() else number
-    magnitude: int | float = abs(shown)
-    return _FORMATTER.format(
-        spec.template,
+    whole = math.isfinite(number) and number.is_integer()
+    shown: int | float = int(number) if whole else _Shown(number)
+    magnitude: int | float = abs(int(number)) if whole else _Shown(abs(number))
+    return spec.template.format(
         value=shown,
         abs=magnitude,
         s="" if magnitude == 1 else "s",
