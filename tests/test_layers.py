@@ -25,6 +25,7 @@ LAYERS = [
     "features",
     "labels",
     "decisions",
+    "monitoring",
     "modeling",
     "explain",
     "plots",

@@ -325,6 +325,33 @@ class WinbackConfig(_Model):
         return self
 
 
+class MonitoringConfig(_Model):
+    """What each nightly run keeps for the runs after it, and when a run is judged to have drifted.
+
+    Drift is measured per feature as the population stability index (PSI) of tonight's values against the model's
+    training reference (the validation snapshots' deciles, or category shares): an effect size that does not grow
+    with the number of customers, unlike a test's p-value, which at a million customers calls any wobble
+    significant."""
+
+    history: bool = Field(True, description="Keep each run's history (probabilities, causes, features, drift counts) for the runs after it.")
+    history_dir: Path | None = Field(None, description="Where run histories live; default: a `runs` folder beside the scores file.")
+    keep_runs: int = Field(30, ge=1, le=10_000, description="Run histories kept; older ones are removed after a run publishes.")
+    drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins of a numeric feature's training reference.")
+    psi_watch: float = Field(0.1, ge=0, description="PSI from which a feature is listed as moving.")
+    psi_drift: float = Field(0.2, ge=0, description="PSI from which a feature (or the predictions) counts as drifted.")
+    max_volume_change: float = Field(
+        0.3, ge=0, le=10,
+        description="A table whose accepted rows per active customer moved by more than this share against the "
+        "previous run is reported as a broken or changed feed.",
+    )
+
+    @model_validator(mode="after")
+    def _watch_below_drift(self) -> MonitoringConfig:
+        if self.psi_watch > self.psi_drift:
+            raise ValueError(f"monitoring.psi_watch ({self.psi_watch}) is above psi_drift ({self.psi_drift})")
+        return self
+
+
 class ChurnConfig(_Model):
     """Everything the pipeline needs, in one typed object."""
 
@@ -341,6 +368,7 @@ class ChurnConfig(_Model):
     signing: SigningConfig = SigningConfig()
     validation: ValidationConfig = ValidationConfig()
     winback: WinbackConfig = WinbackConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=dict,
         description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "

@@ -1,0 +1,19 @@
+"""Monitoring the nightly job: drift against the training reference, label-free performance estimates, and why a
+customer's risk moved since the previous run. Pure functions of frames and arrays; the runs' history is read and
+written by :mod:`churnml.io`."""
+
+from churnml.monitoring.changes import change_reasons, family_sums, largest_change
+from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, volume_changes
+from churnml.monitoring.performance import expected_performance
+
+__all__ = [
+    "bin_counts",
+    "change_reasons",
+    "drift_table",
+    "expected_performance",
+    "family_sums",
+    "largest_change",
+    "psi",
+    "reference_summary",
+    "volume_changes",
+]

@@ -1,0 +1,96 @@
+"""Why a customer's risk moved since the previous run, split by cause family.
+
+TreeSHAP contributions add up to the model's log-odds: log_odds(x) = base + sum_j phi_j(x). With the same model on
+both nights, the change in log-odds is therefore exactly the change of each family's summed contributions,
+``sum_F [Phi_F(today) - Phi_F(before)]``. When the model changed, today's model is also explained on the previous
+features, and the change splits into the families' parts under today's model plus a model term
+``log_odds_today_model(before) - log_odds_before``, so the parts still add up to the whole change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnml.features import FeatureSpec, render_reason
+
+FAMILY_NAMES = ("price", "service", "other")
+MODEL = "model"  # the change cause when a new model, not the customer's data, moved the risk most
+
+
+def family_sums(contributions: np.ndarray, families: Sequence[str]) -> np.ndarray:
+    """Each row's contributions summed per family (columns price, service, other); any other family counts as other."""
+    c = np.asarray(contributions, dtype=float)
+    fam = np.array([f if f in FAMILY_NAMES else "other" for f in families])
+    return np.column_stack([c[:, fam == name].sum(axis=1) for name in FAMILY_NAMES]) if c.size else np.zeros((len(c), 3))
+
+
+def largest_change(parts: np.ndarray, model_term: np.ndarray | None = None) -> np.ndarray:
+    """The family whose part moved the log-odds most in the direction of the whole change (``model`` when the model
+    term did); "" where nothing moved."""
+    parts = np.asarray(parts, dtype=float)
+    n = len(parts)
+    model_term = np.zeros(n) if model_term is None else np.asarray(model_term, dtype=float)
+    every = np.column_stack([parts, model_term])
+    total = every.sum(axis=1)
+    names = np.array([*FAMILY_NAMES, MODEL], dtype=object)
+    lead = np.argmax(every * np.sign(total)[:, None], axis=1)
+    out = names[lead]
+    out[(total == 0) | ~np.isfinite(total)] = ""
+    return out
+
+
+def _value_text(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "none"
+    if isinstance(value, str):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if math.isfinite(number) and number.is_integer():
+        return str(int(number))
+    return f"{number:.2f}".rstrip("0").rstrip(".")
+
+
+def _changed(before: pd.Series, after: pd.Series) -> np.ndarray:
+    b, a = before.astype(object).to_numpy(), after.astype(object).to_numpy()
+    b_missing, a_missing = pd.isna(b), pd.isna(a)
+    same = (b_missing & a_missing) | (~b_missing & ~a_missing & (b == a))
+    return ~same
+
+
+def change_reasons(
+    cause: np.ndarray,
+    direction: np.ndarray,
+    contributions: np.ndarray,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    registry: Mapping[str, FeatureSpec],
+) -> np.ndarray:
+    """A plain-language reason per row for the move of its ``cause`` family: the feature of that family whose value
+    changed and that now pushes hardest in the ``direction`` of the change (+1 up, -1 down), with both values
+    ("3 support contacts with waits over 20 min in the last 30 days (was 0)"). "" where no value of the family
+    changed (or the cause is the model). ``contributions``, ``before`` and ``after`` share their columns' order."""
+    names = list(after.columns)
+    n = len(after)
+    out = np.full(n, "", dtype=object)
+    cause = np.asarray(cause, dtype=object)
+    family = np.array([registry[c].family.value if c in registry else "other" for c in names], dtype=object)
+    changed = np.column_stack([_changed(before[c], after[c]) for c in names]) if names else np.zeros((n, 0), bool)
+    key = np.where(changed & (family[None, :] == cause[:, None]), np.asarray(contributions, float) * np.sign(direction)[:, None], -np.inf)
+    best = np.argmax(key, axis=1) if names else np.zeros(n, dtype=int)
+    found = np.isfinite(key[np.arange(n), best]) if names else np.zeros(n, bool)
+    for j in np.unique(best[found]):  # a loop over features, each vectorised over its rows
+        rows = np.flatnonzero(found & (best == j))
+        spec = registry.get(names[j])
+        pairs = pd.DataFrame({"now": after.iloc[rows, j].astype(object).to_numpy(), "was": before.iloc[rows, j].astype(object).to_numpy()})
+        group = pairs.groupby(["now", "was"], dropna=False, sort=False).ngroup().to_numpy()
+        distinct = pairs.drop_duplicates()  # in first-seen order, as ngroup numbers them
+        texts = np.array([
+            f"{render_reason(spec, a) if spec else names[j].replace('_', ' ') + ' ' + _value_text(a)} (was {_value_text(b)})"
+            for a, b in zip(distinct["now"], distinct["was"], strict=True)  # each distinct pair once
+        ], dtype=object)
+        out[rows] = texts[group]
+    return out

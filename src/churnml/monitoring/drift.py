@@ -1,0 +1,140 @@
+"""Drift of tonight's population against the model's training reference, per feature and for the predictions.
+
+The reference is small and JSON-friendly: per numeric feature the inner edges of its training deciles (fewer
+where values repeat, as counts of zero do) and the training share of every bin, with one bin for missing values;
+per categorical feature its levels' shares plus one bin for levels unseen in training and one for missing. Tonight's
+values are counted into the same bins part by part (counts add up across partitions) and compared with the
+population stability index, PSI = sum over bins of (now - then) * ln(now / then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# A share never drops below this in PSI: an empty bin on either side would make it infinite.
+_MIN_SHARE = 1e-4
+PROBABILITY = "churn_probability"  # the predictions' entry among the features of a reference
+
+
+def _edges(values: np.ndarray, bins: int) -> list[float]:
+    present = values[~np.isnan(values)]
+    if len(present) == 0:
+        return []
+    inner = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])
+    return [float(e) for e in np.unique(inner)]
+
+
+def _numeric_bins(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """Bin of each value: 0 .. len(edges) by ``value <= edge``, len(edges) + 1 for a missing one."""
+    out = np.searchsorted(np.asarray(edges, dtype=float), values, side="left")
+    out[np.isnan(values)] = len(edges) + 1
+    return out
+
+
+def _category_bins(values: pd.Series, levels: list[str]) -> np.ndarray:
+    """Bin of each value: its level's position, len(levels) for a level unseen in training, len(levels) + 1 missing."""
+    text = values.astype("object")
+    missing = text.isna().to_numpy()
+    codes = pd.Index(levels).get_indexer(text.where(~missing, None).astype(str))
+    out = np.where(codes < 0, len(levels), codes)
+    out[missing] = len(levels) + 1
+    return out
+
+
+def _is_category(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values.dtype)
+
+
+def reference_summary(features: pd.DataFrame, probability: np.ndarray | None = None, bins: int = 10) -> dict[str, Any]:
+    """The training reference of every column of ``features`` (and of the predictions, given): bins and shares."""
+    out: dict[str, Any] = {"bins": bins, "rows": len(features), "features": {}}
+    columns = {name: features[name] for name in features.columns}
+    if probability is not None:
+        columns[PROBABILITY] = pd.Series(np.asarray(probability, dtype=float))
+    for name, values in columns.items():
+        if _is_category(values):
+            levels = sorted(str(v) for v in pd.unique(values.dropna().astype(str)))
+            entry: dict[str, Any] = {"kind": "category", "levels": levels}
+            counts = np.bincount(_category_bins(values, levels), minlength=len(levels) + 2)
+        else:
+            numbers = values.to_numpy(dtype=float, na_value=np.nan)
+            edges = _edges(numbers, bins)
+            entry = {"kind": "numeric", "edges": edges}
+            counts = np.bincount(_numeric_bins(numbers, edges), minlength=len(edges) + 2)
+        entry["shares"] = [float(c) for c in counts / max(1, len(values))]
+        out["features"][str(name)] = entry
+    return out
+
+
+def bin_counts(features: pd.DataFrame, reference: Mapping[str, Any], probability: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Tonight's count per reference bin of every referenced column present (they add up across partitions)."""
+    out: dict[str, np.ndarray] = {}
+    for name, entry in reference.get("features", {}).items():
+        if name == PROBABILITY:
+            if probability is None:
+                continue
+            values: pd.Series = pd.Series(np.asarray(probability, dtype=float))
+        elif name in features.columns:
+            values = features[name]
+        else:
+            continue
+        if entry["kind"] == "category":
+            counts = np.bincount(_category_bins(values, entry["levels"]), minlength=len(entry["levels"]) + 2)
+        else:
+            numbers = values.to_numpy(dtype=float, na_value=np.nan)
+            counts = np.bincount(_numeric_bins(numbers, entry["edges"]), minlength=len(entry["edges"]) + 2)
+        out[name] = counts.astype(np.int64)
+    return out
+
+
+def psi(expected: np.ndarray | list[float], counts: np.ndarray | list[int]) -> float:
+    """Population stability index of ``counts`` (tonight, per bin) against ``expected`` shares (training)."""
+    e = np.maximum(np.asarray(expected, dtype=float), _MIN_SHARE)
+    c = np.asarray(counts, dtype=float)
+    if c.sum() == 0:
+        return float("nan")
+    a = np.maximum(c / c.sum(), _MIN_SHARE)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def drift_table(
+    reference: Mapping[str, Any], counts: Mapping[str, np.ndarray], families: Mapping[str, str], watch: float, drifted: float
+) -> pd.DataFrame:
+    """Per referenced column: PSI, status (``drifted``, ``moving``, ``stable``), family, and the missing share in
+    training and tonight; the most drifted first."""
+    rows = []
+    for name, entry in reference.get("features", {}).items():
+        if name not in counts:
+            continue
+        c = np.asarray(counts[name], dtype=float)
+        value = psi(entry["shares"], c)
+        rows.append({
+            "feature": name,
+            "family": "prediction" if name == PROBABILITY else families.get(name, "other"),
+            "psi": value,
+            "status": "drifted" if value >= drifted else "moving" if value >= watch else "stable",
+            "missing_share_reference": float(entry["shares"][-1]),
+            "missing_share_now": float(c[-1] / c.sum()) if c.sum() else float("nan"),
+        })
+    table = pd.DataFrame(rows, columns=["feature", "family", "psi", "status", "missing_share_reference", "missing_share_now"])
+    return table.sort_values(["psi", "feature"], ascending=[False, True], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def volume_changes(
+    previous: Mapping[str, float], current: Mapping[str, float], max_change: float
+) -> list[dict[str, Any]]:
+    """Tables whose rows per active customer moved by more than ``max_change`` (a share) against the previous run,
+    or stopped arriving: a broken or changed feed. ``previous``/``current``: table -> rows per active customer."""
+    out = []
+    for name in sorted(set(previous) | set(current)):
+        before, now = float(previous.get(name, 0.0)), float(current.get(name, 0.0))
+        if before == 0 and now == 0:
+            continue
+        change = (now - before) / before if before else float("inf")
+        if abs(change) > max_change:
+            out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change})
+    return out

@@ -1,0 +1,66 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.monitoring import bin_counts, drift_table, psi, reference_summary, volume_changes
+from churnml.monitoring.drift import PROBABILITY
+
+
+def test_psi_against_a_hand_computed_case():
+    expected = [0.5, 0.3, 0.2, 0.0]
+    counts = [40, 30, 30, 0]  # shares 0.4, 0.3, 0.3, 0
+    by_hand = (0.4 - 0.5) * math.log(0.4 / 0.5) + 0 + (0.3 - 0.2) * math.log(0.3 / 0.2) + 0  # the empty bin on both sides: 0
+    assert psi(expected, counts) == pytest.approx(by_hand, abs=1e-12)
+    assert psi(expected, [50, 30, 20, 0]) == pytest.approx(0.0, abs=1e-12)
+    assert psi([1.0, 0.0], [0, 10]) > 5  # everything moved to a bin training never filled: floored, not infinite
+    assert math.isnan(psi(expected, [0, 0, 0, 0]))
+
+
+def test_reference_bins_numbers_by_deciles_categories_by_level_and_counts_add_up_across_parts():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "waits": np.where(rng.random(5000) < 0.6, 0.0, rng.exponential(10, 5000)),  # mostly zero: few distinct edges
+        "price": rng.normal(50, 5, 5000),
+        "plan": pd.Categorical(rng.choice(["a", "b", "c"], 5000, p=[0.5, 0.3, 0.2])),
+    })
+    frame.loc[::10, "price"] = np.nan
+    ref = reference_summary(frame, probability=rng.random(5000), bins=10)
+    waits, price, plan = (ref["features"][c] for c in ("waits", "price", "plan"))
+    assert waits["edges"][0] == 0.0 and len(waits["edges"]) < 9  # the zeros collapse into one bin
+    assert len(price["edges"]) == 9 and price["shares"][-1] == pytest.approx(0.1)  # deciles, then the missing bin
+    assert plan["levels"] == ["a", "b", "c"] and len(plan["shares"]) == 5  # levels, unseen, missing
+    assert all(sum(e["shares"]) == pytest.approx(1.0) for e in ref["features"].values())
+    assert PROBABILITY in ref["features"]
+
+    whole = bin_counts(frame, ref)
+    parts = [bin_counts(frame.iloc[i::3], ref) for i in range(3)]
+    assert set(whole) == {"waits", "price", "plan"}  # no probability given: none counted
+    for name, counts in whole.items():
+        assert np.array_equal(counts, sum(p[name] for p in parts))
+        assert psi(ref["features"][name]["shares"], counts) == pytest.approx(0.0, abs=1e-12)  # the training rows themselves
+
+
+def test_a_shifted_feature_drifts_and_an_unshifted_one_stays_stable():
+    rng = np.random.default_rng(2)
+    train = pd.DataFrame({"a": rng.normal(0, 1, 20000), "b": rng.normal(0, 1, 20000),
+                          "plan": pd.Categorical(rng.choice(["x", "y"], 20000))})
+    now = pd.DataFrame({"a": rng.normal(0.8, 1, 20000), "b": rng.normal(0, 1, 20000),
+                        "plan": pd.Categorical(rng.choice(["x", "y", "z"], 20000, p=[0.4, 0.3, 0.3]))})
+    ref = reference_summary(train)
+    table = drift_table(ref, bin_counts(now, ref), {"a": "service", "b": "price", "plan": "price"}, watch=0.1, drifted=0.2)
+    status = dict(zip(table["feature"], table["status"], strict=True))
+    assert status == {"a": "drifted", "plan": "drifted", "b": "stable"}
+    assert table["psi"].is_monotonic_decreasing and table.loc[table["feature"] == "a", "family"].item() == "service"
+
+
+@pytest.mark.parametrize("before, now, flagged", [
+    ({"support_contacts": 0.40}, {"support_contacts": 0.41}, []),
+    ({"support_contacts": 0.40}, {"support_contacts": 0.0}, ["support_contacts"]),  # the feed stopped
+    ({"usage": 1.0}, {"usage": 0.5}, ["usage"]),  # halved
+    ({}, {"surveys": 0.2}, ["surveys"]),  # a feed that starts
+    ({"complaints": 0.0}, {"complaints": 0.0}, []),
+])
+def test_volume_changes_name_the_tables_whose_recent_rows_moved(before, now, flagged):
+    assert [v["table"] for v in volume_changes(before, now, 0.3)] == flagged
