@@ -377,3 +377,51 @@ def test_engine_mistakes_are_usage_errors(pipeline):
     assert not (pipeline / "out" / "x.csv").exists()
     proc = run("features", "--data", "data", "--as-of", AS_OF, "--out", "out/f.parquet", "--scheduler", "local:2", cwd=pipeline)
     assert proc.returncode == 2 and "--engine dask" in proc.stderr
+
+
+def test_monthly_runs_keep_a_history_and_a_broken_feed_stops_the_crm_import(pipeline, tmp_path):
+    """Each run keeps its history beside its scores; the next run compares with it: previous probability and change
+    columns, flag moves in the manifest; a feed that stops delivering is reported on the first run after it breaks,
+    and --fail-on-drift publishes the scores but exits 10."""
+    data = io.load_dataset(pipeline / "data").dataset
+    broken = tmp_path / "broken"
+    contacts = data.support_contacts
+    io.write_dataset(data.replace(support_contacts=contacts[contacts["timestamp"] < "2025-03-01"]), broken, "csv")
+    (tmp_path / "keep.yaml").write_text("monitoring:\n  keep_runs: 1\n")
+    out = tmp_path / "monthly.csv"
+    for as_of in ("2025-02-01", "2025-03-01"):
+        proc = run("score", "--data", str(broken), "--as-of", as_of, "--model", str(pipeline / "models" / "latest"), "--out", str(out),
+                   "--config", str(tmp_path / "keep.yaml"), cwd=pipeline)
+        assert proc.returncode == 0, proc.stderr
+        assert "support_contacts" not in proc.stderr  # the feed still delivers
+    s = pd.read_csv(out, dtype={"customer_id": str})
+    known = s["previous_probability"].notna()
+    assert known.mean() > 0.9 and s.loc[~known, "risk_change"].isna().all()
+    assert ((s["risk_change"] - (s["churn_probability"] - s["previous_probability"]))[known].abs() <= 1.0001e-4).all()  # 4 decimals each
+    assert s.loc[s["flagged"] & known, "change_cause"].fillna("").isin(["price", "service", "other", ""]).all()
+    assert (s.loc[s["flagged"] & known, "change_cause"].notna().mean()) > 0.9
+    manifest = json.loads(io.manifest_path(out).read_text())
+    assert manifest["monitoring"]["previous_as_of"] == "2025-02-01" and "newly_flagged" in manifest["monitoring"]["transitions"]
+    assert 0.5 < manifest["monitoring"]["expected"]["expected_roc_auc"] < 1
+
+    proc = run("score", "--data", str(broken), "--as-of", "2025-04-01", "--model", str(pipeline / "models" / "latest"), "--out", str(out),
+               "--config", str(tmp_path / "keep.yaml"), "--fail-on-drift", cwd=pipeline)
+    assert proc.returncode == 10, proc.stderr
+    assert "support_contacts" in proc.stderr and "published" in proc.stderr
+    final = pd.read_csv(out, dtype=str)
+    assert (final["as_of_date"] == "2025-04-01").all()  # published for analysts all the same
+    runs = io.past_runs(io.runs_folder(out))
+    assert [r.run["as_of"] for r in runs] == ["2025-03-01", "2025-04-01"]  # keep_runs: 1 earlier run beside the current
+    last = runs[-1]
+    assert sorted(last.customers()["customer_id"]) == sorted(final["customer_id"])
+    assert {"customers.parquet", "run.json", "features"} <= {p.name for p in last.folder.iterdir()}
+    assert last.features(list(final["customer_id"][:5])).shape[0] == 5
+    # explain --scores tells the same change for a flagged customer as the scores file
+    row = final[(final["flagged"] == "true") & final["change_cause"].notna()].iloc[0]
+    proc = run("explain", "--data", str(broken), "--as-of", "2025-04-01", "--model", str(pipeline / "models" / "latest"),
+               "--customer", row["customer_id"], "--scores", str(out), "--format", "json", cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    since = json.loads(proc.stdout)["since_previous_run"]
+    assert since["previous_as_of"] == "2025-03-01" and since["change_cause"] == row["change_cause"]
+    assert round(since["previous_probability"], 4) == float(row["previous_probability"])
+    assert since["change_reason"] == row["change_reason"]

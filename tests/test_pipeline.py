@@ -143,3 +143,73 @@ def test_chunks_placed_by_validations_codes_equal_chunks_placed_by_hashing_the_i
         a, b = by_codes.load(k), by_ids.load(k)
         for name, frame in b.items():
             pd.testing.assert_frame_equal(a.table(name), frame)
+
+
+class _PastRun:
+    """A previous run held in memory, as :class:`churnml.io.PastRun` reads one from disk."""
+
+    def __init__(self, result, features: pd.DataFrame, as_of, version: str):
+        self.run = {"as_of": str(pd.Timestamp(as_of).date()), "model_version": version, **result.monitoring}
+        self._history, self._features = result.history, features
+
+    def customers(self) -> pd.DataFrame:
+        return self._history
+
+    def features(self, ids) -> pd.DataFrame:
+        return self._features.loc[self._features.index.intersection(pd.Index(ids))]
+
+
+def _scored(dataset, as_of, bundle, cfg, previous=None):
+    parts = []
+    result = churnml.pipeline.score(dataset, as_of, bundle, cfg, sink=lambda k, f: parts.append(f), previous=previous)
+    return result, _PastRun(result, pd.concat(parts), as_of, bundle.version)
+
+
+@pytest.mark.slow
+def test_a_score_beside_the_previous_run_splits_each_flagged_change_by_family_exactly(small_model):
+    """Same model: the families' change in summed contributions is the change in log-odds, customer by customer;
+    every customer gets the previous probability, and each flagged customer the previous run knew a change cause."""
+    import numpy as np
+
+    dataset, bundle, base = small_model
+    cfg = base.model_copy(update={"flagging": base.flagging.model_copy(update={"top_fraction": 0.3})})
+    first, past = _scored(dataset, T - pd.DateOffset(months=1), bundle, cfg)
+    second, _ = _scored(dataset, T, bundle, cfg, previous=past)
+    s, before = second.scores.set_index("customer_id"), first.history.set_index("customer_id")
+    both = s.index.intersection(before.index)
+    assert len(both) > 100
+    np.testing.assert_allclose(s.loc[both, "previous_probability"], before.loc[both, "churn_probability"], atol=0, rtol=0)
+    np.testing.assert_allclose(s.loc[both, "risk_change"], s.loc[both, "churn_probability"] - before.loc[both, "churn_probability"])
+
+    h = second.history.set_index("customer_id")
+    changed = h[h["change_price_part"].notna()]
+    assert len(changed) > 20
+    parts = changed[["change_price_part", "change_service_part", "change_other_part"]].sum(axis=1)
+    total = changed["log_odds"] - before.loc[changed.index, "log_odds"]
+    np.testing.assert_allclose(parts + changed["change_model_part"], total, atol=1e-9)
+    assert (changed["change_model_part"] == 0).all()  # the same model both nights
+    flagged = s[s["flagged"]]
+    known = flagged.index.isin(before.index)
+    # Every value in the same leaves both nights: no change to explain.
+    moved = known & (h.loc[flagged.index, "log_odds"].to_numpy() != before["log_odds"].reindex(flagged.index).to_numpy())
+    assert flagged.loc[moved, "change_cause"].isin(["price", "service", "other"]).all() and moved.sum() > 20
+    assert (flagged.loc[known & ~moved, "change_cause"] == "").all()
+    assert (flagged.loc[~known, "change_cause"] == "").all() and (s.loc[~s["flagged"], "change_cause"] == "").all()
+    assert second.monitoring["transitions"]["newly_flagged"] + second.monitoring["transitions"]["still_flagged"] == len(flagged)
+
+
+@pytest.mark.slow
+def test_with_another_model_the_change_keeps_a_model_term_and_still_adds_up(small_model):
+    import numpy as np
+
+    dataset, bundle, base = small_model
+    cfg = base.model_copy(update={"flagging": base.flagging.model_copy(update={"top_fraction": 0.3})})
+    other = churnml.train(dataset, T - pd.DateOffset(months=1), cfg.model_copy(update={"model": cfg.model.model_copy(update={"seed": 7})})).bundle
+    assert other.version != bundle.version
+    first, past = _scored(dataset, T - pd.DateOffset(months=1), other, cfg)
+    second, _ = _scored(dataset, T, bundle, cfg, previous=past)
+    h, before = second.history.set_index("customer_id"), first.history.set_index("customer_id")
+    changed = h[h["change_price_part"].notna()]
+    assert len(changed) > 20 and (changed["change_model_part"] != 0).any()
+    parts = changed[["change_price_part", "change_service_part", "change_other_part", "change_model_part"]].sum(axis=1)
+    np.testing.assert_allclose(parts, changed["log_odds"] - before.loc[changed.index, "log_odds"], atol=1e-6)

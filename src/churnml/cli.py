@@ -23,7 +23,7 @@ from rich.table import Table
 from churnml import io
 from churnml.config import ChurnConfig, load_config
 from churnml.dataset import Dataset, as_timestamp
-from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, ExitCode, InputError, ModelError, RejectedRowsError
+from churnml.errors import CannotWriteError, ChurnMLError, ConfigError, DriftError, ExitCode, InputError, ModelError, RejectedRowsError
 from churnml.validation import ValidationResult
 
 app = typer.Typer(
@@ -661,6 +661,35 @@ def _scoring_config(config: Path | None, bundle, model: Path | None = None) -> C
     return cfg
 
 
+def _monitoring_summary(monitoring: dict) -> dict:
+    """The manifest's monitoring section: what drifted and moved, without the raw bin counts (kept in the history)."""
+    summary = {k: v for k, v in monitoring.items() if k not in ("bin_counts",)}
+    alerts = []
+    drifted = monitoring.get("drifted_features") or []
+    if drifted:
+        alerts.append(f"{len(drifted)} feature(s) drifted from the training reference (PSI >= threshold): {', '.join(drifted[:8])}"
+                      + (" ..." if len(drifted) > 8 else ""))
+    if monitoring.get("prediction_drifted"):
+        alerts.append("the predicted probabilities drifted from the training reference")
+    for feed in monitoring.get("feeds") or []:
+        alerts.append(f"table {feed['table']}: rows of the last 30 days per active customer {feed['per_customer_before']:.3g} -> "
+                      f"{feed['per_customer_now']:.3g} since the previous run ({feed['change']:+.0%}): a broken or changed feed")
+    summary["alerts"] = alerts
+    return summary
+
+
+def _print_monitoring(watch: dict) -> None:
+    expected = watch.get("expected") or {}
+    if expected:
+        out.print(f"Expected without outcomes: {expected['expected_churners']:,.0f} leavers, ROC-AUC {expected['expected_roc_auc']:.3f}, "
+                  f"precision of the flagged {expected['expected_precision_flagged']:.3f}.")
+    moves = watch.get("transitions")
+    if moves:
+        out.print(f"Since {watch.get('previous_as_of')}: {moves['newly_flagged']:,} newly flagged, {moves['no_longer_flagged']:,} no longer flagged.")
+    for alert in watch.get("alerts", []):
+        err.print(f"[yellow]Monitoring:[/yellow] {alert}")
+
+
 @app.command()
 def score(
     data: DataOpt,
@@ -672,6 +701,7 @@ def score(
     max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Publish the scores, then exit 10 when a feature or the predictions drifted past monitoring.psi_drift or a log's recent rows per customer fell or rose past monitoring.feed_max_drop / feed_max_rise: a scheduler stops the CRM import.")] = False,
 ) -> None:
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
@@ -688,13 +718,21 @@ def score(
         t = as_timestamp(as_of)
         dataset, loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng, newest_at=t)
         _check_staleness(loaded, t, data, max_staleness_days)
-        result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True)
+        keep_history = cfg.monitoring.history
+        run.keep = cfg.monitoring.keep_runs
+        previous = io.previous_run(out_file, t) if keep_history else None
+        sink = io.FeatureSink(str(run.folder / io.HISTORY)) if keep_history else None
+        result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True, sink=sink, previous=previous)
         _report_engine(eng)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
         digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
+        watch = _monitoring_summary(result.monitoring)
+        if keep_history and result.history is not None:
+            io.write_history(run.folder / io.HISTORY, result.history, {
+                "as_of": str(t.date()), "model_version": bundle.version, "counts": counts, **result.monitoring})
         manifest = _run_manifest(
             "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started, registry,
             rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,
@@ -703,14 +741,19 @@ def score(
             stages=result.log.stages,
             engine=eng.summary(),
             explain={"method": "lightgbm pred_contrib (TreeSHAP)", "customers": counts["flagged"], "seconds": round(result.explain_seconds, 3)},
+            monitoring=watch,
         )
-        io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2) + "\n")
+        io.atomic_write_text(run.manifest, json.dumps(manifest, indent=2, default=str) + "\n")
     out.print(
         f"Scored {counts['active_customers']:,} active customers at {t.date()} with model {bundle.version}: "
         f"{counts['flagged']:,} flagged; by cause {counts['flagged_by_cause']}; actions {counts['flagged_by_action']}; "
         f"{counts['referral_candidates']:,} referral candidates."
     )
     out.print(f"Scores: {out_file}  (manifest: {io.manifest_path(out_file)}, {manifest['duration_seconds']} s)")
+    _print_monitoring(watch)
+    if fail_on_drift and watch["alerts"]:
+        raise DriftError("; ".join(watch["alerts"]) + f". The scores are published ({out_file}); check the inputs and the "
+                         "manifest's monitoring section before importing them, or retrain if the population has changed")
 
 
 @app.command()
@@ -834,6 +877,7 @@ def explain(
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     config: ConfigOpt = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Contributions shown each way.")] = 6,
+    scores: Annotated[Path | None, typer.Option("--scores", help="A scores file `score` writes nightly: with it, what moved the customer's risk since the latest run of it dated before --as-of.")] = None,
 ) -> None:
     """One customer's risk explained in plain language: probability, cause, what pushes risk up and down, action."""
     import json
@@ -858,6 +902,14 @@ def explain(
         )
     ex = pipeline.explain(dataset, t, bundle, cfg, [customer])
     summary, rows = ex.customer(customer)
+    change = None
+    previous = io.previous_run(scores, t) if scores is not None else None
+    if previous is not None and ex.features is not None:
+        from churnml.features import feature_registry
+
+        registry = feature_registry(cfg, dict(mine.customers.drop(columns="customer_id").dtypes))
+        found = pipeline.change_since(previous, ex, bundle, registry)
+        change = found.loc[customer] if customer in found.index and pd.notna(found.loc[customer, "previous_probability"]) else None
     up = rows[rows["contribution"] > 0].head(top)
     down = rows[rows["contribution"] < 0].head(top)
     if fmt == "json":
@@ -868,6 +920,7 @@ def explain(
             **{k: (v.item() if hasattr(v, "item") else v) for k, v in summary.items()},
             "raises_risk": up[["feature", "family", "value", "contribution", "meaning"]].to_dict("records"),
             "lowers_risk": down[["feature", "family", "value", "contribution", "meaning"]].to_dict("records"),
+            "since_previous_run": None if change is None else {k: (v.item() if hasattr(v, "item") else v) for k, v in change.items()},
         }
         print(json.dumps(payload, indent=2, default=str))
         return
@@ -888,6 +941,16 @@ def explain(
             out.print("  (nothing)")
         for _, r in part.iterrows():  # at most --top rows of one customer
             out.print(f"  {'+' if r['contribution'] > 0 else '-'} {escape(str(r['meaning']))}  [dim]({r['family']}, {r['contribution']:+.2f} log-odds)[/dim]")
+    if change is not None:
+        parts = ", ".join(f"{f} {change[f'{f}_part']:+.2f}" for f in ("price", "service", "other"))
+        out.print(
+            f"\n[bold]Since {change['previous_as_of']}[/bold]: {change['previous_probability']:.1%} -> {summary['churn_probability']:.1%} "
+            f"({change['risk_change']:+.1%}); moved most by {change['change_cause'] or 'nothing'}"
+            + (f": {escape(str(change['change_reason']))}" if change["change_reason"] else "")
+            + f". Log-odds by family: {parts}" + (f", model {change['model_part']:+.2f}" if change["model_part"] else "") + "."
+        )
+    elif scores is not None:
+        out.print(f"\n(no earlier run of {scores} before {t.date()} scored this customer)")
     out.print(f"\n[bold]Recommended action: {summary['recommended_action']}[/bold] — {summary['action_reason']}.")
 
 

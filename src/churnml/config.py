@@ -334,15 +334,22 @@ class MonitoringConfig(_Model):
     significant."""
 
     history: bool = Field(True, description="Keep each run's history (probabilities, causes, features, drift counts) for the runs after it.")
-    history_dir: Path | None = Field(None, description="Where run histories live; default: a `runs` folder beside the scores file.")
-    keep_runs: int = Field(30, ge=1, le=10_000, description="Run histories kept; older ones are removed after a run publishes.")
+    keep_runs: int = Field(
+        30, ge=1, le=10_000,
+        description="Earlier runs of a scores output kept (scores, manifest and history, in `.FILE.csv.runs/`); older ones are removed after a run publishes.",
+    )
     drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins of a numeric feature's training reference.")
     psi_watch: float = Field(0.1, ge=0, description="PSI from which a feature is listed as moving.")
     psi_drift: float = Field(0.2, ge=0, description="PSI from which a feature (or the predictions) counts as drifted.")
-    max_volume_change: float = Field(
-        0.3, ge=0, le=10,
-        description="A table whose accepted rows per active customer moved by more than this share against the "
-        "previous run is reported as a broken or changed feed.",
+    feed_max_drop: float = Field(
+        0.5, ge=0, le=1,
+        description="A log whose rows of the last 30 days per active customer fell by more than this share against "
+        "the previous run (0.5: halved) is reported as a broken feed.",
+    )
+    feed_max_rise: float = Field(
+        4.0, ge=1,
+        description="... or rose more than this many times (a feed delivered twice over); incident waves alone triple "
+        "the faults of a month in the simulated worlds.",
     )
 
     @model_validator(mode="after")

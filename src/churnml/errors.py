@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 7  # a requested customer or file does not exist
     BUSY = 8  # another run is writing the same output right now
     CANNOT_WRITE = 9  # an output cannot be written: disk full, no permission, read-only file system
+    DRIFT = 10  # score --fail-on-drift: the scores are written, but features, predictions or a feed drifted
 
 
 class ChurnMLError(Exception):
@@ -73,3 +74,10 @@ class CannotWriteError(ChurnMLError):
     """An output cannot be written: disk full, no permission, a read-only file system, a bad path."""
 
     exit_code = ExitCode.CANNOT_WRITE
+
+
+class DriftError(ChurnMLError):
+    """``score --fail-on-drift``: the run published its scores, but the population drifted from the model's
+    training reference or a feed broke; a scheduler stops the CRM import on this status."""
+
+    exit_code = ExitCode.DRIFT

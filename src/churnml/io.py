@@ -1024,13 +1024,16 @@ def manifest_path(scores_path: Path | str) -> Path:
 KEEP_RUNS = 3  # complete run folders kept beside the current one, for a look back at recent nights
 
 
-@dataclass(frozen=True)
+@dataclass
 class ScoresRun:
-    """Where one run writes its pair before it is published: paths inside a private, incomplete run folder."""
+    """Where one run writes its pair before it is published: paths inside a private, incomplete run folder.
+    ``keep``: how many earlier complete runs stay after publication (the run may set it once its configuration is
+    read)."""
 
     folder: Path
     scores: Path
     manifest: Path
+    keep: int = KEEP_RUNS
 
 
 def _run_names(out_file: Path) -> tuple[Path, Path, Path]:
@@ -1133,9 +1136,11 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
         except OSError as exc:
             raise CannotWriteError(f"{out_file}: cannot be written ({exc.strerror}: {exc.filename}); choose another --out") from None
         try:
-            yield ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name)
-            for p in folder.iterdir():
-                os.chmod(p, _file_mode())
+            run = ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name, keep)
+            yield run
+            keep = run.keep
+            for p in folder.rglob("*"):
+                os.chmod(p, _dir_mode() if p.is_dir() else _file_mode())
             os.chmod(folder, _dir_mode())
             final = runs / run_id
             os.replace(folder, final)
@@ -1147,6 +1152,98 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
         finally:
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------ run history
+
+HISTORY = "history"  # the folder of a scores run that keeps what later runs need
+
+
+@dataclass(frozen=True)
+class FeatureSink:
+    """Writes each part's feature vectors into a run's history as ``features/part-K.parquet`` (one file per part,
+    from whichever process scored it, so no part crosses to the driver). Picklable: a Dask task carries it."""
+
+    folder: str
+
+    def __call__(self, k: int, features: pd.DataFrame) -> None:
+        target = Path(self.folder) / "features"
+        target.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(features.reset_index(), preserve_index=False)
+        pq.write_table(table, target / f"part-{int(k):05d}.parquet", compression="zstd")
+
+
+def write_history(folder: Path | str, customers: pd.DataFrame, run: Mapping[str, object]) -> None:
+    """The rest of a run's history: one row per active customer (probability, log-odds, flag, cause, the families'
+    contributions of the flagged) and ``run.json`` (date, model, drift counts, feed volumes)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(customers, preserve_index=False), folder / "customers.parquet", compression="zstd")
+    (folder / "run.json").write_text(json.dumps(run, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """A published run's history: its ``run.json`` and readers of its customers and feature vectors."""
+
+    folder: Path
+    run: dict
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.run["as_of"])
+
+    def customers(self) -> pd.DataFrame:
+        return pq.read_table(self.folder / "customers.parquet").to_pandas()
+
+    def features(self, ids: Sequence[str]) -> pd.DataFrame:
+        """The feature vectors this run scored for ``ids`` (those it had), indexed by customer."""
+        parts = sorted((self.folder / "features").glob("part-*.parquet"))
+        if not parts or len(ids) == 0:
+            return pd.DataFrame(index=pd.Index([], name="customer_id", dtype="str"))
+        import pyarrow.dataset as pads
+
+        table = pads.dataset([str(p) for p in parts], format="parquet").to_table(
+            filter=pc.field("customer_id").isin(pa.array([str(i) for i in ids], pa.string())))
+        return table.to_pandas().set_index("customer_id")
+
+
+def past_runs(runs_dir: Path | str) -> list[PastRun]:
+    """Every published run with a history in a scores output's run folders (``.NAME.runs``), oldest as-of first
+    (the latest publication of a date stands for it)."""
+    runs_dir = Path(runs_dir)
+    by_date: dict[str, PastRun] = {}
+    if not runs_dir.is_dir():
+        return []
+    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.endswith(".tmp")):
+        meta = folder / HISTORY / "run.json"
+        if meta.is_file():
+            try:
+                run = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue  # a damaged history is skipped, not trusted
+            by_date[str(run.get("as_of"))] = PastRun(folder / HISTORY, run)
+    return [by_date[d] for d in sorted(by_date)]
+
+
+def previous_run(out_file: Path | str, as_of: pd.Timestamp) -> PastRun | None:
+    """The latest published run of this scores output dated before ``as_of``, if it kept a history."""
+    runs, _, _ = _run_names(Path(out_file))
+    earlier = [r for r in past_runs(runs) if r.as_of < as_of]
+    return earlier[-1] if earlier else None
+
+
+def runs_folder(out_file: Path | str) -> Path:
+    """Where a scores output keeps its run folders (and their histories)."""
+    return _run_names(Path(out_file))[0]
 
 
 def output_target(out_file: Path | str) -> Path:

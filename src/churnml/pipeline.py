@@ -27,10 +27,10 @@ from __future__ import annotations
 import hashlib
 import resource
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,9 @@ from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, con
 from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
+from churnml.monitoring import bin_counts
 from churnml.remedies import WinbackAction
-from churnml.schemas import OUTPUTS, empty_frame
+from churnml.schemas import OUTPUTS, TABLES, empty_frame, event_tables
 from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
 
 if TYPE_CHECKING:  # the model stack (LightGBM, scikit-learn, matplotlib) loads in the stages that use it, so
@@ -63,6 +64,7 @@ __all__ = [
     "Training",
     "WinbackResult",
     "build_features",
+    "change_since",
     "customers_of",
     "explain",
     "report_inputs",
@@ -74,6 +76,9 @@ __all__ = [
 
 _SURVEY_SCORE = "survey_last_score"
 _FAMILY_SHARES = ("price_share", "service_share", "other_share")
+_FAMILY_PARTS = ("price_part", "service_part", "other_part")  # the families' summed contributions (log-odds)
+_PROBABILITY = "churn_probability"
+_RECENT_DAYS = 30
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -483,6 +488,8 @@ class ScoreResult:
     log: StageLog
     explain_seconds: float = 0.0
     fit: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # ModelBundle.fit_counts over every active customer
+    monitoring: dict[str, Any] = field(default_factory=dict)  # drift, expected performance, feeds, flag moves
+    history: pd.DataFrame | None = None  # what the next run needs of every active customer
 
     def fit_shares(self) -> dict[str, dict[str, float]]:
         """``fit`` as shares of the present values, per check and feature."""
@@ -511,31 +518,126 @@ def _add_fit(total: dict[str, dict[str, list[int]]], part: dict[str, dict[str, t
             pair[1] += m
 
 
-def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, context: PopulationContext):
-    """Pass 1, every active customer of a part: calibrated probability, latest survey score, lifecycle stage and
-    the model-fit counts. A few numbers per customer go back."""
+class Previous(Protocol):
+    """The previous run a score run compares with (:class:`churnml.io.PastRun`): its record and readers."""
+
+    @property
+    def run(self) -> dict: ...
+
+    def customers(self) -> pd.DataFrame: ...
+
+    def features(self, ids: Sequence[str]) -> pd.DataFrame: ...
+
+
+def _recent_rows(known: Dataset, t: pd.Timestamp, days: int = _RECENT_DAYS) -> dict[str, int]:
+    """Rows of each log dated in the ``days`` before T (usage: of the last completed month): what a feed delivered
+    lately, to compare with the previous run's."""
+    out = {}
+    for name in event_tables():
+        when = known.table(name)[TABLES[name].time_column]
+        since = (t.replace(day=1) - pd.DateOffset(months=1)) if name == "usage" else t - pd.Timedelta(days=days)
+        out[name] = int((when >= since).sum())
+    return out
+
+
+def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, context: PopulationContext,
+                      sink: Callable[[int, pd.DataFrame], None] | None = None):
+    """Pass 1, every active customer of a part: calibrated probability and log-odds, latest survey score, lifecycle
+    stage, the model-fit counts, the drift counts and the logs' recent rows. A few numbers per customer go back;
+    the feature vectors go to ``sink`` (the run's history), if given."""
     known = source.load(k)
     features = _features.build_features(known, t, config, context)
     X = bundle.prepare(features)
     fit = bundle.fit_counts(features, X)
+    raw = bundle.predict_raw(X)
+    p = bundle.calibrator.transform(raw)
     frame = pd.DataFrame(
         {
-            "p": bundle.calibrator.transform(bundle.predict_raw(X)),
+            "p": p,
+            "log_odds": np.log(raw) - np.log1p(-raw),
             "survey": features[_SURVEY_SCORE].to_numpy(dtype=float),
             "stage": lifecycle_stage(known.subscriptions, t, config.labels).reindex(features.index).to_numpy(),
         },
         index=features.index,
     )
-    return frame, fit
+    reference = bundle.meta.get("reference")
+    monitor = {"bins": bin_counts(X, reference, p) if reference else {}, "recent": _recent_rows(known, t)}
+    if sink is not None:
+        sink(k, features)
+    return frame, fit, monitor
 
 
-def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig,
-                  context: PopulationContext) -> tuple[pd.DataFrame, float]:
-    """Pass 2, the flagged customers of a part (``item``: the part and their probability and stage): features again,
-    TreeSHAP contributions, cause, reasons and action."""
+def _change(features: pd.DataFrame, contributions: np.ndarray, now_parts: np.ndarray, before: pd.DataFrame, same_model: bool,
+            bundle: ModelBundle, registry, families: list[str]) -> pd.DataFrame:
+    """Why the risk of these flagged customers moved since the previous run (``before``: the previous run's feature
+    vectors, family parts and log-odds of those it scored; ``same_model``: whether it used this model): the family
+    that moved it most and a reason, with the parts (log-odds) that add up to the change."""
+    from churnml.monitoring import change_reasons, family_sums, largest_change
+
+    ids = features.index
+    had = before.reindex(ids)
+    known = had["log_odds"].notna().to_numpy()
+    out = pd.DataFrame({"change_cause": "", "change_reason": ""}, index=ids)
+    for f in _FAMILY_PARTS:
+        out[f] = np.nan
+    out["model_part"] = np.nan
+    if not known.any():
+        return out
+    rows = np.flatnonzero(known)
+    names = bundle.feature_names
+    previous_x = had.iloc[rows][names]
+    then = had.iloc[rows][list(_FAMILY_PARTS)].to_numpy(dtype=float, copy=True)
+    # Today's model explains the previous features where the previous run did not (not flagged then, or another model).
+    redo = ~np.isfinite(then).all(axis=1) | (not same_model)
+    model_part = np.zeros(len(rows))
+    if redo.any():
+        X0 = bundle.prepare(previous_x.iloc[np.flatnonzero(redo)])
+        phi0 = bundle.contributions(X0)
+        then[redo] = family_sums(phi0[:, :-1], families)
+        if not same_model:  # today's model on the previous features, against what the previous model said
+            model_part[redo] = phi0.sum(axis=1) - had.iloc[rows]["log_odds"].to_numpy(dtype=float)[redo]
+    parts = now_parts[rows] - then
+    cause = largest_change(parts, model_part)
+    direction = np.sign(parts.sum(axis=1) + model_part)
+    reasons = change_reasons(cause, direction, contributions[rows], previous_x, features.iloc[rows][names], registry)
+    out.iloc[rows, out.columns.get_loc("change_cause")] = cause
+    out.iloc[rows, out.columns.get_loc("change_reason")] = reasons
+    for j, f in enumerate(_FAMILY_PARTS):
+        out.iloc[rows, out.columns.get_loc(f)] = parts[:, j]
+    out.iloc[rows, out.columns.get_loc("model_part")] = model_part
+    return out
+
+
+def change_since(previous: Previous, explained: Explanations, bundle: ModelBundle, registry: Mapping[str, Any]) -> pd.DataFrame:
+    """Why the risk of explained customers moved since ``previous`` (as the nightly job reports it for the flagged):
+    previous probability, the change, the leading family and reason, and the parts in log-odds that add up to the
+    change. Today's model explains the previous feature vectors (one row each)."""
+    from churnml.monitoring import family_sums
+
+    features, contributions = explained.features, explained.contribution_matrix
+    assert features is not None and contributions is not None
+    families = [registry[n].family.value if n in registry else "other" for n in bundle.feature_names]
+    table = previous.customers().set_index("customer_id")
+    before = previous.features(list(features.index)).join(table[["log_odds"]], how="left")
+    for f in _FAMILY_PARTS:
+        before[f] = np.nan  # explained again below, under today's model
+    same_model = previous.run.get("model_version") == bundle.version
+    out = _change(features, contributions, family_sums(contributions, families), before, same_model, bundle, registry, families)
+    out.insert(0, "previous_as_of", previous.run.get("as_of"))
+    out.insert(1, "previous_probability", table["churn_probability"].reindex(features.index).to_numpy(dtype=float))
+    out.insert(2, "risk_change", explained.summary["churn_probability"].reindex(features.index).to_numpy(dtype=float) - out["previous_probability"])
+    return out
+
+
+def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _Source, t: pd.Timestamp, bundle: ModelBundle,
+                  config: ChurnConfig, context: PopulationContext, same_model: bool = True) -> tuple[pd.DataFrame, float]:
+    """Pass 2, the flagged customers of a part (``item``: the part, their probability and stage, and what the
+    previous run kept of them): features again, TreeSHAP contributions, cause, reasons and action, the families'
+    contributions and, with a previous run, why their risk moved."""
     from churnml.explain import attribute, render_reasons
+    from churnml.monitoring import family_sums
 
-    k, flagged = item
+    k, flagged, before = item
     features = _features.build_features(source.load(k, customers=flagged.index), t, config, context)
     features = features.reindex(flagged.index)
     started = time.perf_counter()
@@ -550,7 +652,54 @@ def _explain_task(item: tuple[int, pd.DataFrame], source: _Source, t: pd.Timesta
     out["recommended_action"] = recommend_actions(
         causes, flagged["stage"].to_numpy(), flagged["p"].to_numpy(), price, config.playbook, config.cause
     )
+    families = [registry[n].family.value if n in registry else "other" for n in bundle.feature_names]
+    now_parts = family_sums(why.contributions, families)
+    for j, f in enumerate(_FAMILY_PARTS):
+        out[f] = now_parts[:, j]
+    if before is not None:
+        change = _change(features, why.contributions, now_parts, before, same_model, bundle, registry, families)
+        for col in change.columns:
+            out[f"change:{col}"] = change[col].to_numpy()
     return out, seconds
+
+
+def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bundle: ModelBundle, config: ChurnConfig,
+                context: PopulationContext, previous: Previous | None) -> dict[str, Any]:
+    """The run's drift table, expected performance, feed volumes against the previous run and flag moves."""
+    from churnml.monitoring import drift_table, expected_performance, volume_changes
+
+    reference = bundle.meta.get("reference")
+    counts: dict[str, np.ndarray] = {}
+    recent: dict[str, int] = {}
+    for part in parts:
+        for name, c in part["bins"].items():
+            counts[name] = counts[name] + c if name in counts else c
+        for name, n in part["recent"].items():
+            recent[name] = recent.get(name, 0) + n
+    active = max(1, len(first))
+    per_customer = {name: n / active for name, n in recent.items()}
+    out: dict[str, Any] = {
+        "expected": expected_performance(first["p"].to_numpy(), flagged),
+        "recent_rows": recent,
+        "recent_rows_per_customer": per_customer,
+        "bin_counts": {name: c.tolist() for name, c in counts.items()},
+    }
+    if reference:
+        families = {name: spec.family.value for name, spec in _registry(context, config).items()}
+        table = drift_table(reference, counts, families, config.monitoring.psi_watch, config.monitoring.psi_drift)
+        out["drift"] = table.to_dict(orient="records")
+        out["drifted_features"] = [f for f, s in zip(table["feature"], table["status"], strict=True) if s == "drifted" and f != _PROBABILITY]
+        out["prediction_drifted"] = bool(((table["feature"] == _PROBABILITY) & (table["status"] == "drifted")).any())
+    else:
+        out["drift"] = None
+        out["drift_note"] = "the model bundle has no training reference (trained before drift monitoring): retrain to measure drift"
+    if previous is not None:
+        out["previous_as_of"] = previous.run.get("as_of")
+        out["feeds"] = volume_changes(previous.run.get("recent_rows_per_customer", {}), per_customer,
+                                      config.monitoring.feed_max_drop, config.monitoring.feed_max_rise)
+    else:
+        out["feeds"] = []
+    return out
 
 
 def score(
@@ -561,12 +710,18 @@ def score(
     *,
     engine: Engine | None = None,
     progress: bool = False,
+    sink: Callable[[int, pd.DataFrame], None] | None = None,
+    previous: Previous | None = None,
 ) -> ScoreResult:
     """The nightly job: score every customer active at ``as_of``; explain and prescribe for the flagged ones.
 
     Two passes over the parts keep memory bounded by one part: every active customer gets features and a
     calibrated probability; after ranking and flagging the population on the gathered probabilities, only the
     flagged get features again (the builders are partition-safe), TreeSHAP contributions, cause, reasons and action.
+
+    ``sink`` receives each part's feature vectors (the run's history); with the ``previous`` run, the scores gain
+    each customer's previous probability and change, and the flagged why their risk moved. The result's
+    ``monitoring`` holds drift, expected performance and feed volumes, and ``history`` what the next run needs.
     """
     t = as_timestamp(as_of)
     engine = engine or LocalEngine(progress)
@@ -576,11 +731,12 @@ def score(
         context = _contexts(source, engine, [t], config)[t]
 
     with log.stage("features_and_scores"):
-        passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, label="scoring")
+        passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, sink, label="scoring")
         fit: dict[str, dict[str, list[int]]] = {}
-        for _, part_fit in passes:
+        for _, part_fit, _ in passes:
             _add_fit(fit, part_fit)
-        first = _stacked([frame.assign(part=j) for j, (frame, _) in enumerate(passes)])
+        monitors = [monitor for _, _, monitor in passes]
+        first = _stacked([frame.assign(part=j) for j, (frame, _, _) in enumerate(passes)])
         keys = [source.keys[j] for j in range(len(passes))]
         del passes  # the driver keeps one frame of a few numbers per customer, not each part's too
         p = first["p"].to_numpy()
@@ -595,6 +751,8 @@ def score(
         order = np.empty(len(rank), dtype=np.int64)
         order[rank - 1] = np.arange(len(rank))
         n = len(order)
+        before = previous.customers().set_index("customer_id") if previous is not None else None
+        prev_p = before["churn_probability"].reindex(first.index).to_numpy(dtype=float) if before is not None else np.full(n, np.nan)
         columns: dict[str, Any] = {
             "customer_id": pd.array(first.index, dtype="str").take(order),
             "as_of_date": str(t.date()),
@@ -612,24 +770,60 @@ def score(
             "model_version": bundle.version,
             **{col: np.full(n, np.nan) for col in _FAMILY_SHARES},
             "referral_candidate": referral_candidates(flagged, tier, first["survey"].to_numpy(), config)[order],
+            "previous_probability": prev_p[order],
+            "risk_change": (p - prev_p)[order],
+            "change_cause": "",
+            "change_reason": "",
         }
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
-        del columns, tier
+        del columns
+        monitoring = _monitoring(first, flagged, monitors, bundle, config, context, previous)
+        if before is not None:
+            was = before["flagged"].reindex(first.index).fillna(False).to_numpy(dtype=bool)
+            tier_then = before["risk_tier"].reindex(first.index)
+            monitoring["transitions"] = {
+                "newly_flagged": int((flagged & ~was).sum()),
+                "no_longer_flagged": int((~flagged & was).sum()) + int(before["flagged"].sum() - was.sum()),
+                "still_flagged": int((flagged & was).sum()),
+                "tier_moves": {f"{a}->{b}": int(c) for (a, b), c in pd.crosstab(tier_then.fillna("new"), pd.Series(tier, index=first.index)).stack().items()
+                               if a != b and c},
+            }
+        history = pd.DataFrame({"customer_id": pd.array(first.index, dtype="str"), "churn_probability": p,
+                                "log_odds": first["log_odds"].to_numpy(), "flagged": flagged, "risk_tier": tier,
+                                "primary_cause": "", **{f: np.nan for f in _FAMILY_PARTS}})
+        del tier
 
     with log.stage("explain_flagged"):
         chosen = first[flagged]
-        items = [(keys[j], rows.drop(columns="part")) for j, rows in chosen.groupby("part", sort=True)]
-        del chosen, first
-        explained = engine.map(_explain_task, items, source, t, bundle, config, context, label="explaining")
+        past = None
+        if previous is not None and before is not None and len(chosen):
+            past = previous.features(list(chosen.index)).join(before[[*_FAMILY_PARTS, "log_odds"]], how="left")
+        same_model = previous is not None and previous.run.get("model_version") == bundle.version
+        items = [(keys[j], rows.drop(columns="part"), None if past is None else past.reindex(past.index.intersection(rows.index)))
+                 for j, rows in chosen.groupby("part", sort=True)]
+        del chosen, first, past
+        explained = engine.map(_explain_task, items, source, t, bundle, config, context, same_model, label="explaining")
         del items
         explain_seconds = float(sum(seconds for _, seconds in explained))
         if explained:
             why = _stacked([frame for frame, _ in explained])
             rows = rank[np.flatnonzero(flagged)] - 1  # the flagged customers' rows in rank order
             for col in why.columns:
-                scores.loc[rows, col] = why[col].to_numpy()
+                if col in scores.columns:
+                    scores.loc[rows, col] = why[col].to_numpy()
+            at = np.flatnonzero(flagged)  # the flagged customers' rows in customer order, as why is
+            history.loc[at, "primary_cause"] = why["primary_cause"].to_numpy()
+            for f in _FAMILY_PARTS:
+                history.loc[at, f] = why[f].to_numpy()
+            if "change:change_cause" in why.columns:
+                scores.loc[rows, "change_cause"] = why["change:change_cause"].to_numpy()
+                scores.loc[rows, "change_reason"] = why["change:change_reason"].to_numpy()
+                monitoring["flagged_change_causes"] = {k: int(v) for k, v in why["change:change_cause"].value_counts().sort_index().items() if k}
+                for f in (*_FAMILY_PARTS, "model_part"):  # the change in log-odds since the previous run, by family
+                    history[f"change_{f}"] = np.nan
+                    history.loc[at, f"change_{f}"] = why[f"change:{f}"].to_numpy()
 
-    return ScoreResult(scores, log, explain_seconds, fit)
+    return ScoreResult(scores, log, explain_seconds, fit, monitoring, history)
 
 
 # ---------------------------------------------------------------------------------------------------- explain

@@ -215,9 +215,12 @@ OUTPUTS: dict[str, OutputSpec] = {
             "primary_cause", "cause_share", "reason_1", "reason_2", "reason_3", "recommended_action", "model_version",
         ),
         # For analysts: how risk splits across the cause families; for the CRM: who to ask for a referral.
-        extra=("price_share", "service_share", "other_share", "referral_candidate"),
+        # Since the previous run (empty on the first): its probability, the change, and for the flagged the cause
+        # family that moved the risk most and why.
+        extra=("price_share", "service_share", "other_share", "referral_candidate",
+               "previous_probability", "risk_change", "change_cause", "change_reason"),
         numbers={"churn_probability": "%.4f", "risk_rank": "%d", "cause_share": "%.4f", "price_share": "%.4f",
-                 "service_share": "%.4f", "other_share": "%.4f"},
+                 "service_share": "%.4f", "other_share": "%.4f", "previous_probability": "%.4f", "risk_change": "%.4f"},
         flags=("flagged", "referral_candidate"),
     ),
     "winback": OutputSpec(

@@ -57,10 +57,14 @@ def test_a_shifted_feature_drifts_and_an_unshifted_one_stays_stable():
 
 @pytest.mark.parametrize("before, now, flagged", [
     ({"support_contacts": 0.40}, {"support_contacts": 0.41}, []),
+    ({"support_contacts": 0.30}, {"support_contacts": 0.56}, []),  # a busy month
+    ({"tech_faults": 0.07}, {"tech_faults": 0.20}, []),  # an incident wave
     ({"support_contacts": 0.40}, {"support_contacts": 0.0}, ["support_contacts"]),  # the feed stopped
-    ({"usage": 1.0}, {"usage": 0.5}, ["usage"]),  # halved
+    ({"usage": 1.0}, {"usage": 0.45}, ["usage"]),  # more than halved
+    ({"usage": 1.0}, {"usage": 0.55}, []),
+    ({"complaints": 0.1}, {"complaints": 0.5}, ["complaints"]),  # delivered several times over
     ({}, {"surveys": 0.2}, ["surveys"]),  # a feed that starts
     ({"complaints": 0.0}, {"complaints": 0.0}, []),
 ])
 def test_volume_changes_name_the_tables_whose_recent_rows_moved(before, now, flagged):
-    assert [v["table"] for v in volume_changes(before, now, 0.3)] == flagged
+    assert [v["table"] for v in volume_changes(before, now, max_drop=0.5, max_rise=4.0)] == flagged

@@ -28,6 +28,8 @@ class Explanations:
     summary: pd.DataFrame
     contributions: pd.DataFrame
     base_log_odds: float
+    features: pd.DataFrame | None = None  # the customers' feature vectors, model columns, as scored
+    contribution_matrix: np.ndarray | None = None  # TreeSHAP, one row per customer of ``features``, model columns
 
     def customer(self, customer_id: str) -> tuple[pd.Series, pd.DataFrame]:
         rows = self.contributions[self.contributions["customer_id"] == customer_id]
@@ -91,4 +93,4 @@ def explain_customers(
         meaning[rows] = np.asarray(texts, dtype=object)[np.where(codes < 0, len(uniques), codes)]
     long["meaning"] = meaning
     long = long.assign(_abs=long["contribution"].abs()).sort_values(["customer_id", "_abs"], ascending=[True, False], kind="stable")
-    return Explanations(summary, long.drop(columns="_abs").reset_index(drop=True), base)
+    return Explanations(summary, long.drop(columns="_abs").reset_index(drop=True), base, features[names], contrib)

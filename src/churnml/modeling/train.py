@@ -23,6 +23,7 @@ from churnml.modeling.baselines import LogisticBaseline, OneFeatureRule
 from churnml.modeling.bundle import FeatureInfo, ModelBundle
 from churnml.modeling.calibration import Calibrator, reliability_table
 from churnml.modeling.evaluate import classification_metrics, lift_curve, metrics_by_group
+from churnml.monitoring import reference_summary
 
 META_COLUMNS = ("snapshot_date", "customer_id", "lifecycle_stage", "label")
 TUNE_SHARE = 0.2  # share of customers held out for tuning when dates are too few to tune out of time
@@ -309,6 +310,8 @@ def train_model(
         "data_fingerprint": data_fingerprint or {},
         "typical_values": typical_values(Xtr),
         "numeric_ranges": numeric_ranges(X),
+        # What the nightly runs measure drift against: the validation snapshots, the latest labelled population.
+        "reference": reference_summary(Xva, p_va, bins=config.monitoring.drift_bins),
     }
     bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
     summary: list[tuple[str, dict[str, float]]] = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]

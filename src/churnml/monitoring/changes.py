@@ -10,6 +10,7 @@ features, and the change splits into the families' parts under today's model plu
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,6 +20,8 @@ from churnml.features import FeatureSpec, render_reason
 
 FAMILY_NAMES = ("price", "service", "other")
 MODEL = "model"  # the change cause when a new model, not the customer's data, moved the risk most
+# A change in log-odds this small is rounding of the same prediction (contributions that moved in opposite ways).
+_NO_CHANGE = 1e-9
 
 
 def family_sums(contributions: np.ndarray, families: Sequence[str]) -> np.ndarray:
@@ -39,16 +42,32 @@ def largest_change(parts: np.ndarray, model_term: np.ndarray | None = None) -> n
     names = np.array([*FAMILY_NAMES, MODEL], dtype=object)
     lead = np.argmax(every * np.sign(total)[:, None], axis=1)
     out = names[lead]
-    out[(total == 0) | ~np.isfinite(total)] = ""
+    out[(np.abs(total) <= _NO_CHANGE) | ~np.isfinite(total)] = ""
     return out
 
 
-def _value_text(value: object) -> str:
+def _value_format(spec: FeatureSpec | None) -> str:
+    """The format spec the reason template gives its value (``{value:.1f}``: ``.1f``), "" for none."""
+    if spec is None:
+        return ""
+    for _, field_name, format_spec, _ in string.Formatter().parse(spec.template):
+        if field_name == "value":
+            return format_spec or ""
+    return ""
+
+
+def _value_text(value: object, format_spec: str = "") -> str:
+    """A previous value as the reason shows today's: the template's format, else whole or with two decimals."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "none"
     if isinstance(value, str):
         return value
     number = float(value)  # type: ignore[arg-type]
+    if format_spec and not (math.isfinite(number) and number.is_integer() and format_spec.endswith("d")):
+        try:
+            return format(number, format_spec)
+        except ValueError:
+            pass
     if math.isfinite(number) and number.is_integer():
         return str(int(number))
     return f"{number:.2f}".rstrip("0").rstrip(".")
@@ -88,8 +107,9 @@ def change_reasons(
         pairs = pd.DataFrame({"now": after.iloc[rows, j].astype(object).to_numpy(), "was": before.iloc[rows, j].astype(object).to_numpy()})
         group = pairs.groupby(["now", "was"], dropna=False, sort=False).ngroup().to_numpy()
         distinct = pairs.drop_duplicates()  # in first-seen order, as ngroup numbers them
+        shown = _value_format(spec)
         texts = np.array([
-            f"{render_reason(spec, a) if spec else names[j].replace('_', ' ') + ' ' + _value_text(a)} (was {_value_text(b)})"
+            f"{render_reason(spec, a) if spec else names[j].replace('_', ' ') + ' ' + _value_text(a)} (was {_value_text(b, shown)})"
             for a, b in zip(distinct["now"], distinct["was"], strict=True)  # each distinct pair once
         ], dtype=object)
         out[rows] = texts[group]

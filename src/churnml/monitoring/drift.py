@@ -125,16 +125,18 @@ def drift_table(
 
 
 def volume_changes(
-    previous: Mapping[str, float], current: Mapping[str, float], max_change: float
+    previous: Mapping[str, float], current: Mapping[str, float], max_drop: float, max_rise: float
 ) -> list[dict[str, Any]]:
-    """Tables whose rows per active customer moved by more than ``max_change`` (a share) against the previous run,
-    or stopped arriving: a broken or changed feed. ``previous``/``current``: table -> rows per active customer."""
+    """Tables whose recent rows per active customer fell by more than ``max_drop`` (a share: 0.5 = halved) or rose
+    more than ``max_rise``-fold against the previous run, or started or stopped arriving: a broken, duplicated or
+    changed feed. ``previous``/``current``: table -> rows per active customer. Ordinary months move a log by tens
+    of percent (an incident wave triples faults), so only a halving or worse counts as a feed problem by default."""
     out = []
     for name in sorted(set(previous) | set(current)):
         before, now = float(previous.get(name, 0.0)), float(current.get(name, 0.0))
         if before == 0 and now == 0:
             continue
         change = (now - before) / before if before else float("inf")
-        if abs(change) > max_change:
+        if now < before * (1.0 - max_drop) or now > before * max_rise:
             out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change})
     return out
