@@ -74,7 +74,8 @@ def test_scores_follow_the_contract(pipeline):
 
 def test_referral_candidates_are_satisfied_low_risk_customers(pipeline):
     s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
-    assert s.columns[len(CONTRACT):].tolist()[-1] == "referral_candidate"
+    assert s.columns[len(CONTRACT):].tolist() == ["price_share", "service_share", "other_share", "referral_candidate",
+                                                  "previous_probability", "risk_change", "change_cause", "change_reason"]
     assert set(s["referral_candidate"]) == {"true", "false"}
     chosen = s[s["referral_candidate"] == "true"]
     assert len(chosen) > 0
@@ -425,3 +426,10 @@ def test_monthly_runs_keep_a_history_and_a_broken_feed_stops_the_crm_import(pipe
     assert since["previous_as_of"] == "2025-03-01" and since["change_cause"] == row["change_cause"]
     assert round(since["previous_probability"], 4) == float(row["previous_probability"])
     assert since["change_reason"] == row["change_reason"]
+    # backtest: the 2025-03-01 run has matured in the data (horizon + grace before its last date), 2025-04-01 not yet
+    table_path = tmp_path / "backtest.csv"
+    proc = run("backtest", "--data", str(pipeline / "data"), "--runs", str(out), "--out", str(table_path), cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(table_path)
+    assert table["as_of"].tolist() == ["2025-03-01", "2025-04-01"] and table["matured"].tolist() == [True, False]
+    assert 0.5 < table.loc[0, "roc_auc"] < 1 and pd.isna(table.loc[1, "roc_auc"]) and table_path.with_suffix(".png").is_file()

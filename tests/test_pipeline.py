@@ -213,3 +213,30 @@ def test_with_another_model_the_change_keeps_a_model_term_and_still_adds_up(smal
     assert len(changed) > 20 and (changed["change_model_part"] != 0).any()
     parts = changed[["change_price_part", "change_service_part", "change_other_part", "change_model_part"]].sum(axis=1)
     np.testing.assert_allclose(parts, changed["log_odds"] - before.loc[changed.index, "log_odds"], atol=1e-6)
+
+
+def test_backtest_counts_outcomes_only_once_horizon_and_grace_have_passed():
+    """A churn inside the horizon is an outcome; one after it is not; a run matures on T + H + G exactly."""
+    import numpy as np
+
+    from churnml import pipeline
+    from churnml.config import ChurnConfig
+
+    cfg = ChurnConfig()
+    h, g = cfg.labels.horizon_days, cfg.labels.grace_days
+    t = pd.Timestamp("2025-01-01")
+    day = pd.Timedelta(days=1)
+    subs = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"],
+        "start_date": pd.to_datetime(["2024-01-01"] * 4),
+        "end_date": [t + 10 * day, t + (h + 5) * day, pd.NaT, t + h * day],  # in, after, never, on the last day
+        "plan": "x", "monthly_price": 10.0,
+    })
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "churn_probability": [0.9, 0.2, 0.1, 0.6],
+                              "flagged": [True, False, False, True]})
+    run = {"as_of": "2025-01-01", "horizon_days": h, "grace_days": g, "expected": {"expected_roc_auc": 0.8}}
+    on_time = pipeline.backtest(subs, [(run, customers)], t + (h + g) * day, cfg)
+    early = pipeline.backtest(subs, [(run, customers)], t + (h + g - 1) * day, cfg)
+    assert bool(on_time.loc[0, "matured"]) and not bool(early.loc[0, "matured"]) and np.isnan(early.loc[0, "roc_auc"])
+    assert on_time.loc[0, "observed_churn_rate"] == 0.5  # a and d left within the horizon, b after it, c never
+    assert on_time.loc[0, "roc_auc"] == 1.0 and on_time.loc[0, "precision_flagged"] == 1.0

@@ -732,7 +732,8 @@ def score(
         watch = _monitoring_summary(result.monitoring)
         if keep_history and result.history is not None:
             io.write_history(run.folder / io.HISTORY, result.history, {
-                "as_of": str(t.date()), "model_version": bundle.version, "counts": counts, **result.monitoring})
+                "as_of": str(t.date()), "model_version": bundle.version, "horizon_days": cfg.labels.horizon_days,
+                "grace_days": cfg.labels.grace_days, "counts": counts, **result.monitoring})
         manifest = _run_manifest(
             "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started, registry,
             rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,
@@ -1103,6 +1104,43 @@ def demo(
     out.print(f"Win-back list: {winback_path}")
     out.print(f"Analysts' report: {index}")
     out.print(f"Explain one customer: churnml explain --data {data_dir} --as-of {as_of} --model {model_dir / 'latest'} --customer ID")
+
+
+@app.command()
+def backtest(
+    data: DataOpt,
+    runs: Annotated[Path, typer.Option("--runs", help="A scores file `score` writes nightly (its runs are read), or its `.FILE.csv.runs` folder.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Backtest table (CSV, one row per run date); a PNG of it goes beside it.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Realised performance of past runs: each run whose horizon and grace have passed in --data is joined with
+    what happened: ROC-AUC, top-decile lift, precision of the flagged, predicted against observed churn."""
+    from churnml import pipeline, tracking
+    from churnml.errors import NotFoundError
+    from churnml.plots import backtest_figure
+
+    cfg = _config(config)
+    folder = runs if runs.is_dir() else io.runs_folder(runs)
+    past = io.past_runs(folder)
+    if not past:
+        raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "
+                            "pass the scores file the nightly job writes, or its .FILE.csv.runs folder")
+    out_file = _guard_output(out_file, data=data)
+    dataset = io.load_dataset(data).accepted
+    newest, _ = dataset.newest_date()
+    if newest is None:
+        raise InputError([f"{data}: no dated row; the outcomes of past runs cannot be known"])
+    table = pipeline.backtest(dataset.subscriptions, [(r.run, r.customers()) for r in past], pd.Timestamp(newest), cfg)
+    io.write_csv(table, out_file, protect=["as_of", "model_version", "matures"])
+    figure = out_file.with_suffix(".png")
+    io.save_figures({figure.stem: backtest_figure(table)}, figure.parent)
+    matured = table[table["matured"]]
+    if cfg.tracking.enabled and len(matured):
+        tracking.log_backtest(matured, cfg.tracking, Path.cwd())
+    out.print(f"Backtest of {len(table)} run(s), {len(matured)} matured by {pd.Timestamp(newest).date()}: {out_file} (plot {figure})")
+    for r in matured.itertuples():
+        out.print(f"  {r.as_of}: ROC-AUC {r.roc_auc:.3f} (expected {r.expected_roc_auc:.3f}), observed churn {r.observed_churn_rate:.2%} "
+                  f"(predicted {r.predicted_churn_rate:.2%}), precision of the flagged {r.precision_flagged:.2%}")
 
 
 @app.command()

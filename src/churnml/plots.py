@@ -137,3 +137,23 @@ def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: fl
         "importance": importance_figure(c["importance"], families),
         "shap_summary": shap_summary_figure(contributions, sample, families),
     }
+
+
+def backtest_figure(table: pd.DataFrame) -> Figure:
+    """Realised against expected performance per run date: ROC-AUC (expected without outcomes, realised once the
+    horizon passed) and churn rate (predicted, observed)."""
+    fig, (left, right) = new_figure(1, 2, figsize=(11, 4))
+    dates = pd.to_datetime(table["as_of"])
+    left.plot(dates, table["expected_roc_auc"], "o--", label="expected (from the probabilities)")
+    left.plot(dates, table["roc_auc"], "o-", label="realised")
+    left.set_title("ROC-AUC by run date")
+    left.set_ylabel("ROC-AUC")
+    right.plot(dates, table["predicted_churn_rate"], "o--", label="predicted")
+    right.plot(dates, table["observed_churn_rate"], "o-", label="observed")
+    right.set_title("Churn within the horizon by run date")
+    right.set_ylabel("share of active customers")
+    for ax in (left, right):
+        ax.legend(loc="best", fontsize=8)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    return fig

@@ -154,6 +154,35 @@ def log_training_run(
         return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version, alias if version else "")
 
 
+def log_backtest(table: Any, cfg: TrackingConfig, base_dir: Path) -> str:
+    """Log a backtest as one MLflow run: each measured figure as a metric series keyed by run date (the metric's
+    timestamp is the run's as-of date, its step the days since the first); return the run id."""
+    import math
+    from datetime import UTC, datetime
+
+    with _quiet_mlflow():
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        uri, artifacts = resolve_tracking(cfg, base_dir)
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(cfg.experiment)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+        dates = [datetime.fromisoformat(str(d)).replace(tzinfo=UTC) for d in table["as_of"]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mlflow.start_run(experiment_id=experiment_id, run_name="backtest") as run:
+                mlflow.set_tags({"churnml.kind": "backtest", "churnml.run_dates": ",".join(str(d) for d in table["as_of"])})
+                for name in ("roc_auc", "expected_roc_auc", "top_decile_lift", "precision_flagged", "observed_churn_rate",
+                             "predicted_churn_rate", "ece"):
+                    for when, value in zip(dates, table[name], strict=True):
+                        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                            mlflow.log_metric(f"backtest_{name}", float(value), step=(when - dates[0]).days,
+                                              timestamp=int(when.timestamp() * 1000))
+        return str(run.info.run_id)
+
+
 def metrics_json(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, indent=2, sort_keys=True, default=float)
 
