@@ -1127,7 +1127,9 @@ def backtest(
                             "pass the scores file the nightly job writes, or its .FILE.csv.runs folder")
     out_file = _guard_output(out_file, data=data)
     dataset = io.load_dataset(data).accepted
-    newest, _ = dataset.newest_date()
+    # Outcomes are known up to the latest event the logs record; a subscriptions-only export dates itself by its periods.
+    logs = dataset.replace(subscriptions=dataset.subscriptions.iloc[:0])
+    newest = logs.newest_date()[0] or dataset.newest_date()[0]
     if newest is None:
         raise InputError([f"{data}: no dated row; the outcomes of past runs cannot be known"])
     table = pipeline.backtest(dataset.subscriptions, [(r.run, r.customers()) for r in past], pd.Timestamp(newest), cfg)
