@@ -79,6 +79,7 @@ _SURVEY_SCORE = "survey_last_score"
 _FAMILY_SHARES = ("price_share", "service_share", "other_share")
 _FAMILY_PARTS = ("price_part", "service_part", "other_part")  # the families' summed contributions (log-odds)
 _PROBABILITY = "churn_probability"
+_CAUSES = ("price", "service", "other")
 _RECENT_DAYS = 30
 
 
@@ -781,7 +782,7 @@ def score(
         monitoring = _monitoring(first, flagged, monitors, bundle, config, context, previous)
         if before is not None:
             was = before["flagged"].reindex(first.index).fillna(False).to_numpy(dtype=bool)
-            tier_then = before["risk_tier"].reindex(first.index)
+            tier_then = before["risk_tier"].reindex(first.index).astype(object)
             monitoring["transitions"] = {
                 "newly_flagged": int((flagged & ~was).sum()),
                 "no_longer_flagged": int((~flagged & was).sum()) + int(before["flagged"].sum() - was.sum()),
@@ -789,9 +790,12 @@ def score(
                 "tier_moves": {f"{a}->{b}": int(c) for (a, b), c in pd.crosstab(tier_then.fillna("new"), pd.Series(tier, index=first.index)).stack().items()
                                if a != b and c},
             }
+        # Texts as categories: a byte per customer, not a Python string (the driver holds this at 10M customers too).
         history = pd.DataFrame({"customer_id": pd.array(first.index, dtype="str"), "churn_probability": p,
-                                "log_odds": first["log_odds"].to_numpy(), "flagged": flagged, "risk_tier": tier,
-                                "primary_cause": "", **{f: np.nan for f in _FAMILY_PARTS}})
+                                "log_odds": first["log_odds"].to_numpy(), "flagged": flagged,
+                                "risk_tier": pd.Categorical(tier, categories=["low", "medium", "high"]),
+                                "primary_cause": pd.Categorical(np.full(n, ""), categories=["", *_CAUSES]),
+                                **{f: np.full(n, np.nan) for f in _FAMILY_PARTS}})
         del tier
 
     with log.stage("explain_flagged"):
