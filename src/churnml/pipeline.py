@@ -569,39 +569,36 @@ def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBun
     return frame, fit, monitor
 
 
-def _change(features: pd.DataFrame, contributions: np.ndarray, now_parts: np.ndarray, before: pd.DataFrame, same_model: bool,
-            bundle: ModelBundle, registry, families: list[str]) -> pd.DataFrame:
-    """Why the risk of these flagged customers moved since the previous run (``before``: the previous run's feature
-    vectors, family parts and log-odds of those it scored; ``same_model``: whether it used this model): the family
-    that moved it most and a reason, with the parts (log-odds) that add up to the change."""
-    from churnml.monitoring import change_reasons, family_sums, largest_change
+def _change(features: pd.DataFrame, contributions: np.ndarray, log_odds: np.ndarray, before: pd.DataFrame, same_model: bool,
+            bundle: ModelBundle, registry: Mapping[str, Any]) -> pd.DataFrame:
+    """Why the risk of these customers moved since the previous run (``before``: the previous run's feature vectors
+    and log-odds of those it scored; ``same_model``: whether it used this model): the family that moved it most,
+    a reason, and the parts (log-odds) that add up to the change.
+
+    The parts are exact Shapley values of the three families between the previous vector and today's, under
+    today's model (:func:`~churnml.explain.causes.change_values`); a new model adds a model term, today's model on
+    the previous vector against what the previous model said. ``log_odds``: today's, ``contributions``: TreeSHAP."""
+    from churnml.explain.causes import change_values, family_parts
+    from churnml.monitoring import change_reasons, largest_change
 
     ids = features.index
     had = before.reindex(ids)
     known = had["log_odds"].notna().to_numpy()
     out = pd.DataFrame({"change_cause": "", "change_reason": ""}, index=ids)
-    for f in _FAMILY_PARTS:
+    for f in (*_FAMILY_PARTS, "model_part"):
         out[f] = np.nan
-    out["model_part"] = np.nan
     if not known.any():
         return out
     rows = np.flatnonzero(known)
     names = bundle.feature_names
-    previous_x = had.iloc[rows][names]
-    then = had.iloc[rows][list(_FAMILY_PARTS)].to_numpy(dtype=float, copy=True)
-    # Today's model explains the previous features where the previous run did not (not flagged then, or another model).
-    redo = ~np.isfinite(then).all(axis=1) | (not same_model)
-    model_part = np.zeros(len(rows))
-    if redo.any():
-        X0 = bundle.prepare(previous_x.iloc[np.flatnonzero(redo)])
-        phi0 = bundle.contributions(X0)
-        then[redo] = family_sums(phi0[:, :-1], families)
-        if not same_model:  # today's model on the previous features, against what the previous model said
-            model_part[redo] = phi0.sum(axis=1) - had.iloc[rows]["log_odds"].to_numpy(dtype=float)[redo]
-    parts = now_parts[rows] - then
+    previous_x, today_x = had.iloc[rows][names], features.iloc[rows][names]
+    family_of = {n: registry[n].family for n in names if n in registry}
+    value = change_values(bundle.predict_log_odds, bundle.prepare(today_x), bundle.prepare(previous_x), family_of, log_odds[rows])
+    parts = family_parts(value)
+    model_part = np.zeros(len(rows)) if same_model else value[frozenset()] - had.iloc[rows]["log_odds"].to_numpy(dtype=float)
     cause = largest_change(parts, model_part)
     direction = np.sign(parts.sum(axis=1) + model_part)
-    reasons = change_reasons(cause, direction, contributions[rows], previous_x, features.iloc[rows][names], registry)
+    reasons = change_reasons(cause, direction, contributions[rows], previous_x, today_x, registry)
     out.iloc[rows, out.columns.get_loc("change_cause")] = cause
     out.iloc[rows, out.columns.get_loc("change_reason")] = reasons
     for j, f in enumerate(_FAMILY_PARTS):
@@ -611,20 +608,15 @@ def _change(features: pd.DataFrame, contributions: np.ndarray, now_parts: np.nda
 
 
 def change_since(previous: Previous, explained: Explanations, bundle: ModelBundle, registry: Mapping[str, Any]) -> pd.DataFrame:
-    """Why the risk of explained customers moved since ``previous`` (as the nightly job reports it for the flagged):
-    previous probability, the change, the leading family and reason, and the parts in log-odds that add up to the
-    change. Today's model explains the previous feature vectors (one row each)."""
-    from churnml.monitoring import family_sums
-
+    """Why the risk of explained customers moved since ``previous``, as the nightly job reports it for the flagged:
+    previous probability, the change, the leading family and reason, and the parts in log-odds that add up to it."""
     features, contributions = explained.features, explained.contribution_matrix
     assert features is not None and contributions is not None
-    families = [registry[n].family.value if n in registry else "other" for n in bundle.feature_names]
     table = previous.customers().set_index("customer_id")
     before = previous.features(list(features.index)).join(table[["log_odds"]], how="left")
-    for f in _FAMILY_PARTS:
-        before[f] = np.nan  # explained again below, under today's model
     same_model = previous.run.get("model_version") == bundle.version
-    out = _change(features, contributions, family_sums(contributions, families), before, same_model, bundle, registry, families)
+    log_odds = bundle.predict_log_odds(bundle.prepare(features))
+    out = _change(features, contributions, log_odds, before, same_model, bundle, registry)
     out.insert(0, "previous_as_of", previous.run.get("as_of"))
     out.insert(1, "previous_probability", table["churn_probability"].reindex(features.index).to_numpy(dtype=float))
     out.insert(2, "risk_change", explained.summary["churn_probability"].reindex(features.index).to_numpy(dtype=float) - out["previous_probability"])
@@ -659,7 +651,7 @@ def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _
     for j, f in enumerate(_FAMILY_PARTS):
         out[f] = now_parts[:, j]
     if before is not None:
-        change = _change(features, why.contributions, now_parts, before, same_model, bundle, registry, families)
+        change = _change(features, why.contributions, flagged["log_odds"].to_numpy(), before, same_model, bundle, registry)
         for col in change.columns:
             out[f"change:{col}"] = change[col].to_numpy()
     return out, seconds
@@ -802,7 +794,7 @@ def score(
         chosen = first[flagged]
         past = None
         if previous is not None and before is not None and len(chosen):
-            past = previous.features(list(chosen.index)).join(before[[*_FAMILY_PARTS, "log_odds"]], how="left")
+            past = previous.features(list(chosen.index)).join(before[["log_odds"]], how="left")
         same_model = previous is not None and previous.run.get("model_version") == bundle.version
         items = [(keys[j], rows.drop(columns="part"), None if past is None else past.reindex(past.index.intersection(rows.index)))
                  for j, rows in chosen.groupby("part", sort=True)]

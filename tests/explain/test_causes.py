@@ -276,3 +276,27 @@ def test_a_categorical_attribute_is_healed_to_its_first_healthy_level():
     np.testing.assert_allclose(parts[:, 0], [0.2, 0.0, 0.0])
     # Only the harmful level moved, to the first healthy one; the healthy and missing rows keep their own risk.
     assert seen[0] == ["monthly", "one_year", None] and all(s == ["two_year"] for s in seen[1:]) and len(seen) > 1
+
+
+def test_change_values_split_the_move_between_two_vectors_by_family_exactly():
+    """Shapley parts of the families between yesterday's vector and today's add up to the change of the model's
+    output; a row whose family did not change is not predicted again for it."""
+    from churnml.explain.causes import change_values
+
+    before = _frame([HEALTHY, HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}])
+    now = _frame([{**HEALTHY, "support_unresolved_90d": 3}, HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.1,
+                                                                     "tenure_days": 900.0}])
+    asked = []
+
+    def counting(X: pd.DataFrame) -> np.ndarray:
+        asked.append(len(X))
+        return _greedy_model(X)
+
+    family_of = {c: REGISTRY[c].family for c in COLUMNS}
+    value = change_values(counting, now, before, family_of)
+    parts = family_parts(value)
+    np.testing.assert_allclose(parts.sum(axis=1), _greedy_model(now) - _greedy_model(before), atol=1e-12)
+    assert parts[0, 1] > 0 and parts[0, 0] == 0 and parts[0, 2] == 0  # only service moved for the first customer
+    assert (parts[1] == 0).all()  # nothing changed
+    assert parts[2, 0] < 0 and parts[2, 2] != 0  # the price fell back; tenure (other) moved too
+    assert sum(asked) < 1 + 7 * len(now)  # the unchanged rows and families were not predicted

@@ -3,7 +3,7 @@
 What to do about it is decided in :mod:`churnml.decisions`.
 """
 
-from churnml.explain.causes import Attribution, attribute, attribute_causes, family_parts, family_values
+from churnml.explain.causes import Attribution, attribute, attribute_causes, change_values, family_parts, family_values
 from churnml.explain.customer import Explanations, explain_customers
 from churnml.explain.reasons import render_reasons, top_contributions
 
@@ -12,6 +12,7 @@ __all__ = [
     "Explanations",
     "attribute",
     "attribute_causes",
+    "change_values",
     "explain_customers",
     "family_parts",
     "family_values",

@@ -115,6 +115,57 @@ def family_values(
     return value
 
 
+def change_values(
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    now: pd.DataFrame,
+    before: pd.DataFrame,
+    family_of: Mapping[str, Family],
+    own: np.ndarray | None = None,
+) -> dict[frozenset[Family], np.ndarray]:
+    """The model's output for every row with exactly the families in each subset at today's values (``now``) and
+    the others at the previous run's (``before``, same rows and columns, both prepared): 2^3 values per row, the
+    input of :func:`family_parts` for why a score moved. Every column counts in its family (``family_of``; other
+    when absent), context too, so the parts add up to ``predict(now) - predict(before)``. Only rows where a moved
+    family's values differ are predicted; ``own`` is ``predict(now)`` where the caller has it."""
+    columns = list(now.columns)
+    member = {f: [j for j, c in enumerate(columns) if family_of.get(c, Family.OTHER) is f] for f in FAMILIES}
+    levels = {c: now[c].cat.categories for c in columns if isinstance(now[c].dtype, pd.CategoricalDtype)}
+
+    def matrix(frame: pd.DataFrame) -> np.ndarray:  # categories as their codes (both frames share the levels)
+        return np.column_stack([
+            frame[c].cat.set_categories(levels[c]).cat.codes.to_numpy(dtype=float) if c in levels else frame[c].to_numpy(dtype=float)
+            for c in columns
+        ]) if columns else np.zeros((len(frame), 0))
+
+    A, B = matrix(now), matrix(before)
+    for j, c in enumerate(columns):
+        if c in levels:
+            A[A[:, j] < 0, j], B[B[:, j] < 0, j] = np.nan, np.nan
+    differs = ~((A == B) | (np.isnan(A) & np.isnan(B)))
+
+    def frame_of(Z: np.ndarray) -> pd.DataFrame:
+        out = pd.DataFrame(Z, columns=columns, copy=False)
+        for j, c in enumerate(columns):
+            if c in levels:
+                codes = np.where(np.isnan(Z[:, j]), -1, Z[:, j]).astype(np.int64)
+                out[c] = pd.Categorical.from_codes(codes, categories=levels[c])
+        return out
+
+    own = np.asarray(predict(now), dtype=float) if own is None else np.asarray(own, dtype=float)
+    value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
+    for size in range(len(FAMILIES)):
+        for subset in combinations(FAMILIES, size):
+            away = [j for f in FAMILIES if f not in subset for j in member[f]]
+            moved = np.flatnonzero(differs[:, away].any(axis=1)) if away else np.zeros(0, dtype=np.int64)
+            out = own.copy()
+            if len(moved):
+                Z = A[moved]
+                Z[:, away] = B[np.ix_(moved, away)]
+                out[moved] = np.asarray(predict(frame_of(Z)), dtype=float)
+            value[frozenset(subset)] = out
+    return value
+
+
 def family_parts(value: Mapping[frozenset[Family], np.ndarray], method: str = "shapley") -> np.ndarray:
     """Each family's part of the risk (probability units, columns in :data:`FAMILIES` order) from
     :func:`family_values`.

@@ -180,6 +180,12 @@ class ModelBundle:
             return np.zeros(0, dtype=float)
         return np.asarray(self.booster.predict(X, num_iteration=self.booster.best_iteration or None))
 
+    def predict_log_odds(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's raw output (log-odds, before calibration) for a prepared frame."""
+        if len(X) == 0:
+            return np.zeros(0, dtype=float)
+        return np.asarray(self.booster.predict(X, raw_score=True, num_iteration=self.booster.best_iteration or None))
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probabilities for a feature frame."""
         return self.calibrator.transform(self.predict_raw(self.prepare(frame)))

@@ -74,7 +74,10 @@ def _value_text(value: object, format_spec: str = "") -> str:
 
 
 def _changed(before: pd.Series, after: pd.Series) -> np.ndarray:
-    b, a = before.astype(object).to_numpy(), after.astype(object).to_numpy()
+    if pd.api.types.is_numeric_dtype(before.dtype) and pd.api.types.is_numeric_dtype(after.dtype):
+        b, a = before.to_numpy(dtype=float), after.to_numpy(dtype=float)
+        return ~((b == a) | (np.isnan(b) & np.isnan(a)))
+    b, a = before.astype(object).to_numpy(), after.astype(object).to_numpy()  # categories: compared as text
     b_missing, a_missing = pd.isna(b), pd.isna(a)
     same = (b_missing & a_missing) | (~b_missing & ~a_missing & (b == a))
     return ~same
