@@ -155,8 +155,8 @@ def change_values(
     value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
     for size in range(len(FAMILIES)):
         for subset in combinations(FAMILIES, size):
-            away = [j for f in FAMILIES if f not in subset for j in member[f]]
-            moved = np.flatnonzero(differs[:, away].any(axis=1)) if away else np.zeros(0, dtype=np.int64)
+            away = np.array([j for f in FAMILIES if f not in subset for j in member[f]], dtype=np.int64)
+            moved = np.flatnonzero(differs[:, away].any(axis=1)) if len(away) else np.zeros(0, dtype=np.int64)
             out = own.copy()
             if len(moved):
                 Z = A[moved]
