@@ -240,3 +240,16 @@ def test_backtest_counts_outcomes_only_once_horizon_and_grace_have_passed():
     assert bool(on_time.loc[0, "matured"]) and not bool(early.loc[0, "matured"]) and np.isnan(early.loc[0, "roc_auc"])
     assert on_time.loc[0, "observed_churn_rate"] == 0.5  # a and d left within the horizon, b after it, c never
     assert on_time.loc[0, "roc_auc"] == 1.0 and on_time.loc[0, "precision_flagged"] == 1.0
+
+
+@pytest.mark.slow
+def test_a_previous_run_of_other_features_gives_probabilities_but_no_change_split(small_model):
+    """A model retrained on another feature set: the previous vectors cannot be scored by today's model, so the
+    change columns stay empty instead of failing the run."""
+    dataset, bundle, base = small_model
+    cfg = base.model_copy(update={"flagging": base.flagging.model_copy(update={"top_fraction": 0.3})})
+    _, past = _scored(dataset, T - pd.DateOffset(months=1), bundle, cfg)
+    past._features = past._features.drop(columns=[bundle.feature_names[0]])
+    second, _ = _scored(dataset, T, bundle, cfg, previous=past)
+    s = second.scores
+    assert s["previous_probability"].notna().mean() > 0.9 and (s["change_cause"] == "").all()

@@ -583,10 +583,12 @@ def _change(features: pd.DataFrame, contributions: np.ndarray, log_odds: np.ndar
 
     ids = features.index
     had = before.reindex(ids)
-    known = had["log_odds"].notna().to_numpy()
     out = pd.DataFrame({"change_cause": "", "change_reason": ""}, index=ids)
     for f in (*_FAMILY_PARTS, "model_part"):
         out[f] = np.nan
+    if "log_odds" not in had or any(n not in had.columns for n in bundle.feature_names):
+        return out  # the previous run scored other features (a model of another feature set): nothing to compare
+    known = had["log_odds"].notna().to_numpy()
     if not known.any():
         return out
     rows = np.flatnonzero(known)
