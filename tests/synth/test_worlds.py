@@ -124,3 +124,40 @@ def test_base_churn_drifts_upward_in_the_drifting_world(worlds):
     by_month = o.groupby("as_of_date")["hazard_other"].mean()
     first, last = by_month.iloc[:6].mean(), by_month.iloc[-6:].mean()
     assert last > 1.3 * first
+
+
+def test_known_changes_happen_on_their_dates_and_nothing_before_them_moves(worlds):
+    """The incident wave, the plan's list-price rise and the stopped export each happen in their month; every row
+    dated before the first shock is the default world's (ids aside: they are drawn after the last month)."""
+    changed, plain = worlds["known_changes"], generate(N, seed=5)
+    shocks = world_config("known_changes").shocks
+    month = pd.date_range("2024-01-01", periods=25, freq="MS")
+    wave, rise, stop = (month[shocks.incident_wave_month], month[shocks.plan_rise_month], month[shocks.feed_stop_month])
+    def before(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+        rows = frame[frame[col] < wave].drop(columns="customer_id")
+        return rows.sort_values(list(rows.columns), kind="stable", na_position="last").reset_index(drop=True)
+
+    for name, frame in changed.tables.items():
+        if name in ("subscriptions", "customers"):
+            continue  # periods end in the months after; attributes carry no date
+        col = "timestamp" if "timestamp" in frame else "month"
+        pd.testing.assert_frame_equal(before(frame, col), before(plain.tables[name], col), obj=name)
+
+    faults = changed.tables["tech_faults"]
+    in_wave = faults[(faults["timestamp"] >= wave) & (faults["timestamp"] < month[shocks.incident_wave_month + 1])]
+    region = SimulationConfig().regions[shocks.incident_wave_region]
+    customers = changed.tables["customers"].set_index("customer_id")["region"]
+    hit = in_wave[in_wave["incident_id"].notna()]
+    by_incident = hit.groupby("incident_id")["customer_id"].nunique()
+    wave_incidents = by_incident[by_incident > 0.6 * (customers == region).sum() * 0.5]
+    assert len(wave_incidents) >= shocks.incident_wave_outages
+    assert (customers.reindex(hit[hit["incident_id"].isin(wave_incidents.index)]["customer_id"]) == region).all()
+
+    rises = changed.tables["price_changes"]
+    day = rises[rises["timestamp"] == rise + pd.Timedelta(days=1)]
+    size = day["new_price"] / day["old_price"] - 1
+    assert len(day) > 50 and ((size - shocks.plan_rise_pct).abs() < 0.01).mean() > 0.95
+
+    surveys = changed.tables["surveys"]
+    assert (surveys["timestamp"] < stop).all() and (plain.tables["surveys"]["timestamp"] >= stop).any()
+    assert (changed.tables["support_contacts"]["timestamp"] >= stop).any()  # the other logs go on

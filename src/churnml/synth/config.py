@@ -52,6 +52,21 @@ _DEFAULT_PLANS = (
 )
 
 
+class Shocks(_Model):
+    """Changes on known dates, so that what monitoring detects can be measured: each is off by default, and its
+    month counts from the first simulated month (0). Nothing else about the world changes."""
+
+    incident_wave_month: int | None = Field(None, ge=0, description="Month of an incident wave: one region struck by several outages.")
+    incident_wave_region: int = Field(0, ge=0, description="Index of the struck region in `regions`.")
+    incident_wave_outages: int = Field(3, ge=1, le=20, description="Outages in the wave's month.")
+    incident_wave_share: float = Field(0.8, ge=0, le=1, description="Share of the region's customers each outage hits.")
+    plan_rise_month: int | None = Field(None, ge=0, description="Month of a list-price rise to every unlocked customer of one plan.")
+    plan_rise_plan: int = Field(0, ge=0, description="Index of the plan in `plans`.")
+    plan_rise_pct: float = Field(0.15, gt=0, le=2, description="Size of that rise (0.15: +15%).")
+    feed_stop_month: int | None = Field(None, ge=0, description="Month from which one log's rows stop arriving (the export broke).")
+    feed_stop_table: Literal["support_contacts", "complaints", "price_changes", "usage", "tech_faults", "surveys"] = "surveys"
+
+
 class SimulationConfig(_Model):
     """Parameters of :func:`churnml.synth.generate`; the defaults give about 2% monthly churn split across causes
     (service about 47%, price about 31%, other about 22%; service leads among long-standing customers, `other` among
@@ -305,8 +320,12 @@ class SimulationConfig(_Model):
     winback_min_days: int = Field(35, gt=30, description="Earliest return after churn; above the 30-day grace so churn is real.")
     winback_max_days: int = Field(95, gt=30, description="Latest return after churn.")
 
+    shocks: Shocks = Field(default_factory=Shocks, description="Changes on known dates (none by default).")
+
     @model_validator(mode="after")
     def _consistent(self) -> SimulationConfig:
+        if self.shocks.incident_wave_region >= len(self.regions) or self.shocks.plan_rise_plan >= len(self.plans):
+            raise ValueError("shocks name a region or plan index beyond `regions` or `plans`")
         if len(self.region_weights) != len(self.regions):
             raise ValueError(f"region_weights has {len(self.region_weights)} entries for {len(self.regions)} regions")
         if len(self.seasonality) != 12:

@@ -52,6 +52,7 @@ class Month:
     b: np.ndarray  # end, exclusive (day): churn date or next month
     felt_service: np.ndarray  # service hazard at the start of the month (0 for mid-month joiners)
     felt_price: np.ndarray
+    index: int = -1  # months since the first simulated month (the shocks' dates)
 
     @property
     def days(self) -> int:
@@ -137,6 +138,12 @@ def _price_changes(rng: np.random.Generator, cfg: SimulationConfig, cu: Customer
         np.where(individual, rng.uniform(cfg.individual_rise_min, cfg.individual_rise_max, n),
                  -rng.uniform(cfg.price_cut_min, cfg.price_cut_max, n)),
     )
+    rise = cfg.shocks
+    if rise.plan_rise_month is not None and mo.index == rise.plan_rise_month:  # a list-price rise to one plan, on one day
+        listed = cu.plan[P] == rise.plan_rise_plan
+        eff = np.where(listed, mo.t0 + 1, eff)
+        pct = np.where(listed, rise.plan_rise_pct, pct)
+        annual = annual | listed
     # A change needs an unlocked price and must take effect while the customer is still here.
     ok = (annual | individual | cut) & (eff >= mo.a) & (eff < mo.b) & (cu.lock_until[P] <= eff)
     # An intake promotion expires into a rise back to full price on its own day, lock or not.
@@ -178,10 +185,15 @@ def _shared_incidents(
     a_s, b_s = mo.a * DAY, mo.b * DAY
     parts: list[dict[str, np.ndarray]] = []
     incidents: list[tuple[int, int, str]] = []
-    struck = np.flatnonzero(rng.random(len(cfg.regions)) < cfg.incident_probability)
-    for r in struck:  # a handful of regions per month, never customers
+    struck: list[tuple[int, float | None]] = [
+        (int(r), None) for r in np.flatnonzero(rng.random(len(cfg.regions)) < cfg.incident_probability)
+    ]
+    wave = cfg.shocks
+    if wave.incident_wave_month is not None and mo.index == wave.incident_wave_month:
+        struck += [(wave.incident_wave_region, wave.incident_wave_share)] * wave.incident_wave_outages
+    for r, wave_share in struck:  # a handful of regions per month, never customers
         start = mo.t0 * DAY + int(rng.integers(0, mo.days * DAY))
-        share = rng.uniform(cfg.incident_share_min, cfg.incident_share_max)
+        share = rng.uniform(cfg.incident_share_min, cfg.incident_share_max) if wave_share is None else wave_share
         minutes = cfg.incident_median_minutes * float(np.exp(rng.normal(0.0, 0.8)))
         ftype = _OUTAGE if rng.random() < 0.75 else _DEGRADATION
         code = first_code + len(incidents)

@@ -159,6 +159,7 @@ def generate(
             b=np.concatenate([b, np.full(len(joiners), t1, np.int64)]),
             felt_service=np.concatenate([h_service, np.zeros(len(joiners))]),
             felt_price=np.concatenate([h_price, np.zeros(len(joiners))]),
+            index=m,
         )
         windows = [w for w in incidents if w[1] + cfg.incident_load_days * DAY > t0 * DAY]
         out = simulate_month(
@@ -189,6 +190,10 @@ def generate(
     )
     ids = _customer_ids(rng, n_customers)
     tables = _assemble_tables(ids, pop, rows, period_parts, catalogue, incidents, cfg)
+    if cfg.shocks.feed_stop_month is not None:  # the export broke: that log's rows stop arriving from the month on
+        name, since = cfg.shocks.feed_stop_table, month_starts[min(cfg.shocks.feed_stop_month, months)]
+        frame = tables[name]
+        tables[name] = frame[~(frame[TABLES[name].time_column] >= since)].reset_index(drop=True)
     return SyntheticData(
         tables=tables,
         truth=_truth_frame(ids, truth_parts),

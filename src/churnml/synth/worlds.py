@@ -83,6 +83,12 @@ WORLDS: dict[str, tuple[str, dict[str, Any]]] = {
             "base_hazard_drift": 0.02,
         },
     ),
+    "known_changes": (
+        "The default world with three changes on known dates, to measure monitoring: an incident wave (three outages "
+        "hitting 80% of the largest region) in month 17, a 15% list-price rise to the first plan in month 18, and "
+        "the surveys export stopping from month 19 (from 2024-01-01: June, July and August 2025).",
+        {"shocks": {"incident_wave_month": 17, "plan_rise_month": 18, "feed_stop_month": 19, "feed_stop_table": "surveys"}},
+    ),
 }
 
 
