@@ -344,12 +344,12 @@ class MonitoringConfig(_Model):
     feed_max_drop: float = Field(
         0.5, ge=0, le=1,
         description="A log whose rows of the last 30 days per active customer fell by more than this share against "
-        "the previous run (0.5: halved) is reported as a broken feed.",
+        "the median of the last three runs (0.5: halved) is reported as a broken feed (an alert).",
     )
     feed_max_rise: float = Field(
         4.0, ge=1,
-        description="... or rose more than this many times (a feed delivered twice over); incident waves alone triple "
-        "the faults of a month in the simulated worlds.",
+        description="A log whose recent rows per customer rose more than this many times is listed in the manifest, "
+        "not alerted: an incident wave alone can triple the faults of a month.",
     )
 
     @model_validator(mode="after")

@@ -81,6 +81,7 @@ _FAMILY_PARTS = ("price_part", "service_part", "other_part")  # the families' su
 _PROBABILITY = "churn_probability"
 _CAUSES = ("price", "service", "other")
 _RECENT_DAYS = 30
+_FEED_RUNS = 3  # runs whose recent rows per customer make a feed's baseline (their median)
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -682,19 +683,28 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bun
     }
     if reference:
         families = {name: spec.family.value for name, spec in _registry(context, config).items()}
-        table = drift_table(reference, counts, families, config.monitoring.psi_watch, config.monitoring.psi_drift)
+        same = previous is not None and previous.run.get("model_version") == bundle.version  # the same reference bins
+        table = drift_table(reference, counts, families, config.monitoring.psi_watch, config.monitoring.psi_drift,
+                            previous.run.get("bin_counts") if same and previous is not None else None)
         out["drift"] = table.to_dict(orient="records")
         out["drifted_features"] = [f for f, s in zip(table["feature"], table["status"], strict=True) if s == "drifted" and f != _PROBABILITY]
+        moved = table[(table["psi_since_previous"] >= config.monitoring.psi_drift) & (table["feature"] != _PROBABILITY)]
+        out["moved_since_previous"] = moved["feature"].tolist()
         out["prediction_drifted"] = bool(((table["feature"] == _PROBABILITY) & (table["status"] == "drifted")).any())
     else:
         out["drift"] = None
         out["drift_note"] = "the model bundle has no training reference (trained before drift monitoring): retrain to measure drift"
     if previous is not None:
         out["previous_as_of"] = previous.run.get("as_of")
-        out["feeds"] = volume_changes(previous.run.get("recent_rows_per_customer", {}), per_customer,
-                                      config.monitoring.feed_max_drop, config.monitoring.feed_max_rise)
+        # Against the median of the last runs' rates, so that one busy month (a price rise, an incident wave) does
+        # not make the ordinary month after it look like a broken feed.
+        earlier = previous.run.get("recent_rows_recent_runs") or [previous.run.get("recent_rows_per_customer", {})]  # ends with its own
+        out["recent_rows_recent_runs"] = [*earlier, per_customer][-_FEED_RUNS:]
+        baseline = {name: float(np.median([r.get(name, 0.0) for r in earlier])) for name in set().union(*earlier)}
+        out["feeds"] = volume_changes(baseline, per_customer, config.monitoring.feed_max_drop, config.monitoring.feed_max_rise)
     else:
         out["feeds"] = []
+        out["recent_rows_recent_runs"] = [per_customer]
     return out
 
 

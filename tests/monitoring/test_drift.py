@@ -67,4 +67,6 @@ def test_a_shifted_feature_drifts_and_an_unshifted_one_stays_stable():
     ({"complaints": 0.0}, {"complaints": 0.0}, []),
 ])
 def test_volume_changes_name_the_tables_whose_recent_rows_moved(before, now, flagged):
-    assert [v["table"] for v in volume_changes(before, now, max_drop=0.5, max_rise=4.0)] == flagged
+    found = volume_changes(before, now, max_drop=0.5, max_rise=4.0)
+    assert [v["table"] for v in found] == flagged
+    assert all(v["kind"] == ("fell" if v["per_customer_now"] < v["per_customer_before"] else "rose") for v in found)

@@ -102,41 +102,49 @@ def psi(expected: np.ndarray | list[float], counts: np.ndarray | list[int]) -> f
 
 
 def drift_table(
-    reference: Mapping[str, Any], counts: Mapping[str, np.ndarray], families: Mapping[str, str], watch: float, drifted: float
+    reference: Mapping[str, Any], counts: Mapping[str, np.ndarray], families: Mapping[str, str], watch: float, drifted: float,
+    previous: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Per referenced column: PSI, status (``drifted``, ``moving``, ``stable``), family, and the missing share in
-    training and tonight; the most drifted first."""
+    """Per referenced column: PSI against the training reference, status (``drifted``, ``moving``, ``stable``),
+    family, the missing share in training and tonight and, given the previous run's counts in the same bins,
+    ``psi_since_previous`` (what moved since that run); the most drifted first."""
     rows = []
     for name, entry in reference.get("features", {}).items():
         if name not in counts:
             continue
         c = np.asarray(counts[name], dtype=float)
         value = psi(entry["shares"], c)
+        before = None if previous is None else previous.get(name)
         rows.append({
             "feature": name,
             "family": "prediction" if name == PROBABILITY else families.get(name, "other"),
             "psi": value,
             "status": "drifted" if value >= drifted else "moving" if value >= watch else "stable",
+            "psi_since_previous": psi(np.asarray(before, float) / max(1.0, float(np.sum(before))), c)
+            if before is not None and len(before) == len(c) else float("nan"),
             "missing_share_reference": float(entry["shares"][-1]),
             "missing_share_now": float(c[-1] / c.sum()) if c.sum() else float("nan"),
         })
-    table = pd.DataFrame(rows, columns=["feature", "family", "psi", "status", "missing_share_reference", "missing_share_now"])
+    table = pd.DataFrame(rows, columns=["feature", "family", "psi", "status", "psi_since_previous", "missing_share_reference",
+                                        "missing_share_now"])
     return table.sort_values(["psi", "feature"], ascending=[False, True], kind="stable", na_position="last").reset_index(drop=True)
 
 
 def volume_changes(
     previous: Mapping[str, float], current: Mapping[str, float], max_drop: float, max_rise: float
 ) -> list[dict[str, Any]]:
-    """Tables whose recent rows per active customer fell by more than ``max_drop`` (a share: 0.5 = halved) or rose
-    more than ``max_rise``-fold against the previous run, or started or stopped arriving: a broken, duplicated or
-    changed feed. ``previous``/``current``: table -> rows per active customer. Ordinary months move a log by tens
-    of percent (an incident wave triples faults), so only a halving or worse counts as a feed problem by default."""
+    """Tables whose recent rows per active customer fell by more than ``max_drop`` (a share: 0.5 = halved: kind
+    ``fell``, a broken feed) or rose more than ``max_rise``-fold (kind ``rose``: a feed delivered twice over, or a
+    real change such as an incident wave) against ``previous`` (table -> rows per active customer, a baseline),
+    or started or stopped arriving. Ordinary months move a log by tens of percent."""
     out = []
     for name in sorted(set(previous) | set(current)):
         before, now = float(previous.get(name, 0.0)), float(current.get(name, 0.0))
         if before == 0 and now == 0:
             continue
         change = (now - before) / before if before else float("inf")
-        if now < before * (1.0 - max_drop) or now > before * max_rise:
-            out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change})
+        if now < before * (1.0 - max_drop):
+            out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change, "kind": "fell"})
+        elif now > before * max_rise:
+            out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change, "kind": "rose"})
     return out
