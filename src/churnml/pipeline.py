@@ -700,8 +700,10 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bun
         # not make the ordinary month after it look like a broken feed.
         earlier = previous.run.get("recent_rows_recent_runs") or [previous.run.get("recent_rows_per_customer", {})]  # ends with its own
         out["recent_rows_recent_runs"] = [*earlier, per_customer][-_FEED_RUNS:]
-        baseline = {name: float(np.median([r.get(name, 0.0) for r in earlier])) for name in set().union(*earlier)}
-        out["feeds"] = volume_changes(baseline, per_customer, config.monitoring.feed_max_drop, config.monitoring.feed_max_rise)
+        names = set().union(*earlier)
+        baseline = {name: float(np.median([r.get(name, 0.0) for r in earlier])) for name in names}
+        lowest = {name: float(min(r.get(name, 0.0) for r in earlier)) for name in names}
+        out["feeds"] = volume_changes(baseline, per_customer, config.monitoring.feed_max_drop, config.monitoring.feed_max_rise, lowest)
     else:
         out["feeds"] = []
         out["recent_rows_recent_runs"] = [per_customer]

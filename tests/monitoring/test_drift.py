@@ -70,3 +70,14 @@ def test_volume_changes_name_the_tables_whose_recent_rows_moved(before, now, fla
     found = volume_changes(before, now, max_drop=0.5, max_rise=4.0)
     assert [v["table"] for v in found] == flagged
     assert all(v["kind"] == ("fell" if v["per_customer_now"] < v["per_customer_before"] else "rose") for v in found)
+
+
+@pytest.mark.parametrize("median, lowest, now, named", [
+    (0.40, 0.36, 0.0, True),  # stopped
+    (0.40, 0.36, 0.19, True),  # halved, below anything the recent runs showed
+    (0.20, 0.08, 0.07, False),  # a quiet month of a log that swings by itself (faults after incident months)
+    (0.20, 0.08, 0.05, True),  # well below even its quiet months
+])
+def test_a_log_that_swings_by_itself_is_called_broken_only_below_its_recent_lows(median, lowest, now, named):
+    found = volume_changes({"t": median}, {"t": now}, max_drop=0.5, max_rise=4.0, lowest={"t": lowest})
+    assert bool(found) == named

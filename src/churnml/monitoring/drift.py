@@ -131,19 +131,23 @@ def drift_table(
 
 
 def volume_changes(
-    previous: Mapping[str, float], current: Mapping[str, float], max_drop: float, max_rise: float
+    previous: Mapping[str, float], current: Mapping[str, float], max_drop: float, max_rise: float,
+    lowest: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Tables whose recent rows per active customer fell by more than ``max_drop`` (a share: 0.5 = halved: kind
     ``fell``, a broken feed) or rose more than ``max_rise``-fold (kind ``rose``: a feed delivered twice over, or a
     real change such as an incident wave) against ``previous`` (table -> rows per active customer, a baseline),
-    or started or stopped arriving. Ordinary months move a log by tens of percent."""
+    or started or stopped arriving. Ordinary months move a log by tens of percent; a log that swings by itself
+    (faults follow regional incidents) is not called broken while it stays within three quarters of ``lowest``,
+    the lowest rate of the recent runs, so only a fall below what those runs have already shown counts."""
     out = []
     for name in sorted(set(previous) | set(current)):
         before, now = float(previous.get(name, 0.0)), float(current.get(name, 0.0))
         if before == 0 and now == 0:
             continue
         change = (now - before) / before if before else float("inf")
-        if now < before * (1.0 - max_drop):
+        floor = None if lowest is None else lowest.get(name)
+        if now < before * (1.0 - max_drop) and (floor is None or now < floor * (1.0 - max_drop / 2)):
             out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change, "kind": "fell"})
         elif now > before * max_rise:
             out.append({"table": name, "per_customer_before": before, "per_customer_now": now, "change": change, "kind": "rose"})
