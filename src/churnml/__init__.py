@@ -22,7 +22,7 @@ from churnml.config import ChurnConfig, Family, load_config
 from churnml.dataset import Dataset
 from churnml.errors import ChurnMLError, ConfigError, InputError, ModelError
 
-_STAGES = ("validate", "build_features", "train", "score", "explain", "winback", "report_inputs")
+_STAGES = ("validate", "build_features", "train", "score", "explain", "winback", "report_inputs", "backtest")
 
 __all__ = [
     "ChurnConfig",
@@ -33,6 +33,7 @@ __all__ = [
     "InputError",
     "ModelError",
     "__version__",
+    "backtest",
     "build_features",
     "explain",
     "load_config",
