@@ -139,24 +139,26 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "monitoring.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print("| seed | shock | touched | newly drifted vs training: n / recall / precision | moved since the previous run: n / recall / precision (n the run before) | feed named broken | the run before |")
-    print("|---|---|---:|---|---|---|---|")
-    for r in results:
-        for shock in SHOCKS:
-            x = r[shock]
-            fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-            print(f"| {r['seed']} | {shock} | {x['touched']} | {len(x['newly_drifted'])} / {fmt(x['recall'])} / {fmt(x['precision'])} | "
-                  f"{len(x['moved'])} / {fmt(x['moved_recall'])} / {fmt(x['moved_precision'])} ({x['moved_the_run_before']}) | "
-                  f"{', '.join(x['feeds_named']) or '-'} | {', '.join(x['feeds_named_before']) or '-'} |")
-    print()
-    print("| seed | shock | features the shock moved (PSI >= 0.1 against the same world without it) | flagged (newly drifted or moved since the previous run) | recall | precision |")
-    print("|---|---|---:|---:|---:|---:|")
-    for r in results:
-        for shock in SHOCKS:
-            x = r[shock]
-            fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-            print(f"| {r['seed']} | {shock} | {len(x['really_moved'])} | {len(x['flagged'])} | {fmt(x['real_recall'])} | {fmt(x['real_precision'])} |")
-    print()
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    tables = [
+        ("| seed | shock | touched | newly drifted vs training: n / recall / precision | moved since the previous run: n / "
+         "recall / precision (n the run before) | feed named broken | the run before |\n|---|---|---:|---|---|---|---|",
+         lambda x: f"{x['touched']} | {len(x['newly_drifted'])} / {fmt(x['recall'])} / {fmt(x['precision'])} | "
+                   f"{len(x['moved'])} / {fmt(x['moved_recall'])} / {fmt(x['moved_precision'])} ({x['moved_the_run_before']}) | "
+                   f"{', '.join(x['feeds_named']) or '-'} | {', '.join(x['feeds_named_before']) or '-'} |"),
+        ("| seed | shock | features the shock moved (PSI >= 0.1 against the same world without it) | flagged (newly drifted "
+         "or moved since the previous run) | recall | precision |\n|---|---|---:|---:|---:|---:|",
+         lambda x: f"{len(x['really_moved'])} | {len(x['flagged'])} | {fmt(x['real_recall'])} | {fmt(x['real_precision'])} |"),
+    ]
+    for header, cells in tables:
+        print(header)
+        for r in results:
+            for shock in SHOCKS:
+                print(f"| {r['seed']} | {shock} | {cells(r[shock])}")
+        print()
     for r in results:
         print(f"seed {r['seed']}: wave customers flagged with a change {r['wave_flagged_with_a_change']}, change cause service "
               f"{r['wave_change_cause_service']}; expected vs realised ROC-AUC: "
