@@ -96,23 +96,12 @@ def family_values(
     probabilities; ``departs`` is :func:`harmful_departures` of the same rows and columns; ``own`` the rows' own
     probabilities, ``predict(X)``, where the caller has them.
 
-    A row with no harmful departure among the families moved to health is unchanged by the move, so its value is
-    its own probability and only the other rows are predicted (a model predicts each row on its own: the values
-    are the same as predicting every row)."""
-    members = {f: [c for c in X.columns if c in references and registry[c].family is f] for f in FAMILIES}
-    position = {c: j for j, c in enumerate(X.columns)}
-    own = np.asarray(predict(X), dtype=float) if own is None else np.asarray(own, dtype=float)
-    value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
-    for size in range(len(FAMILIES)):
-        for subset in combinations(FAMILIES, size):
-            away = [c for f in FAMILIES if f not in subset for c in members[f]]
-            moved = np.flatnonzero(departs[:, [position[c] for c in away]].any(axis=1))
-            out = own.copy()
-            if len(moved):
-                rows = X.iloc[moved] if len(moved) < len(X) else X
-                out[moved] = np.asarray(predict(_at_reference(rows, away, references, departs[moved])), dtype=float)
-            value[frozenset(subset)] = out
-    return value
+    It is :func:`change_values` between the customer's values and the same values with every harmful departure
+    moved to health: a row with no harmful departure among the families moved is unchanged by the move, so its
+    value is its own probability and only the other rows are predicted."""
+    pains = [c for c in X.columns if c in references]
+    healthy = _at_reference(X, pains, references, departs)
+    return change_values(predict, X, healthy, {c: registry[c].family for c in pains}, own)
 
 
 def change_values(
