@@ -46,6 +46,7 @@ from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
 from churnml.monitoring import bin_counts
+from churnml.monitoring.changes import FAMILY_NAMES
 from churnml.remedies import WinbackAction
 from churnml.schemas import OUTPUTS, TABLES, empty_frame, event_tables
 from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
@@ -79,7 +80,6 @@ _SURVEY_SCORE = "survey_last_score"
 _FAMILY_SHARES = ("price_share", "service_share", "other_share")
 _FAMILY_PARTS = ("price_part", "service_part", "other_part")  # the families' summed contributions (log-odds)
 _PROBABILITY = "churn_probability"
-_CAUSES = ("price", "service", "other")
 _RECENT_DAYS = 30
 _FEED_RUNS = 3  # runs whose recent rows per customer make a feed's baseline (their median)
 
@@ -610,13 +610,18 @@ def _change(features: pd.DataFrame, contributions: np.ndarray, log_odds: np.ndar
     return out
 
 
+def _previous_vectors(previous: Previous, table: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
+    """The feature vectors the previous run scored for ``ids``, with its log-odds (``table``: its customers)."""
+    return previous.features(list(ids)).join(table[["log_odds"]], how="left")
+
+
 def change_since(previous: Previous, explained: Explanations, bundle: ModelBundle, registry: Mapping[str, Any]) -> pd.DataFrame:
     """Why the risk of explained customers moved since ``previous``, as the nightly job reports it for the flagged:
     previous probability, the change, the leading family and reason, and the parts in log-odds that add up to it."""
     features, contributions = explained.features, explained.contribution_matrix
     assert features is not None and contributions is not None
     table = previous.customers().set_index("customer_id")
-    before = previous.features(list(features.index)).join(table[["log_odds"]], how="left")
+    before = _previous_vectors(previous, table, features.index)
     same_model = previous.run.get("model_version") == bundle.version
     log_odds = bundle.predict_log_odds(bundle.prepare(features))
     out = _change(features, contributions, log_odds, before, same_model, bundle, registry)
@@ -660,9 +665,11 @@ def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _
     return out, seconds
 
 
-def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bundle: ModelBundle, config: ChurnConfig,
-                context: PopulationContext, previous: Previous | None) -> dict[str, Any]:
-    """The run's drift table, expected performance, feed volumes against the previous run and flag moves."""
+def _monitoring(first: pd.DataFrame, flagged: np.ndarray, tier: np.ndarray, parts: list[dict], bundle: ModelBundle,
+                config: ChurnConfig, context: PopulationContext, previous: Previous | None, before: pd.DataFrame | None,
+                same_model: bool) -> dict[str, Any]:
+    """The run's drift table, expected performance, feed volumes against the previous run and flag moves
+    (``before``: the previous run's customers; ``same_model``: whether it used this model, so the same bins)."""
     from churnml.monitoring import drift_table, expected_performance, volume_changes
 
     reference = bundle.meta.get("reference")
@@ -683,9 +690,8 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bun
     }
     if reference:
         families = {name: spec.family.value for name, spec in _registry(context, config).items()}
-        same = previous is not None and previous.run.get("model_version") == bundle.version  # the same reference bins
         table = drift_table(reference, counts, families, config.monitoring.psi_watch, config.monitoring.psi_drift,
-                            previous.run.get("bin_counts") if same and previous is not None else None)
+                            previous.run.get("bin_counts") if same_model and previous is not None else None)
         out["drift"] = table.to_dict(orient="records")
         out["drifted_features"] = [f for f, s in zip(table["feature"], table["status"], strict=True) if s == "drifted" and f != _PROBABILITY]
         moved = table[(table["psi_since_previous"] >= config.monitoring.psi_drift) & (table["feature"] != _PROBABILITY)]
@@ -707,6 +713,16 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, parts: list[dict], bun
     else:
         out["feeds"] = []
         out["recent_rows_recent_runs"] = [per_customer]
+    if before is not None:
+        was = before["flagged"].reindex(first.index).fillna(False).to_numpy(dtype=bool)
+        tier_then = before["risk_tier"].reindex(first.index).astype(object)
+        out["transitions"] = {
+            "newly_flagged": int((flagged & ~was).sum()),
+            "no_longer_flagged": int((~flagged & was).sum()) + int(before["flagged"].sum() - was.sum()),
+            "still_flagged": int((flagged & was).sum()),
+            "tier_moves": {f"{a}->{b}": int(c) for (a, b), c in pd.crosstab(tier_then.fillna("new"), pd.Series(tier, index=first.index)).stack().items()
+                           if a != b and c},
+        }
     return out
 
 
@@ -785,31 +801,19 @@ def score(
         }
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
         del columns
-        monitoring = _monitoring(first, flagged, monitors, bundle, config, context, previous)
-        if before is not None:
-            was = before["flagged"].reindex(first.index).fillna(False).to_numpy(dtype=bool)
-            tier_then = before["risk_tier"].reindex(first.index).astype(object)
-            monitoring["transitions"] = {
-                "newly_flagged": int((flagged & ~was).sum()),
-                "no_longer_flagged": int((~flagged & was).sum()) + int(before["flagged"].sum() - was.sum()),
-                "still_flagged": int((flagged & was).sum()),
-                "tier_moves": {f"{a}->{b}": int(c) for (a, b), c in pd.crosstab(tier_then.fillna("new"), pd.Series(tier, index=first.index)).stack().items()
-                               if a != b and c},
-            }
+        same_model = previous is not None and previous.run.get("model_version") == bundle.version
+        monitoring = _monitoring(first, flagged, tier, monitors, bundle, config, context, previous, before, same_model)
         # Texts as categories: a byte per customer, not a Python string (the driver holds this at 10M customers too).
         history = pd.DataFrame({"customer_id": pd.array(first.index, dtype="str"), "churn_probability": p,
                                 "log_odds": first["log_odds"].to_numpy(), "flagged": flagged,
                                 "risk_tier": pd.Categorical(tier, categories=["low", "medium", "high"]),
-                                "primary_cause": pd.Categorical(np.full(n, ""), categories=["", *_CAUSES]),
+                                "primary_cause": pd.Categorical(np.full(n, ""), categories=["", *FAMILY_NAMES]),
                                 **{f: np.full(n, np.nan) for f in _FAMILY_PARTS}})
         del tier
 
     with log.stage("explain_flagged"):
         chosen = first[flagged]
-        past = None
-        if previous is not None and before is not None and len(chosen):
-            past = previous.features(list(chosen.index)).join(before[["log_odds"]], how="left")
-        same_model = previous is not None and previous.run.get("model_version") == bundle.version
+        past = _previous_vectors(previous, before, chosen.index) if previous is not None and len(chosen) else None
         items = [(keys[j], rows.drop(columns="part"), None if past is None else past.reindex(past.index.intersection(rows.index)))
                  for j, rows in chosen.groupby("part", sort=True)]
         del chosen, first, past
