@@ -702,7 +702,7 @@ def score(
     max_staleness_days: Annotated[int | None, typer.Option("--max-staleness-days", min=0, help="Refuse to score when T lies more than this many days after the newest row in the data (exit 4); without it, more than 31 days only warns.")] = None,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
-    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Publish the scores, then exit 10 when a feature or the predictions drifted past monitoring.psi_drift or a log's recent rows per customer fell or rose past monitoring.feed_max_drop / feed_max_rise: a scheduler stops the CRM import.")] = False,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Publish the scores, then exit 10 when a feature or the predictions drifted past monitoring.psi_drift or a log's recent rows per customer fell past monitoring.feed_max_drop (a broken feed): a scheduler stops the CRM import.")] = False,
 ) -> None:
     """The nightly job: score every active customer, explain and prescribe for the flagged ones."""
     import json
