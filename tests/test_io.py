@@ -332,3 +332,21 @@ def test_a_csv_written_chunk_by_chunk_has_the_bytes_of_one_pass(tmp_path, monkey
     assert (tmp_path / "chunks.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     assert (tmp_path / "chunks.csv").read_text().count("customer_id") == 1 and "'=SUM(A1)" in (tmp_path / "one.csv").read_text()
     assert (tmp_path / "empty.csv").read_text() == "customer_id,note,x\n"
+
+
+def test_csv_scores_read_optional_numbers_as_numbers(tmp_path):
+    """The change columns are empty on a first run and numbers after it; texts stay text, empty or not."""
+    scores = pd.DataFrame({
+        "customer_id": ["007", "10"], "as_of_date": "2026-01-01", "churn_probability": [0.1, 0.5], "risk_rank": [2, 1],
+        "risk_tier": ["medium", "high"], "flagged": [False, True], "lifecycle_stage": ["new", "established"],
+        "primary_cause": ["", "price"], "cause_share": [float("nan"), 0.6], "reason_1": ["", "=cmd"], "reason_2": "",
+        "reason_3": "", "recommended_action": ["none", "retention_offer"], "model_version": "v1",
+        "previous_probability": [float("nan"), 0.25], "risk_change": [float("nan"), 0.25], "change_cause": ["", "price"],
+        "change_reason": ["", "1 price increase in the last 30 days (was 0)"],
+    })
+    path = tmp_path / "scores.csv"
+    io.write_scores(scores, path)
+    back = io.read_scores(path)
+    assert back["risk_change"].dtype == float and back["previous_probability"].isna().tolist() == [True, False]
+    assert back["risk_change"].iloc[1] == 0.25 and back["change_cause"].tolist() == ["", "price"]
+    assert back["customer_id"].tolist() == ["007", "10"] and back["flagged"].tolist() == [False, True]

@@ -346,7 +346,7 @@ def train(
     result, families, fingerprint = training.result, training.families, training.fingerprint
     _print_winback_training(training, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
-    io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
+    io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10, training.labels), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
     io.point_latest(bundle_dir)  # only a complete bundle becomes latest
     tracked = None
@@ -1082,19 +1082,25 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", min=500)] = 20000,
     seed: Annotated[int, typer.Option("--seed")] = 1,
 ) -> None:
-    """Every stage on a generated dataset, with no arguments: generate, validate, train, score, win-back, report."""
-    data_dir, as_of = workdir / "input", "2026-01-01"
-    steps = ["generate", "validate", "train", "score", "winback", "report"]
+    """Every stage on a generated dataset, with no arguments: generate, validate, train, score, win-back, report.
+
+    The model is trained six months before the data ends and then scores every month to the same scores file, as
+    the nightly job would have: the report's monitoring section has a history, drift and matured runs to show."""
+    data_dir, as_of, trained_at = workdir / "input", "2026-01-01", "2025-07-01"
+    runs = [str(d.date()) for d in pd.date_range(trained_at, as_of, freq="MS")]
+    steps = ["generate", "validate", "train", f"score ({len(runs)} monthly runs)", "winback", "report"]
     say = lambda i: out.rule(f"[bold]{i + 1}/{len(steps)} {steps[i]}[/bold]")  # noqa: E731
     say(0)
     generate(out_dir=data_dir, customers=customers, seed=seed, start="2024-01-01", months=24, fmt="csv")
     say(1)
     validate(data=data_dir, as_of=as_of, rejects=workdir / "rejects", strict=True)
     say(2)
-    train(data=data_dir, as_of=as_of, config=None, model_dir=model_dir, rejects=workdir / "rejects")
+    train(data=data_dir, as_of=trained_at, config=None, model_dir=model_dir, rejects=workdir / "rejects")
     say(3)
     scores_path = workdir / "scores.csv"
-    score(data=data_dir, as_of=as_of, model=model_dir / "latest", out_file=scores_path, config=None, rejects=workdir / "rejects")
+    for day in runs:
+        out.print(f"[bold]Run of {day}[/bold]")
+        score(data=data_dir, as_of=day, model=model_dir / "latest", out_file=scores_path, config=None, rejects=workdir / "rejects")
     say(4)
     winback_path = workdir / "winback.csv"
     winback(data=data_dir, as_of=as_of, model=model_dir / "latest", out_file=winback_path, config=None, rejects=workdir / "rejects")
@@ -1118,6 +1124,7 @@ def backtest(
     what happened: ROC-AUC, top-decile lift, precision of the flagged, predicted against observed churn."""
     from churnml import pipeline, tracking
     from churnml.errors import NotFoundError
+    from churnml.modeling.backtest import outcomes_known_until
     from churnml.plots import backtest_figure
 
     cfg = _config(config)
@@ -1128,12 +1135,10 @@ def backtest(
                             "pass the scores file the nightly job writes, or its .FILE.csv.runs folder")
     out_file = _guard_output(out_file, data=data)
     dataset = io.load_dataset(data).accepted
-    # Outcomes are known up to the latest event the logs record; a subscriptions-only export dates itself by its periods.
-    logs = dataset.replace(subscriptions=dataset.subscriptions.iloc[:0])
-    newest = logs.newest_date()[0] or dataset.newest_date()[0]
+    newest = outcomes_known_until(dataset)
     if newest is None:
         raise InputError([f"{data}: no dated row; the outcomes of past runs cannot be known"])
-    table = pipeline.backtest(dataset.subscriptions, [(r.run, r.customers()) for r in past], pd.Timestamp(newest), cfg)
+    table = pipeline.backtest(dataset.subscriptions, [(r.run, r.customers(["customer_id", "churn_probability", "flagged"])) for r in past], newest, cfg)
     io.write_csv(table, out_file, protect=["as_of", "model_version", "matures"])
     figure = out_file.with_suffix(".png")
     io.save_figures({figure.stem: backtest_figure(table)}, figure.parent)

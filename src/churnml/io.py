@@ -1201,8 +1201,9 @@ class PastRun:
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.run["as_of"])
 
-    def customers(self) -> pd.DataFrame:
-        return pq.read_table(self.folder / "customers.parquet").to_pandas()
+    def customers(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The run's customers table (only ``columns``, where given)."""
+        return pq.read_table(self.folder / "customers.parquet", columns=list(columns) if columns is not None else None).to_pandas()
 
     def features(self, ids: Sequence[str]) -> pd.DataFrame:
         """The feature vectors this run scored for ``ids`` (those it had), indexed by customer."""
@@ -1291,10 +1292,13 @@ def read_scores(path: Path | str) -> pd.DataFrame:
         for c in ("primary_cause", "reason_1", "reason_2", "reason_3"):
             frame[c] = frame[c].fillna("").astype("str")
         return frame
-    frame = pd.read_csv(path, dtype={"customer_id": "str", "primary_cause": "str", "reason_1": "str", "reason_2": "str", "reason_3": "str"}, keep_default_na=False, na_values={"cause_share": [""], "price_share": [""], "service_share": [""], "other_share": [""]})
-    frame["flagged"] = frame["flagged"].astype(str).str.lower().eq("true")
-    if "referral_candidate" in frame:
-        frame["referral_candidate"] = frame["referral_candidate"].astype(str).str.lower().eq("true")
+    spec = OUTPUTS["scores"]
+    # Texts stay text ("" where empty); an empty number is missing, so optional columns read as numbers too.
+    frame = pd.read_csv(path, dtype={c: "str" for c in spec.texts if c in columns}, keep_default_na=False,
+                        na_values={c: [""] for c in spec.numbers if c in columns})
+    for c in spec.flags:
+        if c in frame:
+            frame[c] = frame[c].astype(str).str.lower().eq("true")
     return frame
 
 

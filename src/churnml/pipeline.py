@@ -41,7 +41,7 @@ from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
 from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
-from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, context_part, feature_registry, merge_context
+from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, context_part, feature_label, feature_registry, merge_context
 from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
@@ -326,6 +326,7 @@ class Training:
     winback: WinbackModel | None = None
     winback_skipped: str | None = None  # why no return model was learned (too little history)
     example: pd.DataFrame | None = None  # a few training feature rows: the registered model's input example
+    labels: dict[str, str] = field(default_factory=dict)  # each feature's plain name, for plots
 
     @property
     def bundle(self) -> ModelBundle:
@@ -464,7 +465,8 @@ def train(
             f"{config.labels.horizon_days} + {config.labels.grace_days} days <= as-of); use a later --as-of"
         ])
     assert context is not None  # there are snapshots, so a last snapshot date
-    families = {name: spec.family for name, spec in _registry(context, config).items()}
+    registry = _registry(context, config)
+    families = {name: spec.family for name, spec in registry.items()}
     try:
         with _status(f"Training on {len(snapshots):,} snapshot rows…", progress):
             result = train_model(snapshots, config, families, as_of=t, oracle=oracle, data_fingerprint=fingerprint)
@@ -472,6 +474,7 @@ def train(
         raise InputError([f"{source}: cannot train at {t.date()}: {exc}{_unlabelled_churn_hint(parts, engine, t, config)}"]) from None
     training = Training(result, families, len(snapshots), int(snapshots["snapshot_date"].nunique()), fingerprint)
     training.example = snapshots[[f.name for f in result.bundle.features]].head(5).reset_index(drop=True)
+    training.labels = {name: feature_label(spec, name) for name, spec in registry.items()}
     try:
         training.winback = _train_winback(parts, engine, t, result.bundle, config)
     except ValueError as exc:
@@ -845,48 +848,11 @@ def score(
 
 
 def backtest(subscriptions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]], newest: pd.Timestamp, config: ChurnConfig) -> pd.DataFrame:
-    """How past runs did, one row per run date: each run whose horizon and grace have passed by ``newest`` (the
-    latest date the data records) is joined with what then happened (the label the training uses: a churn in
-    (T, T + H], confirmed after the grace period) and measured: ROC-AUC, top-decile lift, precision of the flagged,
-    predicted against observed churn, beside what the run expected without outcomes. Runs not yet matured are
-    listed with the date they mature. ``runs``: each run's record (``run.json``) and its customers table."""
-    from churnml.labels import build_labels
-    from churnml.modeling.evaluate import classification_metrics
+    """How past runs did, one row per run date (:func:`churnml.modeling.backtest.realised_performance`): each run
+    whose horizon and grace have passed by ``newest`` joined with what then happened, beside what it expected."""
+    from churnml.modeling.backtest import realised_performance
 
-    rows = []
-    for run, customers in runs:
-        t = as_timestamp(run["as_of"])
-        horizon = int(run.get("horizon_days") or config.labels.horizon_days)
-        grace = int(run.get("grace_days") or config.labels.grace_days)
-        matures = t + pd.Timedelta(days=horizon + grace)
-        expected = run.get("expected") or {}
-        row: dict[str, Any] = {"as_of": str(t.date()), "model_version": run.get("model_version"), "matures": str(matures.date()),
-                               "matured": bool(matures <= newest), "customers": len(customers),
-                               "expected_roc_auc": expected.get("expected_roc_auc", np.nan),
-                               "predicted_churn_rate": float(customers["churn_probability"].mean()) if len(customers) else np.nan}
-        if row["matured"]:
-            cfg = config.labels.model_copy(update={"horizon_days": horizon, "grace_days": grace})
-            labels = build_labels(subscriptions, t, cfg)
-            scored = customers.set_index("customer_id")
-            y = labels.reindex(scored.index)
-            known = y.notna().to_numpy()
-            yk, pk = y.to_numpy()[known].astype(int), scored["churn_probability"].to_numpy(dtype=float)[known]
-            flagged = scored["flagged"].to_numpy(dtype=bool)[known]
-            m = classification_metrics(yk, pk, config.flagging.top_fraction or 0.10)
-            row.update({
-                "customers_with_outcome": int(known.sum()),
-                "observed_churn_rate": float(yk.mean()) if len(yk) else np.nan,
-                "predicted_churn_rate": float(pk.mean()) if len(pk) else np.nan,
-                "roc_auc": m["roc_auc"], "top_decile_lift": m["top_decile_lift"], "ece": m.get("ece", np.nan),
-                "flagged": int(flagged.sum()),
-                "precision_flagged": float(yk[flagged].mean()) if flagged.any() else np.nan,
-                "expected_precision_flagged": expected.get("expected_precision_flagged", np.nan),
-            })
-        rows.append(row)
-    columns = ["as_of", "model_version", "matured", "matures", "customers", "customers_with_outcome", "predicted_churn_rate",
-               "observed_churn_rate", "expected_roc_auc", "roc_auc", "top_decile_lift", "ece", "flagged",
-               "expected_precision_flagged", "precision_flagged"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    return realised_performance(subscriptions, runs, newest, config)
 
 
 # ---------------------------------------------------------------------------------------------------- explain

@@ -87,10 +87,19 @@ def lift_figure(lifts: Mapping[str, pd.DataFrame], capacity: float) -> Figure:
     return fig
 
 
-def importance_figure(importance: pd.Series, families: Mapping[str, Family], top: int = 20) -> Figure:
+def _named(names: list[str], labels: Mapping[str, str] | None) -> list[str]:
+    """Plain names where known (the same the report's tables use), wrapped to two lines."""
+    import textwrap
+
+    return ["\n".join(textwrap.wrap((labels or {}).get(n, n), 48)[:3]) for n in names]
+
+
+def importance_figure(importance: pd.Series, families: Mapping[str, Family], top: int = 20,
+                      labels: Mapping[str, str] | None = None) -> Figure:
     imp = importance.head(top)[::-1]
-    fig, ax = new_figure(figsize=(7, 0.3 * len(imp) + 1.5))
-    ax.barh(imp.index, imp.to_numpy(), color=[FAMILY_COLOURS[families.get(n, Family.OTHER)] for n in imp.index])
+    fig, ax = new_figure(figsize=(8.5, 0.42 * len(imp) + 1.5))
+    ax.barh(np.arange(len(imp)), imp.to_numpy(), color=[FAMILY_COLOURS[families.get(n, Family.OTHER)] for n in imp.index])
+    ax.set_yticks(np.arange(len(imp)), _named(list(imp.index), labels))
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in FAMILY_COLOURS.values()]
     ax.legend(handles, [f.value for f in FAMILY_COLOURS], loc="lower right", title="cause family")
     ax.set(xlabel="total gain", title=f"Feature importance (top {len(imp)})")
@@ -98,11 +107,12 @@ def importance_figure(importance: pd.Series, families: Mapping[str, Family], top
     return fig
 
 
-def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, families: Mapping[str, Family], top: int = 15) -> Figure:
+def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, families: Mapping[str, Family], top: int = 15,
+                        labels: Mapping[str, str] | None = None) -> Figure:
     """Beeswarm-style summary: each dot a customer, x its contribution, colour its feature value (high = red)."""
     names = list(sample.columns)
     order = np.argsort(-np.abs(contributions).mean(axis=0))[:top][::-1]
-    fig, ax = new_figure(figsize=(7.5, 0.35 * len(order) + 1.5))
+    fig, ax = new_figure(figsize=(9, 0.45 * len(order) + 1.5))
     rng = np.random.default_rng(0)
     for row, j in enumerate(order):
         col = sample.iloc[:, j]
@@ -116,7 +126,7 @@ def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, familie
         jitter = rng.uniform(-0.3, 0.3, len(values))
         ax.scatter(contributions[:, j], row + jitter, c=np.nan_to_num(scaled, nan=0.5), cmap="coolwarm", s=6, alpha=0.6, linewidths=0)
     ax.set_yticks(range(len(order)))
-    ax.set_yticklabels([names[j] for j in order])
+    ax.set_yticklabels(_named([names[j] for j in order], labels))
     for label, j in zip(ax.get_yticklabels(), order):
         label.set_color(FAMILY_COLOURS[families.get(names[j], Family.OTHER)])
     ax.axvline(0, color="#999999", lw=1)
@@ -125,8 +135,9 @@ def shap_summary_figure(contributions: np.ndarray, sample: pd.DataFrame, familie
     return fig
 
 
-def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: float) -> dict[str, Figure]:
-    """Every evaluation plot of a training result, by file stem."""
+def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: float,
+                       labels: Mapping[str, str] | None = None) -> dict[str, Figure]:
+    """Every evaluation plot of a training result, by file stem (``labels``: features' plain names)."""
     c, m = result.curves, result.metrics
     contributions, sample = c["shap"]
     return {
@@ -134,8 +145,8 @@ def evaluation_figures(result: Any, families: Mapping[str, Family], capacity: fl
         "precision_recall": pr_figure(c, m),
         "reliability": reliability_figure(c["reliability_before"], c["reliability_after"], (m["model_uncalibrated"]["ece"], m["model"]["ece"])),
         "lift": lift_figure(c["lift"], capacity),
-        "importance": importance_figure(c["importance"], families),
-        "shap_summary": shap_summary_figure(contributions, sample, families),
+        "importance": importance_figure(c["importance"], families, labels=labels),
+        "shap_summary": shap_summary_figure(contributions, sample, families, labels=labels),
     }
 
 

@@ -156,3 +156,21 @@ def test_min_gain_stops_once_rounds_gain_little(gain, fewer):
         cfg = parse_config({"model": {"early_stopping_min_gain": g, "early_stopping_rounds": 20, "learning_rate": 0.1}})
         fitted[g] = ChurnClassifier(cfg.model).fit(X[~tune], y[~tune], X[tune], y[tune]).best_iteration_
     assert (fitted[gain] < fitted[0.0]) is fewer
+
+
+def test_the_bundle_keeps_the_leavers_against_stayers_profile():
+    """What the report shows of leavers and stayers is measured once, on the latest training snapshots."""
+    snaps = _without_truth(_snapshots(n_customers=600, n_dates=8))
+    result = train_model(snaps, FAST, FAMILIES, as_of=pd.Timestamp("2025-12-01"))
+    profile = result.bundle.meta["profile"]
+    latest = snaps[snaps["snapshot_date"] >= sorted(snaps["snapshot_date"].unique())[-6]]
+    assert profile["info"]["rows"] == len(latest) and profile["info"]["leavers"] == int(latest["label"].sum())
+    wait = next(r for r in profile["features"] if r["feature"] == "mean_wait")
+    y = latest["label"] == 1
+    assert wait["leavers"] == pytest.approx(latest.loc[y, "mean_wait"].mean())
+    assert wait["stayers"] == pytest.approx(latest.loc[~y, "mean_wait"].mean())
+    assert wait["effect"] > 0 and wait["family"] == "service"  # longer waits among leavers: the planted signal
+    effects = [abs(r["effect"]) for r in profile["features"]]
+    assert effects == sorted(effects, reverse=True)
+    plans = [r for r in profile["rates"] if r["dimension"] == "plan"]
+    assert sum(r["rows"] for r in plans) == len(latest) and {r["segment"] for r in plans} == {"basic", "max", "plus"}

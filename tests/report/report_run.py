@@ -7,17 +7,18 @@ inject markup or collide after slugging, so every report test sees them on real 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from typer.testing import CliRunner
 
 from churnml import io
+from churnml.cli import app
 from churnml.config import parse_config
 from churnml.dataset import Dataset
-from churnml.features import feature_registry
+from churnml.features import feature_label, feature_registry
 from churnml.labels import training_snapshots
 from churnml.modeling.train import train_model
 from churnml.pipeline import score as score_dataset
@@ -53,6 +54,8 @@ class SmallRun:
     files: dict[str, bytes]
     report_dir: Path
     seconds: dict[str, float]
+    previous_flags: pd.Series  # the first run's flag per customer, from its history
+    bundle_meta: dict
 
 
 def _rename(frames: dict[str, pd.DataFrame], mapping: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -77,7 +80,8 @@ def build_small_run(root: Path, customers: int = 2000, months: int = 18, seed: i
     families = {name: spec.family for name, spec in registry.items()}
     result = train_model(snapshots, cfg, families, as_of=as_of, oracle=synthetic.oracle)
     bundle_dir = io.write_bundle(result.bundle, root / "models")
-    io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10), bundle_dir / "evaluation")
+    labels = {name: feature_label(spec, name) for name, spec in registry.items()}
+    io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10, labels), bundle_dir / "evaluation")
     seconds["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -87,23 +91,12 @@ def build_small_run(root: Path, customers: int = 2000, months: int = 18, seed: i
     mapping = dict(zip(top, HOSTILE_IDS))
     data_dir = root / "data"
     io.write_dataset(Dataset.from_frames(_rename(synthetic.tables, mapping)), data_dir)
-    scores = scored.scores.assign(customer_id=scored.scores["customer_id"].map(lambda v: mapping.get(v, v)))
+    # The nightly job as churnml score runs it: a month before, then tonight, to the same --out (a run history).
     scores_path = root / "scores" / "scores.csv"
-    digest = io.write_scores(scores, scores_path)
-    loaded = io.load_dataset(data_dir)
-    manifest = {
-        "as_of": str(as_of.date()),
-        "created": "2026-01-01T00:00:00Z",
-        "model": {"version": bundle.version, "path": str(bundle_dir), "trained_as_of": bundle.meta.get("as_of")},
-        "inputs": {
-            n: {"file": r.source, "read": r.read, "accepted": r.accepted, "rejected": r.rejected}
-            for n, r in loaded.reports.items()
-        },
-        "rejects_dir": None,
-        "output": {"path": str(scores_path), "rows": len(scores), "sha256": digest},
-        "duration_seconds": 1.0,
-    }
-    io.atomic_write_text(io.manifest_path(scores_path), json.dumps(manifest, indent=2) + "\n")
+    for day in (as_of - pd.DateOffset(months=1), as_of):
+        ran = CliRunner().invoke(app, ["score", "--data", str(data_dir), "--as-of", str(day.date()), "--model", str(bundle_dir),
+                                          "--out", str(scores_path)])
+        assert ran.exit_code == 0, ran.output
     seconds["score"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -117,4 +110,6 @@ def build_small_run(root: Path, customers: int = 2000, months: int = 18, seed: i
         path = report_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    return SmallRun(root, data_dir, bundle_dir, scores_path, inputs, evaluation, files, report_dir, seconds)
+    first = io.past_runs(io.runs_folder(scores_path))[0]
+    previous = first.customers(["customer_id", "flagged"]).set_index("customer_id")["flagged"]
+    return SmallRun(root, data_dir, bundle_dir, scores_path, inputs, evaluation, files, report_dir, seconds, previous, bundle.meta)

@@ -123,29 +123,44 @@ def test_report_works_in_a_browser(browser, small_run, tmp_path):
     driver.save_screenshot(str(shot))
     print(f"\nscreenshot of the report: {shot}")
 
-    # filter: free text finds the hostile id, shown as text, never run
+    # every flagged customer is in the table, a page of 50 at a time
     total = len(small_run.inputs.flagged_table)
+    assert total == small_run.inputs.population["flagged"] > 50
     count = driver.find_element(By.ID, "flagged-count")
-    assert count.text == f"{total} of {total} customers shown"
+    info = driver.find_element(By.ID, "pg-info")
+    assert count.text == f"{total} of {total} customers match"
+    assert len(visible_rows(driver)) == 50 and info.text == f"rows 1–50 · page 1 of {-(-total // 50)}"
+    next_page = driver.find_element(By.ID, "pg-next")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", next_page)
+    next_page.click()
+    ranks = [int(r.get_attribute("data-rank")) for r in visible_rows(driver)]
+    assert ranks == sorted(small_run.inputs.flagged_table["risk_rank"])[50:100]
+    Select(driver.find_element(By.ID, "pg-size")).select_by_value("500")
+    assert len(visible_rows(driver)) == min(total, 500)
+    Select(driver.find_element(By.ID, "pg-size")).select_by_value("50")
+    assert driver.find_element(By.ID, "flagged-csv").get_attribute("href").endswith("/flagged.csv")
+
+    # filter: free text finds the hostile id, shown as text, never run
     search = driver.find_element(By.ID, "flt-search")
     search.send_keys("<script>")
     rows = visible_rows(driver)
     assert len(rows) == 1
     assert rows[0].find_element(By.CSS_SELECTOR, "a.customer-link").text == "<script>alert(1)</script>"
-    assert count.text == f"1 of {total} customers shown"
+    assert count.text == f"1 of {total} customers match"
     search.clear()  # clear() fires no input event: send one, as typing would
     driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", search)
-    assert len(visible_rows(driver)) == total
+    assert len(visible_rows(driver)) == 50
 
     # filter by cause
     causes = small_run.inputs.flagged_table["primary_cause"]
     cause = causes.value_counts().index[0]
     Select(driver.find_element(By.ID, "flt-cause")).select_by_value(cause)
     rows = visible_rows(driver)
-    assert len(rows) == int((causes == cause).sum())
+    assert len(rows) == min(50, int((causes == cause).sum()))
     assert {r.get_attribute("data-cause") for r in rows} == {cause}
+    assert count.text == f"{int((causes == cause).sum())} of {total} customers match"
     Select(driver.find_element(By.ID, "flt-cause")).select_by_value("")
-    assert len(visible_rows(driver)) == total
+    assert len(visible_rows(driver)) == 50
 
     # sort by probability: ascending, then descending
     header = driver.find_element(By.XPATH, "//table[@id='flagged-table']/thead//th[normalize-space(.)='Probability']")

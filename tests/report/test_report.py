@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import posixpath
 import re
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
+from markupsafe import escape
 from report_run import HOSTILE_IDS, MAX_PAGES
 
 from churnml.report import SECTIONS, customer_page_path, customer_slug, read_report_inputs, render_report
 from churnml.report.names import customer_chart_path
 
-SAFE_PATH = re.compile(r"^(index\.html|customers/[A-Za-z0-9_-]+\.html|assets/[A-Za-z0-9_-]+\.png)$")
+SAFE_PATH = re.compile(r"^(index\.html|flagged\.csv|customers/[A-Za-z0-9_-]+\.html|assets/[A-Za-z0-9_-]+\.png)$")
 
 
 class _Collector(HTMLParser):
@@ -84,9 +87,9 @@ def test_hostile_ids_are_escaped_everywhere(small_run):
         assert "<img src=x" not in text and "alert(1)</script>" not in text, name
     index = pages["index.html"]
     for cid in HOSTILE_IDS:
-        assert html.escape(cid, quote=True) in index, f"{cid!r} not shown (escaped) in the table"
+        assert str(escape(cid)) in index, f"{cid!r} not shown (escaped) in the table"
         page = pages[customer_page_path(cid)]
-        assert f'<span id="customer-id">{html.escape(cid, quote=True)}</span>' in page
+        assert f'<span id="customer-id">{escape(cid)}</span>' in page
 
 
 def test_file_names_are_safe_and_unique(small_run):
@@ -168,12 +171,55 @@ def test_table_rows_and_pages_match(small_run):
     links = [a["href"] for t, a in doc.tags if t == "a" and "customer-link" in a.get("class", "")]
     rows = [a for t, a in doc.tags if t == "tr" and "data-rank" in a]
     pages = {p for p in files if p.startswith("customers/")}
-    assert len(links) == len(rows) == len(pages) == expected == len(inputs.flagged_table)
-    assert set(links) == pages == {customer_page_path(c) for c in inputs.flagged_table["customer_id"]}
+    # every flagged customer is in the table; the highest-risk ones link to their page
+    assert len(rows) == flagged == len(inputs.flagged_table) > MAX_PAGES
+    assert len(links) == len(pages) == expected == inputs.pages
+    assert set(links) == pages == {customer_page_path(c) for c in inputs.flagged_table["customer_id"].head(MAX_PAGES)}
     ranks = [int(r["data-rank"]) for r in rows]
     assert ranks == sorted(ranks) and ranks[0] == 1  # the highest-risk flagged customers, in rank order
     # explanations are computed for the page customers only (bounded work)
-    assert set(inputs.explanations.summary.index) == set(inputs.flagged_table["customer_id"])
+    assert set(inputs.explanations.summary.index) == set(inputs.flagged_table["customer_id"].head(MAX_PAGES))
+
+
+def test_the_csv_download_holds_every_flagged_customer_safely(small_run):
+    files, inputs = small_run.files, small_run.inputs
+    assert 'href="flagged.csv"' in files["index.html"].decode("utf-8")
+    table = pd.read_csv(io.BytesIO(files["flagged.csv"]), dtype={"customer_id": str}, keep_default_na=False)
+    scores = pd.read_csv(small_run.scores_path, dtype={"customer_id": str}, keep_default_na=False)
+    flagged = scores[scores["flagged"].astype(str).str.lower() == "true"]
+    assert len(table) == len(flagged) == inputs.population["flagged"]
+    assert list(table["risk_rank"]) == sorted(flagged["risk_rank"])
+    # The scores file is formula-safe already; the download is too (no cell a spreadsheet would run).
+    for column in table.columns:
+        if table[column].dtype == object:
+            assert not table[column].str.match(r"^[=+\-@\t\r]").any(), column
+    assert set(table["customer_id"]) == set(flagged["customer_id"])
+
+
+def test_monitoring_reads_the_runs_the_job_kept(small_run):
+    inputs, text = small_run.inputs, small_run.files["index.html"].decode("utf-8")
+    m = inputs.monitoring
+    assert list(m.runs["as_of"]) == sorted(m.runs["as_of"]) and len(m.runs) == 2 and m.runs["as_of"].iloc[-1] == inputs.as_of
+    assert m.runs["flagged"].iloc[-1] == inputs.population["flagged"]
+    assert m.summary["previous_as_of"] == m.runs["as_of"].iloc[0]
+    assert len(m.drift) > 0 and "monitoring_drift.png" in text and "monitoring_trends.png" in text
+    scores = pd.read_csv(small_run.scores_path, dtype={"customer_id": str}, keep_default_na=False)
+    before = small_run.previous_flags
+    now = scores["flagged"].astype(str).str.lower() == "true"
+    newly = now & ~scores["customer_id"].map(before).fillna(False).astype(bool)
+    assert m.newly_total == int(newly.sum()) == m.summary["transitions"]["newly_flagged"]
+    assert list(m.newly["customer_id"]) == list(scores.loc[newly].sort_values("risk_rank")["customer_id"].head(len(m.newly)))
+    # nothing matured yet: tonight and a month ago are both inside the horizon of the data's last day
+    assert not m.backtest["matured"].any() and "No kept run has matured yet" in text
+
+
+def test_explanations_come_from_the_stored_vectors(small_run):
+    """The report explains what the run scored: its stored vectors give the probabilities in the scores file."""
+    summary = small_run.inputs.explanations.summary
+    scores = pd.read_csv(small_run.scores_path, dtype={"customer_id": str}).set_index("customer_id")
+    p = scores.loc[summary.index, "churn_probability"].to_numpy()
+    assert abs(summary["churn_probability"].to_numpy() - p).max() < 1e-4  # the scores file keeps 4 decimals
+    assert not any("rebuilt" in n for n in small_run.inputs.notes)
 
 
 def test_customer_page_explains_the_risk(small_run):
@@ -220,7 +266,8 @@ def test_a_report_with_no_flagged_customer_still_renders(small_run):
 def test_report_inputs_stay_bounded(small_run):
     inputs = small_run.inputs
     assert len(inputs.risk_histogram) == 40
-    assert inputs.profile_info["customers_sampled"] <= 1500
-    assert inputs.profile_info["rows"] > 0 and 0 < inputs.profile_info["leavers"] < inputs.profile_info["rows"]
+    # the profile is the one train kept in the bundle, not rebuilt from the data
+    stored = small_run.bundle_meta["profile"]["info"]
+    assert inputs.profile_info["rows"] == stored["rows"] > 0 and 0 < inputs.profile_info["leavers"] < inputs.profile_info["rows"]
     assert set(inputs.segments["dimension"]) == {"lifecycle_stage", "plan"}
     assert inputs.flagged_mix["customers"].sum() == inputs.population["flagged"]

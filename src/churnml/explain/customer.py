@@ -7,6 +7,7 @@ computed for them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,14 @@ from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
 from churnml.decisions import explain_actions, recommend_actions, risk_tiers
 from churnml.explain.causes import attribute
-from churnml.features import PopulationContext, build_features, feature_registry, population_context, render_reason
+from churnml.features import (
+    FeatureSpec,
+    PopulationContext,
+    build_features,
+    feature_registry,
+    population_context,
+    render_reason,
+)
 from churnml.lifecycle import lifecycle_stage
 from churnml.modeling.bundle import ModelBundle
 
@@ -51,13 +59,21 @@ def explain_customers(
     ids = pd.Index(customer_ids).unique()
     part = known.for_customers(ids)
     features = build_features(part, t, config, context)
+    registry = feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
+    stage = lifecycle_stage(part.subscriptions, t, config.labels).reindex(features.index).to_numpy()
+    return explain_features(features, stage, bundle, registry, config)
+
+
+def explain_features(
+    features: pd.DataFrame, stage: np.ndarray, bundle: ModelBundle, registry: Mapping[str, FeatureSpec], config: ChurnConfig
+) -> Explanations:
+    """:func:`explain_customers` for feature vectors already built (one row per customer, as scored), e.g. those
+    a run kept in its history; ``stage``: each row's lifecycle stage."""
     X = bundle.prepare(features)
     base = float(bundle.contributions(X.iloc[:1])[0, -1]) if len(X) else 0.0
     p = bundle.predict(features)
-    registry = feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
     why = attribute(features, bundle, registry, config)
     contrib, causes = why.contributions, why.causes
-    stage = lifecycle_stage(part.subscriptions, t, config.labels).reindex(features.index).to_numpy()
     price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(features))
     actions = recommend_actions(causes, stage, p, price, config.playbook, config.cause)
     summary = pd.DataFrame(

@@ -19,6 +19,7 @@ from churnml.dataset import Dataset, as_timestamp
 from churnml.features.faults import incident_sizes
 from churnml.features.prices import median_prices, recent_start_prices
 from churnml.features.registry import Builder, FeatureSpec, builders, feature_registry, render_reason
+from churnml.features.spec import feature_label
 from churnml.features.static import attribute_categories, static_features
 from churnml.features.subscription import plan_categories
 from churnml.lifecycle import active_customers
@@ -32,6 +33,7 @@ __all__ = [
     "build_features",
     "builders",
     "context_part",
+    "feature_label",
     "feature_registry",
     "merge_context",
     "population_context",

@@ -56,6 +56,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
     src = "complaints"
     longest = max(config.features.windows_days)
     last = f"in the last {longest} days"
+    span = f"last {longest} days"
     specs = [
         FeatureSpec(
             window_name(f"complaints_{cat}", longest),
@@ -74,6 +75,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"billing complaints of total severity {{value}} {last}",
             src,
             zero=f"no billing complaint {last}",
+            label=f"total severity of billing complaints ({span})",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -82,6 +84,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"service complaints of total severity {{value}} {last}",
             src,
             zero=f"no service complaint {last}",
+            label=f"total severity of service complaints ({span})",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -90,6 +93,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last billing complaint {value:.0f} days ago",
             src,
             missing="no billing complaint on record",
+            label="days since the last billing complaint",
             **recent(longest),
         ),
         FeatureSpec(
@@ -98,6 +102,7 @@ def complaint_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last service complaint {value:.0f} days ago",
             src,
             missing="no service complaint on record",
+            label="days since the last service complaint",
             **recent(longest),
         ),
     ]

@@ -114,6 +114,7 @@ def fault_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last technical fault {value:.0f} days ago",
             src,
             missing="no technical fault on record",
+            label="days since the last technical fault",
             **recent(longest),
         ),
     ]

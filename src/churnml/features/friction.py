@@ -109,6 +109,7 @@ def friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "most): friction score {value:.1f}",
             "support_contacts,tech_faults,complaints",
             zero=f"no service failure in the last {max(config.features.windows_days)} days",
+            label="service friction score (long waits, unresolved contacts, faults, complaints)",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -118,6 +119,7 @@ def friction_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "pressure score {value:.1f}",
             "price_changes,complaints",
             zero=f"no price rise or billing complaint in the last {max(config.features.windows_days)} days",
+            label="price pressure score (recent, large and short-notice rises, billing complaints)",
             **NONE_IS_HEALTHY,
         ),
     ]

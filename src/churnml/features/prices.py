@@ -153,7 +153,7 @@ def _cumulative_change_pct(
 def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
     p, src, cfg = Family.PRICE, "price_changes", config.features
     longest = max(cfg.windows_days)
-    specs = [FeatureSpec("monthly_price", p, "pays {value:.2f} a month", "subscriptions")]
+    specs = [FeatureSpec("monthly_price", p, "pays {value:.2f} a month", "subscriptions", label="monthly price")]
     specs += per_window(config, "price_increases", p, "price increase{s}", src)
     specs += [
         FeatureSpec(
@@ -162,6 +162,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"price {{up_down}} {{abs:.0f}}% in the last {longest} days",
             src,
             zero=f"price unchanged in the last {longest} days",
+            label=f"price change (%, last {longest} days)",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -170,6 +171,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"a price increase of {{value:.0f}}% in the last {longest} days",
             src,
             zero=f"no price increase in the last {longest} days",
+            label=f"largest price increase (%, last {longest} days)",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -187,6 +189,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last price increase {value} days ago",
             src,
             missing="no price increase on record",
+            label="days since the last price increase",
             **recent(longest),
         ),
         FeatureSpec(
@@ -198,6 +201,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             reference=NO_EVENT,
             hurts=HIGHER,
             neutral=(-INF, 0.0),
+            label="size of the latest price increase (%)",
         ),
         FeatureSpec(
             "price_last_increase_notice_days",
@@ -209,6 +213,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             reference=NO_EVENT,
             hurts=LOWER,
             neutral=(float(cfg.short_notice_days), INF),
+            label="days' notice of the latest price increase",
         ),
         FeatureSpec(
             "price_vs_new_customers_ratio",
@@ -218,6 +223,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             missing="no recent new-customer price for the plan",
             reference=1.0,
             hurts=HIGHER,
+            label="price as a share of what new customers pay",
         ),
         FeatureSpec(
             "price_vs_new_customers_diff",
@@ -226,6 +232,7 @@ def price_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             missing="no recent new-customer price for the plan",
             zero="pays the same as new customers on the same plan",
+            label="monthly price above what new customers pay",
             **NONE_IS_HEALTHY,
         ),
     ]

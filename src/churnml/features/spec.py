@@ -15,6 +15,7 @@ customer is) are *context*: they set how much a pain hurts this customer and nev
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,9 @@ class FeatureSpec:
     reference: float | str | tuple[str, ...] | None = None  # healthy value(s) (NO_EVENT: missing); None = context
     hurts: str | None = None  # HIGHER, LOWER or AWAY from the reference
     neutral: tuple[float, float] | None = None  # values still healthy; default: the reference's healthy side
-    label: str | None = None  # how people know it (a customers column's original header); default: the name
+    # The feature's plain name as people read it: a customers column's original header, or a plain noun phrase for a
+    # computed feature. Default: derived from the template.
+    label: str | None = None
 
     @property
     def context(self) -> bool:
@@ -107,3 +110,41 @@ class Builder:
     order: int
     build: BuildFn
     specs: Callable[[ChurnConfig], list[FeatureSpec]]
+
+
+class _LabelFormatter(string.Formatter):
+    """Renders a reason template that opens with its value as a label: the value is dropped, plurals stay plural."""
+
+    def get_value(self, key, args, kwargs):
+        return kwargs.get(key, "")
+
+    def format_field(self, value, format_spec):
+        return str(value)
+
+
+_LABELS = _LabelFormatter()
+
+
+def _opens_with_value(template: str) -> bool:
+    first = next(iter(string.Formatter().parse(template)), None)
+    return first is not None and first[0] == "" and first[1] in ("value", "abs")
+
+
+def feature_label(spec: FeatureSpec | None, name: str) -> str:
+    """A feature's plain name, with no number in it: ``support contacts in the last 30 days``, ``monthly price``.
+
+    The registry's ``label`` where it declares one; else a flag's statement, a category's name, or a count's
+    reason without its leading value."""
+    if spec is None:
+        return name.replace("_", " ")
+    if spec.label is not None:
+        # A header that is already a safe name (payment_method) reads better with spaces.
+        return spec.label.replace("_", " ") if spec.label == name else spec.label
+    if spec.kind == "flag":
+        return spec.template.split(":")[0].strip()
+    if spec.kind == "category" or spec.source == "customers" or not _opens_with_value(spec.template):
+        return name.replace("_", " ")
+    try:
+        return " ".join(_LABELS.format(spec.template, s="s").split())
+    except (KeyError, ValueError, IndexError):
+        return name.replace("_", " ")

@@ -75,18 +75,35 @@ def subscription_specs(config: ChurnConfig) -> list[FeatureSpec]:
     o, src = Family.OTHER, "subscriptions"
     new_days = config.labels.new_customer_days
     return [
-        FeatureSpec("tenure_days", o, "customer for {value} days", src),
-        FeatureSpec("current_run_days", o, "current subscription running for {value} days", src),
+        FeatureSpec("tenure_days", o, "customer for {value} days", src, label="days as a customer"),
         FeatureSpec(
-            "previous_churns", o, "left and came back {value} time{s} before", src, COUNT, zero="never left before"
+            "current_run_days",
+            o,
+            "current subscription running for {value} days",
+            src,
+            label="days in the current subscription",
+        ),
+        FeatureSpec(
+            "previous_churns",
+            o,
+            "left and came back {value} time{s} before",
+            src,
+            COUNT,
+            zero="never left before",
+            label="times left and came back before",
         ),
         FeatureSpec("is_new", o, f"new customer (joined under {new_days} days ago): {{value}}", src, FLAG),
         FeatureSpec("is_won_back", o, "won back after leaving before: {value}", src, FLAG),
         FeatureSpec(
-            "days_since_last_churn", o, "came back after leaving {value} days ago", src, missing="never left before"
+            "days_since_last_churn",
+            o,
+            "came back after leaving {value} days ago",
+            src,
+            missing="never left before",
+            label="days since coming back after leaving",
         ),
         FeatureSpec("plan", o, "on plan {value}", src, CATEGORY),
-        FeatureSpec("plan_changes", o, "changed plan {value} time{s}", src, COUNT),
+        FeatureSpec("plan_changes", o, "changed plan {value} time{s}", src, COUNT, label="plan changes"),
     ]
 
 

@@ -118,6 +118,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
     s, src, cfg = Family.SERVICE, "support_contacts", config.features
     longest = max(cfg.windows_days)
     last = f"in the last {longest} days"
+    span = f"last {longest} days"
     wait = f"{cfg.long_wait_minutes:g} min"
     specs = per_window(config, "support_contacts", s, "support contact{s}", src)
     specs += per_window(config, "support_long_waits", s, f"support contact{{s}} with waits over {wait}", src)
@@ -131,6 +132,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"average support wait {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            label=f"average support wait in minutes ({span})",
             **slow,
         ),
         FeatureSpec(
@@ -139,6 +141,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"1 in 10 support waits over {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            label=f"support wait 1 in 10 contacts exceed, in minutes ({span})",
             **slow,
         ),
         FeatureSpec(
@@ -147,6 +150,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"longest support wait {{value:.0f}} min {last}",
             src,
             missing=no_contact,
+            label=f"longest support wait in minutes ({span})",
             **slow,
         ),
         FeatureSpec(
@@ -155,6 +159,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{{value:.0%}} of support contacts waited over {wait} {last}",
             src,
             missing=no_contact,
+            label=f"share of support contacts waiting over {wait} ({span})",
             **none_failed,
         ),
     ]
@@ -166,6 +171,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{{value:.0%}} of support contacts unresolved {last}",
             src,
             missing=no_contact,
+            label=f"share of support contacts unresolved ({span})",
             **none_failed,
         )
     )
@@ -183,6 +189,7 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             "last support contact {value:.0f} days ago",
             src,
             missing="no support contact on record",
+            label="days since the last support contact",
             **recent(longest),
         ),
         FeatureSpec(
@@ -192,6 +199,8 @@ def support_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"{cfg.trend_recent_days} days against the {cfg.trend_baseline_days} days before",
             src,
             zero=f"support contacts steady in the last {cfg.trend_recent_days} days",
+            label=f"change in support contacts per {TREND_PER_DAYS} days (last {cfg.trend_recent_days} days against "
+            f"the {cfg.trend_baseline_days} before)",
             **NONE_IS_HEALTHY,
         ),
     ]

@@ -63,9 +63,23 @@ def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
     # Satisfied is 7 and up (passives and promoters on the usual 0..10 scale); no answer is no complaint.
     unhappy: dict[str, Any] = {"reference": NO_EVENT, "hurts": LOWER, "neutral": (7.0, INF)}
     return [
-        FeatureSpec("survey_last_score", s, "last survey score {value}/10", src, missing=none, **unhappy),
         FeatureSpec(
-            "survey_lowest_score", s, f"lowest survey score {{value}}/10 {within}", src, missing=none, **unhappy
+            "survey_last_score",
+            s,
+            "last survey score {value}/10",
+            src,
+            missing=none,
+            label="last survey score (of 10)",
+            **unhappy,
+        ),
+        FeatureSpec(
+            "survey_lowest_score",
+            s,
+            f"lowest survey score {{value}}/10 {within}",
+            src,
+            missing=none,
+            label=f"lowest survey score (of 10, last {config.features.survey_window_days} days)",
+            **unhappy,
         ),
         FeatureSpec(
             "survey_score_change",
@@ -77,6 +91,7 @@ def survey_specs(config: ChurnConfig) -> list[FeatureSpec]:
             reference=NO_EVENT,
             hurts=LOWER,
             neutral=(0.0, INF),
+            label="survey score change since the previous survey",
         ),
         FeatureSpec("survey_count", s, f"{{value}} survey{{s}} answered {within}", src, COUNT),
     ]

@@ -108,6 +108,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             reference=0.75,
             hurts=AWAY,
             neutral=(0.5, 1.0),
+            label=f"share of the allowance used (last {k} months)",
         ),
         FeatureSpec(
             f"usage_months_over_allowance_{k}m",
@@ -116,6 +117,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             COUNT,
             PLAN_MISMATCH,
+            label=f"months over the allowance (of the last {k})",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -125,6 +127,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             src,
             COUNT,
             PLAN_MISMATCH,
+            label=f"months under half the allowance (of the last {k})",
             **NONE_IS_HEALTHY,
         ),
         FeatureSpec(
@@ -136,6 +139,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             f"average monthly usage {{value}} over {months}",
             src,
             missing="no recent usage on record",
+            label=f"average monthly usage (last {k} months)",
         ),
         FeatureSpec(
             "usage_trend_pct",
@@ -146,6 +150,7 @@ def usage_specs(config: ChurnConfig) -> list[FeatureSpec]:
             zero=f"usage steady over {months}",
             reference=0.0,
             hurts=LOWER,
+            label=f"usage change (%, last {k} months against the {k} before)",
         ),
     ]
 

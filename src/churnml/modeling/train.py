@@ -23,6 +23,7 @@ from churnml.modeling.baselines import LogisticBaseline, OneFeatureRule
 from churnml.modeling.bundle import FeatureInfo, ModelBundle
 from churnml.modeling.calibration import Calibrator, reliability_table
 from churnml.modeling.evaluate import classification_metrics, lift_curve, metrics_by_group
+from churnml.modeling.profile import leavers_profile
 from churnml.monitoring import reference_summary
 
 META_COLUMNS = ("snapshot_date", "customer_id", "lifecycle_stage", "label")
@@ -312,6 +313,8 @@ def train_model(
         "numeric_ranges": numeric_ranges(X),
         # What the nightly runs measure drift against: the validation snapshots, the latest labelled population.
         "reference": reference_summary(Xva, p_va, bins=config.monitoring.drift_bins),
+        # What the report's "leavers against stayers" shows, so it never rebuilds training snapshots.
+        "profile": leavers_profile(snapshots, {name: family.value for name, family in families.items()}),
     }
     bundle = ModelBundle(model.booster_, model.calibrator_, _feature_infos(X, families), meta)
     summary: list[tuple[str, dict[str, float]]] = [(k, metrics[k]) for k in ("model", "logistic", "rule", "oracle") if k in metrics]

@@ -102,10 +102,10 @@ def risk_histogram(hist: pd.DataFrame, tiers: dict[str, float]) -> bytes:
             linewidth=0.4,
         )
         top = float(hist["hi"].max()) if len(hist) else 1.0
-        for name, value in tiers.items():
-            if value <= top:
-                ax.axvline(value, color="#333333", lw=1, ls="--")
-                ax.text(value, ax.get_ylim()[1] * 0.95, f" {name} risk from {value:.0%}", va="top", fontsize=9)
+        shown = sorted(((v, n) for n, v in tiers.items() if v <= top), reverse=True)
+        for k, (value, name) in enumerate(shown):  # staggered heights: two close thresholds never print over each other
+            ax.axvline(value, color="#333333", lw=1, ls="--")
+            ax.text(value, ax.get_ylim()[1] * (0.95 - 0.12 * k), f" {name} risk from {value:.0%}", va="top", fontsize=9)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if top > 0.05 else f"{v:.1%}"))
         ax.set(xlabel="churn probability in the horizon", ylabel="customers", title="Risk distribution of the active customers")
         ax.legend(frameon=False)
@@ -173,9 +173,9 @@ def global_drivers(drivers: pd.DataFrame, top: int = 20) -> bytes:
         return _empty("What drives risk", "no explanations available")
     with _style():
         d = drivers.head(top).iloc[::-1]
-        fig, ax = new_figure(figsize=(9, 0.34 * len(d) + 1.6))
+        fig, ax = new_figure(figsize=(10, 0.42 * len(d) + 1.6))
         ax.barh(np.arange(len(d)), d["mean_abs"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
-        ax.set_yticks(np.arange(len(d)), [_wrap(t, 60, 1) for t in d["label"]])
+        ax.set_yticks(np.arange(len(d)), [_wrap(t, 56, 3) for t in d["label"]])
         ax.set(xlabel="mean |contribution| to churn log-odds", title=f"What drives risk: the {len(d)} strongest features")
         ax.grid(axis="y", visible=False)
         _family_legend(ax)
@@ -188,13 +188,14 @@ def cause_drivers(drivers: pd.DataFrame, top: int = 8) -> bytes:
     if not causes:
         return _empty("Drivers by primary cause", "no flagged customer to explain")
     with _style():
-        fig, axes = new_figure(1, len(causes), figsize=(5.2 * len(causes), 0.36 * top + 1.9), squeeze=False)
-        for ax, cause in zip(axes[0], causes):
+        # One cause per row at full width: labels keep the report's font size and are never cut.
+        fig, axes = new_figure(len(causes), 1, figsize=(10, (0.42 * top + 1.0) * len(causes) + 0.6), squeeze=False)
+        for ax, cause in zip(axes[:, 0], causes):
             d = drivers[drivers["primary_cause"] == cause].head(top).iloc[::-1]
             n = int(d["customers"].iloc[0]) if len(d) else 0
             ax.barh(np.arange(len(d)), d["mean_up"], color=[FAMILY_HEX.get(f, GREY) for f in d["family"]], height=0.7)
-            ax.set_yticks(np.arange(len(d)), [_wrap(t, 34, 2) for t in d["label"]], fontsize=8)
-            ax.set_title(f"{cause_name(cause)} cause ({n:,} flagged)", color=FAMILY_HEX[cause])
+            ax.set_yticks(np.arange(len(d)), [_wrap(t, 56, 3) for t in d["label"]])
+            ax.set_title(f"{cause_name(cause)} cause ({n:,} flagged)", color=FAMILY_HEX[cause], loc="left")
             ax.set_xlabel("mean push up in log-odds")
             ax.grid(axis="y", visible=False)
         fig.suptitle("What pushes the risk of flagged customers up, by their primary cause", fontweight="bold")
@@ -210,16 +211,18 @@ def segment_risk(segments: pd.DataFrame) -> bytes:
         return _empty("Risk by segment", "no customers")
     with _style():
         dims = [("lifecycle_stage", "by lifecycle stage"), ("plan", "by plan")]
-        fig, axes = new_figure(1, 2, figsize=(11, 3.9))
+        fig, axes = new_figure(2, 1, figsize=(11, 8.2))
         for ax, (dim, title) in zip(axes, dims):
             s = segments[segments["dimension"] == dim]
             x = np.arange(len(s))
             names = [stage_name(v) if dim == "lifecycle_stage" else str(v) for v in s["segment"]]
             ax.bar(x, s["mean_probability"], color="#5d6d7e", width=0.6)
-            for xi, (p, f, n) in enumerate(zip(s["mean_probability"], s["flagged_share"], s["customers"])):
-                ax.text(xi, p, f"{p:.1%}\n{f:.0%} flagged\nn={n:,}", ha="center", va="bottom", fontsize=8)
-            ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
-            ax.set_ylim(0, max(float(s["mean_probability"].max()) * 1.45, 0.01))
+            for xi, p in enumerate(s["mean_probability"]):
+                ax.text(xi, p, f"{p:.1%}", ha="center", va="bottom", fontsize=9)
+            # Counts live under the bars, not above them, so neighbouring notes never collide.
+            ticks = [f"{_wrap(n, 14, 2)}\nn={c:,}\n{f:.0%} flagged" for n, c, f in zip(names, s["customers"], s["flagged_share"])]
+            ax.set_xticks(x, ticks, fontsize=9 if len(s) <= 6 else 8)
+            ax.set_ylim(0, max(float(s["mean_probability"].max()) * 1.2, 0.01))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
             ax.set(ylabel="mean churn probability", title=f"Risk {title}")
         fig.tight_layout()
@@ -259,11 +262,11 @@ def profile_differences(profile: pd.DataFrame, top: int = 16) -> bytes:
         return _empty("Leavers against stayers", "no fully labelled training snapshot")
     with _style():
         d = profile.head(top).iloc[::-1]
-        fig, ax = new_figure(figsize=(9.5, 0.36 * len(d) + 1.8))
+        fig, ax = new_figure(figsize=(10, 0.44 * len(d) + 1.8))
         colours = [FAMILY_HEX.get(f, GREY) for f in d["family"]]
         ax.barh(np.arange(len(d)), d["effect"], color=colours, height=0.7)
         ax.axvline(0, color="#333333", lw=1)
-        ax.set_yticks(np.arange(len(d)), [_wrap(t, 62, 1) for t in d["label"]])
+        ax.set_yticks(np.arange(len(d)), [_wrap(t, 56, 3) for t in d["label"]])
         lim = max(float(d["effect"].abs().max()) * 1.15, 0.1)
         ax.set_xlim(-lim, lim)
         ax.text(lim * 0.98, len(d) - 0.4, "higher among leavers →", ha="right", va="bottom", fontsize=9, color=UP)
@@ -293,11 +296,12 @@ def profile_rates(rates: pd.DataFrame, base_rate: float, horizon_days: int) -> b
             x = np.arange(len(r))
             colours = [UP if v > base_rate else "#5d6d7e" for v in r["churn_rate"]]
             ax.bar(x, r["churn_rate"], color=colours, width=0.6)
-            ax.axhline(base_rate, color="#333333", lw=1, ls="--")
-            ax.text(len(r) - 0.5, base_rate, f"all: {base_rate:.1%}", ha="right", va="bottom", fontsize=8)
+            ax.axhline(base_rate, color="#333333", lw=1, ls="--", label=f"all customers: {base_rate:.1%}")
+            ax.legend(frameon=False, loc="upper right")
             for xi, v in enumerate(r["churn_rate"]):
                 ax.text(xi, v, f"{v:.1%}", ha="center", va="bottom", fontsize=8)
             ax.set_xticks(x, [_wrap(n, 14, 2) for n in names], fontsize=9)
+            ax.set_ylim(0, max(float(r["churn_rate"].max()), base_rate) * 1.3 or 0.01)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}" if v >= 0.1 or v == 0 else f"{v:.1%}"))
             ax.set(
                 ylabel=f"left within {horizon_days} days",
@@ -325,5 +329,73 @@ def winback_values(table: pd.DataFrame, gate: float = 0.0) -> bytes:
         ax.set_ylabel("customers")
         ax.set_title("Win-back: who is worth the attempt (right of the dashed line)")
         ax.legend(loc="upper right", frameon=False)
+        fig.tight_layout()
+        return _png(fig)
+
+
+# ---------------------------------------------------------------------------------------------- monitoring
+
+
+def run_trends(runs: pd.DataFrame) -> bytes:
+    """Expected leavers and flagged customers per kept run, and the flagged customers' causes."""
+    if runs.empty:
+        return _empty("Risk and flags over the kept runs", "no run history yet: score to the same --out every night")
+    with _style():
+        fig, (top, bottom) = new_figure(2, 1, figsize=(10, 6.4))
+        x = np.arange(len(runs))
+        labels = [str(d) for d in runs["as_of"]]
+        top.plot(x, runs["expected_leavers"], marker="o", color=UP, label="expected leavers")
+        top.plot(x, runs["flagged"], marker="s", color="#34495e", label="flagged customers")
+        top.set(ylabel="customers", title="Expected leavers and flagged customers per run")
+        top.set_ylim(bottom=0)
+        top.legend(frameon=False, loc="lower left")
+        base = np.zeros(len(runs))
+        for cause in CAUSE_ORDER:
+            values = runs[cause].to_numpy(dtype=float)
+            bottom.bar(x, values, bottom=base, color=FAMILY_HEX[cause], label=cause_name(cause), width=0.6)
+            base += values
+        bottom.set(ylabel="flagged customers", title="Flagged customers by primary cause per run")
+        bottom.legend(title="primary cause", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        step = max(1, len(x) // 12)  # at most about a dozen dates on the axis
+        for ax in (top, bottom):
+            ax.set_xticks(x[::step], labels[::step], rotation=30, ha="right")
+        fig.tight_layout()
+        return _png(fig)
+
+
+def drift_bars(drift: pd.DataFrame, top: int = 20) -> bytes:
+    """PSI against training for the most drifted features (the drift table's order), coloured by status."""
+    with _style():
+        d = drift.head(top).iloc[::-1]
+        colours = {"drifted": UP, "moving": "#e67e22", "stable": "#aab7c4"}
+        fig, ax = new_figure(figsize=(10, 0.42 * len(d) + 1.6))
+        ax.barh(np.arange(len(d)), d["psi"].fillna(0.0), color=[colours.get(s, GREY) for s in d["status"]], height=0.7)
+        ax.set_yticks(np.arange(len(d)), [_wrap(t, 56, 2) for t in d["label"]])
+        ax.set(xlabel="PSI against the training reference", title=f"Drift: the {len(d)} most drifted features")
+        ax.grid(axis="y", visible=False)
+        ax.legend([Patch(color=c) for c in colours.values()], list(colours), frameon=False, loc="lower right")
+        fig.tight_layout()
+        return _png(fig)
+
+
+def realised_performance(backtest: pd.DataFrame) -> bytes:
+    """Matured runs: predicted against observed churn rate, and expected against realised ROC-AUC."""
+    b = backtest[backtest["matured"].astype(bool)]
+    with _style():
+        fig, (left, right) = new_figure(1, 2, figsize=(11, 3.8))
+        x = np.arange(len(b))
+        labels = [str(d) for d in b["as_of"]]
+        left.plot(x, b["predicted_churn_rate"], marker="o", color="#34495e", label="predicted")
+        left.plot(x, b["observed_churn_rate"], marker="s", color=UP, label="observed")
+        left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1%}"))
+        left.set(ylabel="churn rate in the horizon", title="Predicted against observed churn")
+        left.set_ylim(bottom=0)
+        right.plot(x, b["expected_roc_auc"], marker="o", color="#34495e", label="expected (no outcomes)")
+        right.plot(x, b["roc_auc"], marker="s", color=UP, label="realised")
+        right.set(ylabel="ROC-AUC", title="Expected against realised ROC-AUC")
+        step = max(1, len(x) // 8)
+        for ax in (left, right):
+            ax.set_xticks(x[::step], labels[::step], rotation=30, ha="right")
+            ax.legend(frameon=False)
         fig.tight_layout()
         return _png(fig)

@@ -1,13 +1,16 @@
 """Everything the analysts' report shows, computed once from a scoring run: :class:`ReportInputs`.
 
-The work is bounded whatever the population: the scores file is aggregated in vectorised passes, full
-explanations are computed for at most ``max_customer_pages`` flagged customers (by rank) plus fixed-size samples
-for the driver views, and the leavers-vs-stayers profile stacks training snapshots of a customer sample.
+The report is a view over what the runs stored. The work is bounded whatever the population: the scores file is
+aggregated in vectorised passes; full explanations are computed for at most ``max_customer_pages`` flagged
+customers (by rank) plus fixed-size samples for the driver views, from the feature vectors the run kept in its
+history (:class:`StoredRuns`); the leavers-vs-stayers profile is the one ``train`` measured and kept in the model
+bundle; the monitoring section reads the kept runs' records. Only a run without a history, or a bundle without a
+profile, has its features or training snapshots rebuilt from the data (and the report says so).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,17 +19,49 @@ import pandas as pd
 
 from churnml.config import ChurnConfig
 from churnml.dataset import Dataset, as_timestamp
-from churnml.explain import Explanations, explain_customers
+from churnml.explain import Explanations, explain_customers, explain_features
 from churnml.features import FeatureSpec, feature_registry, population_context
 from churnml.labels import training_snapshots
 from churnml.lifecycle import current_periods
 from churnml.modeling.bundle import ModelBundle
+from churnml.modeling.profile import leavers_profile, top_segments
 from churnml.report.labels import feature_label, format_feature_value
 
 CAUSES = ("price", "service", "other")
 STAGES = ("new", "established", "won_back")
-META_COLUMNS = ("snapshot_date", "customer_id", "lifecycle_stage", "label")
-MAX_SEGMENTS = 12  # plans (or attribute values) shown per dimension; the rest are summed as "other plans"
+NEWLY_SHOWN = 50  # newly flagged customers listed in the monitoring section (all are in the flagged CSV)
+
+
+@dataclass(frozen=True)
+class StoredRuns:
+    """What the scores file's runs kept (:mod:`churnml.io` reads it): ``runs``, each kept run's record
+    (``run.json``) up to tonight's, oldest first; ``vectors(ids)``, tonight's feature vectors as scored (None when
+    the run kept none); ``previous_flags``, the previous run's ``flagged`` per customer id; ``backtest``, the kept
+    runs joined with their outcomes (:func:`churnml.modeling.backtest.realised_performance`); ``newest``, the
+    latest date the data records."""
+
+    runs: Sequence[Mapping[str, Any]] = ()
+    vectors: Callable[[Sequence[str]], pd.DataFrame] | None = None
+    previous_flags: pd.Series | None = None
+    backtest: pd.DataFrame | None = None
+    newest: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringInputs:
+    """The monitoring section's data: ``runs`` (one row per kept run: ``as_of``, ``model_version``, ``active``,
+    ``mean_probability``, ``expected_leavers``, ``expected_roc_auc``, ``flagged``, ``price``, ``service``,
+    ``other``, ``newly_flagged``, ``drifted``), ``drift`` (tonight's drift table with ``label``), ``feeds``,
+    ``backtest``, ``newly`` (the highest-risk newly flagged customers with their change) and ``summary``
+    (alerts, previous run, expected figures, thresholds)."""
+
+    runs: pd.DataFrame
+    drift: pd.DataFrame
+    feeds: list[dict[str, Any]]
+    backtest: pd.DataFrame
+    newly: pd.DataFrame | None
+    newly_total: int
+    summary: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -38,9 +73,10 @@ class ReportInputs:
     - ``risk_histogram``: ``lo``, ``hi``, ``customers``, ``flagged`` per probability bin of the population;
     - ``flagged_mix``: ``primary_cause``, ``lifecycle_stage``, ``recommended_action``, ``customers``,
       ``mean_probability`` over every flagged customer;
-    - ``flagged_table``: the flagged customers that get a page (top ``max_customer_pages`` by rank), with the
-      scores-file columns and ``plan``;
-    - ``explanations``: full explanations of the ``flagged_table`` customers;
+    - ``flagged_table``: the flagged customers the report's table lists (top ``max_table_rows`` by rank), with the
+      scores-file columns and ``plan``; the first ``pages`` of them get a page of their own;
+    - ``flagged_csv``: every flagged customer's scores-file row and ``plan``, for the CSV download;
+    - ``explanations``: full explanations of the customers with a page;
     - ``global_drivers``: ``feature``, ``label``, ``family``, ``mean_abs``, ``mean_up``, ``mean_down``,
       ``share_up`` on a random sample of active customers, largest ``mean_abs`` first;
     - ``cause_drivers``: ``primary_cause``, ``feature``, ``label``, ``family``, ``mean_up``, ``customers`` on a
@@ -75,6 +111,10 @@ class ReportInputs:
     profile_info: dict[str, Any]
     model: dict[str, Any]
     run: dict[str, Any]
+    monitoring: MonitoringInputs | None = None
+    flagged_csv: pd.DataFrame | None = None
+    pages: int = 0
+    registry: Mapping[str, FeatureSpec] = field(default_factory=dict)  # to tell a harmful value from a healthy one
     notes: tuple[str, ...] = field(default_factory=tuple)
     winback: pd.DataFrame | None = None  # the win-back list (churnml winback), when the report is given one
     winback_run: dict[str, Any] = field(default_factory=dict)  # its manifest
@@ -87,7 +127,9 @@ def gather_report_inputs(
     bundle: ModelBundle,
     config: ChurnConfig,
     *,
+    stored: StoredRuns | None = None,
     max_customer_pages: int = 300,
+    max_table_rows: int = 5_000,
     profile_sample: int = 50_000,
     driver_sample: int = 3_000,
     flagged_sample: int = 2_000,
@@ -96,13 +138,14 @@ def gather_report_inputs(
 ) -> ReportInputs:
     """Compute the report's data from a scores frame (:func:`churnml.io.read_scores`) and its run.
 
-    ``dataset`` is the scored dataset (the whole of it; point in time is applied here), ``bundle`` the model
-    that scored it and ``config`` its configuration. Explanations cover the top ``max_customer_pages`` flagged
-    customers, ``driver_sample`` random active customers and ``flagged_sample`` random flagged ones; the
-    profile stacks the latest ``profile_snapshots`` training snapshots of ``profile_sample`` customers.
+    ``dataset`` is the scored dataset (plans and, where nothing was stored, features), ``bundle`` the model that
+    scored it, ``config`` its configuration and ``stored`` what its runs kept. Explanations cover the top
+    ``max_customer_pages`` flagged customers, ``driver_sample`` random active customers and ``flagged_sample``
+    random flagged ones; the table lists the top ``max_table_rows`` flagged customers (the CSV all of them).
     """
     if scores.empty:
         raise ValueError("the scores file has no rows; nothing to report")
+    stored = stored or StoredRuns()
     as_of = str(manifest.get("as_of") or scores["as_of_date"].iloc[0])
     t = as_timestamp(as_of)
     rng = np.random.default_rng(seed)
@@ -117,16 +160,16 @@ def gather_report_inputs(
 
     # --- explanations: page customers, a random population sample, a random flagged sample (one pass)
     pages = flagged.head(max(0, max_customer_pages))
-    if len(flagged) > len(pages):
+    table_rows = flagged.head(max(len(pages), max_table_rows))
+    if len(flagged) > len(table_rows):
         notes.append(
-            f"Pages are written for the {len(pages):,} highest-risk of {len(flagged):,} flagged customers; "
-            "every flagged customer is in the scores file."
+            f"The table lists the {len(table_rows):,} highest-risk of {len(flagged):,} flagged customers and pages are "
+            f"written for the {len(pages):,} highest; every flagged customer is in the CSV download and the scores file."
         )
     population_ids = _sample(active, driver_sample, rng)
     flagged_ids = _sample(pd.Index(flagged["customer_id"]), flagged_sample, rng)
     wanted = pd.Index(pages["customer_id"]).append(population_ids).append(flagged_ids).unique()
-    context = population_context(known, t, config)
-    explained = explain_customers(known, t, bundle, config, wanted, context=context)
+    explained = _explain(wanted, scores, known, t, bundle, config, registry, stored, notes)
     contrib = explained.contributions
     page_ids = pd.Index(pages["customer_id"])
     page_expl = Explanations(
@@ -147,8 +190,12 @@ def gather_report_inputs(
         contrib[contrib["customer_id"].isin(population_ids)], sample_meta, labels
     )
 
-    # --- leavers against stayers, from the training snapshots of a customer sample
-    profile, profile_rates, profile_info = _profile(known, t, config, registry, labels, profile_sample, profile_snapshots, rng)
+    # --- leavers against stayers: what train measured, or (older bundles) rebuilt from a customer sample
+    measured = bundle.meta.get("profile")
+    if measured is None:
+        notes.append("The model bundle predates the stored leavers-vs-stayers profile: it was rebuilt from a sample of the data; retrain to keep it in the bundle.")
+        measured = _rebuilt_profile(known, t, config, profile_sample, profile_snapshots, rng)
+    profile, profile_rates, profile_info = _profile_frames(measured, registry, labels, len(known.customer_ids), config)
     if profile_info["rows"] == 0:
         notes.append("No fully labelled training snapshot exists at this date: the leavers-vs-stayers profile is empty.")
 
@@ -172,6 +219,7 @@ def gather_report_inputs(
         "flagged_by_cause": {k: int((flagged["primary_cause"] == k).sum()) for k in CAUSES},
         "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
         "pages": len(pages),
+        "table_rows": len(table_rows),
         # Scores files written before the column existed have no referral candidates to count.
         "referral_candidates": int(scores["referral_candidate"].sum()) if "referral_candidate" in scores else None,
     }
@@ -215,7 +263,9 @@ def gather_report_inputs(
         "service_share",
         "other_share",
     ]
-    table = pages.reindex(columns=table_cols).reset_index(drop=True)
+    table = table_rows.reindex(columns=table_cols).reset_index(drop=True)
+    extra = [c for c in ("previous_probability", "risk_change", "change_cause", "change_reason") if c in scores]
+    table = table.join(table_rows[extra].reset_index(drop=True)) if extra else table
     return ReportInputs(
         as_of=str(t.date()),
         model_version=str(scores["model_version"].iloc[0]) if "model_version" in scores else bundle.version,
@@ -236,8 +286,14 @@ def gather_report_inputs(
         profile_info=profile_info,
         model=model,
         run=run,
+        monitoring=_monitoring(scores, manifest, stored, registry, config),
+        flagged_csv=flagged.reset_index(drop=True),
+        pages=len(pages),
+        registry=registry,
         notes=tuple(notes),
     )
+
+
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -301,22 +357,12 @@ def _cause_drivers(contrib: pd.DataFrame, flagged: pd.DataFrame, labels: Mapping
     return out[cols].reset_index(drop=True)
 
 
-def _top_segments(values: pd.Series, limit: int = MAX_SEGMENTS) -> pd.Series:
-    """Values with the largest ``limit - 1`` segments kept and the rest merged as ``other (N)``."""
-    counts = values.value_counts(sort=False)
-    if len(counts) <= limit:
-        return values
-    keep = counts.sort_values(ascending=False, kind="stable").index[: limit - 1]
-    rest = len(counts) - len(keep)
-    return values.where(values.isin(keep), f"other ({rest})")
-
-
 def _segments(scores: pd.DataFrame) -> pd.DataFrame:
     """Risk by lifecycle stage and by plan over the whole scored population."""
     frames = []
     for dim in ("lifecycle_stage", "plan"):
         s = scores.assign(
-            segment=_top_segments(scores[dim].astype(str)),
+            segment=top_segments(scores[dim].astype(str)),
             high=scores["risk_tier"].eq("high"),
             medium=scores["risk_tier"].eq("medium"),
             **{f"flagged_{c}": scores["flagged"] & scores["primary_cause"].eq(c) for c in CAUSES},
@@ -353,7 +399,7 @@ def _segment_drivers(
     up = contrib.assign(up=contrib["contribution"].clip(lower=0))
     families, drivers = [], []
     for dim in ("lifecycle_stage", "plan"):
-        seg = _top_segments(meta[dim].astype(str))
+        seg = top_segments(meta[dim].astype(str))
         frame = up.assign(segment=up["customer_id"].map(seg).to_numpy())
         n = frame.groupby("segment")["customer_id"].nunique()
         fam = frame.pivot_table(index="segment", columns="family", values="up", aggfunc="sum", fill_value=0.0)
@@ -380,26 +426,13 @@ def _segment_drivers(
     return fam_out[fam_cols], pd.concat(drivers, ignore_index=True).reset_index(drop=True)
 
 
-def _profile(
-    known: Dataset,
-    t: pd.Timestamp,
-    config: ChurnConfig,
-    registry: Mapping[str, FeatureSpec],
-    labels: Mapping[str, str],
-    sample: int,
-    snapshots: int,
-    rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Leavers (label 1) against stayers (label 0) in the training snapshots of a customer sample."""
-    prof_cols = ["feature", "label", "family", "kind", "leavers", "stayers", "leavers_text", "stayers_text", "effect"]
-    rate_cols = ["dimension", "segment", "rows", "leavers", "churn_rate"]
+def _rebuilt_profile(
+    known: Dataset, t: pd.Timestamp, config: ChurnConfig, sample: int, snapshots: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """:func:`leavers_profile` of training snapshots rebuilt for a customer sample (a bundle that kept none)."""
     ids = _sample(known.customer_ids, sample, rng)
     cfg = config.model_copy(
-        update={
-            "snapshots": config.snapshots.model_copy(
-                update={"max_snapshots": max(1, min(snapshots, config.snapshots.max_snapshots))}
-            )
-        }
+        update={"snapshots": config.snapshots.model_copy(update={"max_snapshots": max(1, min(snapshots, config.snapshots.max_snapshots))})}
     )
     contexts: dict[pd.Timestamp, Any] = {}
 
@@ -410,67 +443,106 @@ def _profile(
         return contexts[day]
 
     snaps = training_snapshots(known.for_customers(ids), t, cfg, context_fn=whole_population)
-    info = {
-        "customers": int(snaps["customer_id"].nunique()) if len(snaps) else 0,
-        "customers_sampled": len(ids),
-        "customers_total": len(known.customer_ids),
-        "rows": len(snaps),
-        "leavers": int(snaps["label"].sum()) if len(snaps) else 0,
-        "snapshots": sorted(str(d.date()) for d in pd.to_datetime(snaps["snapshot_date"].unique())) if len(snaps) else [],
-        "base_rate": float(snaps["label"].mean()) if len(snaps) else float("nan"),
+    registry = feature_registry(config, dict(known.customers.drop(columns="customer_id").dtypes))
+    return leavers_profile(snaps, {n: s.family.value for n, s in registry.items()}, latest=snapshots)
+
+
+def _profile_frames(
+    measured: Mapping[str, Any], registry: Mapping[str, FeatureSpec], labels: Mapping[str, str], customers_total: int,
+    config: ChurnConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The stored profile as the report's frames, worded with the registry."""
+    prof_cols = ["feature", "label", "family", "kind", "leavers", "stayers", "leavers_text", "stayers_text", "effect"]
+    rate_cols = ["dimension", "segment", "rows", "leavers", "churn_rate"]
+    raw = dict(measured.get("info") or {})
+    base = raw.get("base_rate")
+    customers = int(raw.get("customers") or 0)
+    info: dict[str, Any] = {
+        "customers": customers,
+        "customers_sampled": min(customers, customers_total),
+        "customers_total": customers_total,
+        "rows": int(raw.get("rows") or 0),
+        "leavers": int(raw.get("leavers") or 0),
+        "snapshots": list(raw.get("snapshots") or []),
+        "base_rate": float(base) if base is not None else float("nan"),
         "horizon_days": config.labels.horizon_days,
     }
-    if snaps.empty or snaps["label"].nunique() < 2:
-        return pd.DataFrame(columns=prof_cols), pd.DataFrame(columns=rate_cols), info
-    y = snaps["label"].to_numpy(dtype=int) == 1
     rows = []
-    categorical = []
-    for col in snaps.columns:
-        if col in META_COLUMNS:
-            continue
-        values = snaps[col]
-        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-            categorical.append(col)
-            continue
-        v = values.to_numpy(dtype=float)
-        a, b = v[y], v[~y]
-        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-        if len(a) < 2 or len(b) < 2:
-            continue
-        m1, m0 = float(a.mean()), float(b.mean())
-        sd = float(np.sqrt((a.var() + b.var()) / 2))
-        effect = (m1 - m0) / sd if sd > 0 else 0.0
-        spec = registry.get(col)
-        rows.append(
+    for r in measured.get("features") or []:
+        spec = registry.get(r["feature"])
+        rows.append({
+            "feature": r["feature"], "label": labels.get(r["feature"], feature_label(spec, r["feature"])),
+            "family": spec.family.value if spec else r.get("family", "other"), "kind": spec.kind if spec else "number",
+            "leavers": float(r["leavers"]), "stayers": float(r["stayers"]),
+            "leavers_text": format_feature_value(spec, float(r["leavers"])),
+            "stayers_text": format_feature_value(spec, float(r["stayers"])), "effect": float(r["effect"]),
+        })
+    rates = pd.DataFrame(list(measured.get("rates") or []), columns=rate_cols)
+    rates["rows"] = rates["rows"].astype(int)
+    rates["leavers"] = rates["leavers"].astype(int)
+    return pd.DataFrame(rows, columns=prof_cols), rates, info
+
+
+def _explain(
+    wanted: pd.Index, scores: pd.DataFrame, known: Dataset, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig,
+    registry: Mapping[str, FeatureSpec], stored: StoredRuns, notes: list[str],
+) -> Explanations:
+    """Explanations of ``wanted`` from the vectors the run kept, or (a run without a history) from rebuilt features."""
+    if stored.vectors is not None:
+        vectors = stored.vectors(list(wanted))
+        if len(vectors) == len(wanted):
+            vectors = vectors.reindex(wanted)
+            stage = scores.set_index("customer_id")["lifecycle_stage"].reindex(vectors.index).to_numpy()
+            return explain_features(vectors, stage, bundle, registry, config)
+        notes.append(f"The run's history lacks {len(wanted) - len(vectors):,} of the explained customers' feature vectors: they were rebuilt from the data.")
+    return explain_customers(known, t, bundle, config, wanted, context=population_context(known, t, config))
+
+
+def _monitoring(
+    scores: pd.DataFrame, manifest: Mapping[str, Any], stored: StoredRuns, registry: Mapping[str, FeatureSpec], config: ChurnConfig
+) -> MonitoringInputs:
+    """Trends over the kept runs, tonight's drift and feeds, realised performance and the newly flagged."""
+    watch = dict(manifest.get("monitoring") or {})
+    runs = pd.DataFrame(
+        [
             {
-                "feature": col,
-                "label": labels.get(col, feature_label(spec, col)),
-                "family": spec.family.value if spec else "other",
-                "kind": spec.kind if spec else "number",
-                "leavers": m1,
-                "stayers": m0,
-                "leavers_text": format_feature_value(spec, m1),
-                "stayers_text": format_feature_value(spec, m0),
-                "effect": float(effect),
+                "as_of": str(r.get("as_of")),
+                "model_version": r.get("model_version"),
+                "active": (r.get("counts") or {}).get("active_customers", np.nan),
+                "mean_probability": (r.get("expected") or {}).get("expected_churn_rate", np.nan),
+                "expected_leavers": (r.get("expected") or {}).get("expected_churners", np.nan),
+                "expected_roc_auc": (r.get("expected") or {}).get("expected_roc_auc", np.nan),
+                "flagged": (r.get("counts") or {}).get("flagged", np.nan),
+                **{c: ((r.get("counts") or {}).get("flagged_by_cause") or {}).get(c, 0) for c in CAUSES},
+                "newly_flagged": (r.get("transitions") or {}).get("newly_flagged", np.nan),
+                "drifted": len(r.get("drifted_features") or []) if r.get("drift") is not None else np.nan,
             }
-        )
-    profile = pd.DataFrame(rows, columns=prof_cols)
-    profile = profile.assign(_abs=profile["effect"].abs()).sort_values(
-        ["_abs", "feature"], ascending=[False, True], kind="stable"
+            for r in stored.runs
+        ],
+        columns=["as_of", "model_version", "active", "mean_probability", "expected_leavers", "expected_roc_auc", "flagged",
+                 *CAUSES, "newly_flagged", "drifted"],
     )
-    profile = profile.drop(columns="_abs").reset_index(drop=True)
-    rates = []
-    for col in ["lifecycle_stage", *categorical]:
-        seg = _top_segments(snaps[col].astype(object).fillna("unknown").astype(str))
-        g = (
-            pd.DataFrame({"segment": seg.to_numpy(), "label": y})
-            .groupby("segment", sort=True)["label"]
-            .agg(rows="size", leavers="sum")
-        )
-        g["churn_rate"] = g["leavers"] / g["rows"]
-        g.insert(0, "dimension", col)
-        rates.append(g.reset_index())
-    profile_rates = pd.concat(rates, ignore_index=True)[rate_cols]
-    profile_rates["rows"] = profile_rates["rows"].astype(int)
-    profile_rates["leavers"] = profile_rates["leavers"].astype(int)
-    return profile, profile_rates, info
+    drift = pd.DataFrame(watch.get("drift") or [], columns=["feature", "family", "psi", "status", "psi_since_previous",
+                                                             "missing_share_reference", "missing_share_now"])
+    drift.insert(1, "label", [("predicted probability" if f == "churn_probability" else feature_label(registry.get(f), f)) for f in drift["feature"]])
+    order = drift["status"].map({"drifted": 0, "moving": 1}).fillna(2)
+    drift = drift.assign(_o=order).sort_values(["_o", "psi"], ascending=[True, False], kind="stable").drop(columns="_o").reset_index(drop=True)
+    newly, total = None, 0
+    if stored.previous_flags is not None:
+        was = scores["customer_id"].map(stored.previous_flags).fillna(False).to_numpy(dtype=bool)
+        mine = scores[scores["flagged"].to_numpy(dtype=bool) & ~was]
+        total = len(mine)
+        keep = ["customer_id", "risk_rank", "churn_probability", "previous_probability", "risk_change", "change_cause", "change_reason"]
+        newly = mine.reindex(columns=keep).head(NEWLY_SHOWN).reset_index(drop=True)
+    summary = {
+        "alerts": list(watch.get("alerts") or []),
+        "previous_as_of": watch.get("previous_as_of"),
+        "expected": dict(watch.get("expected") or {}),
+        "transitions": dict(watch.get("transitions") or {}),
+        "drift_note": watch.get("drift_note"),
+        "psi_watch": config.monitoring.psi_watch,
+        "psi_drift": config.monitoring.psi_drift,
+        "newest": stored.newest,
+    }
+    backtest = stored.backtest if stored.backtest is not None else pd.DataFrame()
+    return MonitoringInputs(runs, drift, list(watch.get("feeds") or []), backtest, newly, total, summary)

@@ -6,7 +6,7 @@ import math
 import string
 from collections.abc import Mapping
 
-from churnml.features import FeatureSpec
+from churnml.features import FeatureSpec, feature_label
 from churnml.remedies import remedy
 
 CAUSE_NAMES = {"price": "Price", "service": "Service", "other": "Other"}
@@ -35,37 +35,6 @@ def stage_name(code: str) -> str:
 
 def cause_name(code: str) -> str:
     return CAUSE_NAMES.get(str(code), str(code).capitalize() if code else "—")
-
-
-class _LabelFormatter(string.Formatter):
-    """Renders a reason template as a label: the value becomes ``N`` (``N%`` for percentages)."""
-
-    def get_value(self, key, args, kwargs):
-        return kwargs.get(key, "N")
-
-    def format_field(self, value, format_spec):
-        if value == "N":
-            return "N%" if format_spec.endswith("%") else "N"
-        return str(value)
-
-
-_LABELS = _LabelFormatter()
-
-
-def feature_label(spec: FeatureSpec | None, name: str) -> str:
-    """A short plain description of a feature: ``N support contacts in the last 30 days``, ``plan``."""
-    if spec is None:
-        return name.replace("_", " ")
-    if spec.kind == "flag":
-        return spec.template.split(":")[0].strip()
-    if spec.label is not None:
-        return spec.label
-    if spec.kind == "category" or spec.source == "customers":
-        return name.replace("_", " ")
-    try:
-        return _LABELS.format(spec.template, s="s", up_down="change", more_less="more or less")
-    except (KeyError, ValueError, IndexError):
-        return name.replace("_", " ")
 
 
 def _value_field(spec: FeatureSpec) -> tuple[str, bool]:

@@ -11,9 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from churnml import io
-from churnml.config import parse_config
+from churnml.config import ChurnConfig, parse_config
+from churnml.dataset import Dataset
 from churnml.errors import InputError, NotFoundError
-from churnml.report.gather import ReportInputs, gather_report_inputs
+from churnml.modeling.backtest import outcomes_known_until, realised_performance
+from churnml.report.gather import ReportInputs, StoredRuns, gather_report_inputs
 from churnml.report.render import EVALUATION_ORDER, render_report
 
 
@@ -47,6 +49,30 @@ def _verified_manifest(path: Path, writer: str) -> dict:
     return manifest
 
 
+def stored_runs(scores_path: Path, as_of: str, dataset: Dataset, config: ChurnConfig) -> StoredRuns:
+    """What the scores file's kept runs stored, up to the run of ``as_of``: their records, tonight's feature
+    vectors, the previous run's flags and the runs' realised performance (outcomes from ``dataset``)."""
+    runs = [r for r in io.past_runs(io.runs_folder(scores_path)) if str(r.run.get("as_of")) <= as_of]
+    if not runs:
+        return StoredRuns()
+    tonight = runs[-1] if str(runs[-1].run.get("as_of")) == as_of else None
+    before = [r for r in runs if str(r.run.get("as_of")) < as_of]
+    previous = before[-1].customers(["customer_id", "flagged"]).set_index("customer_id")["flagged"] if before else None
+    newest = outcomes_known_until(dataset)
+    backtest = None
+    if newest is not None:
+        backtest = realised_performance(dataset.subscriptions, [(r.run, r.customers(["customer_id", "churn_probability", "flagged"])) for r in runs],
+                                        newest, config)
+    has_vectors = tonight is not None and any((tonight.folder / "features").glob("part-*.parquet"))
+    return StoredRuns(
+        runs=[r.run for r in runs],
+        vectors=tonight.features if has_vectors and tonight is not None else None,
+        previous_flags=previous,
+        backtest=backtest,
+        newest=str(newest.date()) if newest is not None else None,
+    )
+
+
 def read_report_inputs(
     scores_path: Path | str,
     *,
@@ -73,8 +99,9 @@ def read_report_inputs(
     bundle = io.read_bundle(bundle_dir, key=key)
     config = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
     dataset = io.load_dataset(data_dir).accepted
+    stored = stored_runs(scores_path, str(manifest.get("as_of")), dataset, config)
     inputs = gather_report_inputs(
-        scores, manifest, dataset, bundle, config, max_customer_pages=max_customer_pages, profile_sample=profile_sample
+        scores, manifest, dataset, bundle, config, stored=stored, max_customer_pages=max_customer_pages, profile_sample=profile_sample
     )
     if winback_path is not None:
         winback_path = Path(winback_path)
