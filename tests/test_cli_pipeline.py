@@ -434,3 +434,36 @@ def test_monthly_runs_keep_a_history_and_a_broken_feed_stops_the_crm_import(pipe
     assert table["as_of"].tolist() == ["2025-03-01", "2025-04-01"] and table["matured"].tolist() == [True, True]
     assert table["roc_auc"].between(0.5, 1).all() and table_path.with_suffix(".png").is_file()
     assert (table["customers_with_outcome"] == table["customers"]).all()
+
+
+def test_histories_can_live_in_a_folder_of_their_own(pipeline, tmp_path):
+    """monitoring.history_dir: each run's history goes to DIR/FILE-HASH/RUN/history, published with the pair and
+    kept as long as keep_runs says; the next run, explain --scores, backtest and the report find it there."""
+    hist = tmp_path / "histories"
+    (tmp_path / "hist.yaml").write_text(f"monitoring:\n  keep_runs: 1\n  history_dir: {hist}\n")
+    out = tmp_path / "nightly" / "scores.csv"
+    model = str(pipeline / "models" / "latest")
+    for as_of in ("2025-02-01", "2025-03-01", "2025-04-01"):
+        proc = run("score", "--data", "data", "--as-of", as_of, "--model", model, "--out", str(out), "--config", str(tmp_path / "hist.yaml"), cwd=pipeline)
+        assert proc.returncode == 0, proc.stderr
+    root = io.history_folder(out, hist)
+    assert root.parent == hist and root.name.startswith("scores.csv-")
+    assert not list(io.runs_folder(out).glob(f"*/{io.HISTORY}"))  # nothing beside the scores
+    assert [r.run["as_of"] for r in io.past_runs(root)] == ["2025-03-01", "2025-04-01"]  # keep_runs: 1 earlier
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+    manifest = json.loads(io.manifest_path(out).read_text())
+    assert manifest["monitoring"]["history_folder"] == str(root.absolute())
+    assert manifest["monitoring"]["previous_as_of"] == "2025-03-01"
+    s = pd.read_csv(out, dtype={"customer_id": str})
+    assert s["previous_probability"].notna().mean() > 0.9
+    row = s[s["flagged"] & s["change_cause"].notna()].iloc[0]
+    proc = run("explain", "--data", "data", "--as-of", "2025-04-01", "--model", model, "--customer", row["customer_id"],
+               "--scores", str(out), "--format", "json", cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["since_previous_run"]["previous_as_of"] == "2025-03-01"
+    proc = run("backtest", "--data", "data", "--runs", str(out), "--out", str(tmp_path / "bt.csv"), cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert pd.read_csv(tmp_path / "bt.csv")["as_of"].tolist() == ["2025-03-01", "2025-04-01"]
+    proc = run("report", "--scores", str(out), "--out", str(tmp_path / "report"), cwd=pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs of this scores file from 2025-03-01 to 2025-04-01" in (tmp_path / "report" / "index.html").read_text()

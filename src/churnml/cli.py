@@ -521,7 +521,7 @@ def _guard_rejects(rejects: Path | None, data: Path) -> None:
             )
 
 
-_REPORT_ENTRIES = {"index.html", "assets", "customers"}  # what churnml report writes, and all it may replace
+_REPORT_ENTRIES = {"index.html", "flagged.csv", "assets", "customers"}  # what churnml report writes, and all it may replace
 
 
 def _guard_report_out(out_dir: Path, inputs: list[Path]) -> None:
@@ -721,8 +721,11 @@ def score(
         _check_staleness(loaded, t, data, max_staleness_days)
         keep_history = cfg.monitoring.history
         run.keep = cfg.monitoring.keep_runs
-        previous = io.previous_run(out_file, t) if keep_history else None
-        sink = io.FeatureSink(str(run.folder / io.HISTORY)) if keep_history else None
+        history_root = io.history_folder(out_file, cfg.monitoring.history_dir)
+        if keep_history and cfg.monitoring.history_dir is not None:
+            run.keep_history_in(history_root)
+        previous = io.previous_run(out_file, t, history_root) if keep_history else None
+        sink = io.FeatureSink(str(run.history)) if keep_history else None
         result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True, sink=sink, previous=previous)
         _report_engine(eng)
         if result.scores.empty:
@@ -731,8 +734,10 @@ def score(
         digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
         watch = _monitoring_summary(result.monitoring)
+        if keep_history and cfg.monitoring.history_dir is not None:
+            watch["history_folder"] = str(history_root.absolute())  # where report, explain and backtest look
         if keep_history and result.history is not None:
-            io.write_history(run.folder / io.HISTORY, result.history, {
+            io.write_history(run.history, result.history, {
                 "as_of": str(t.date()), "model_version": bundle.version, "horizon_days": cfg.labels.horizon_days,
                 "grace_days": cfg.labels.grace_days, "counts": counts, **result.monitoring})
         manifest = _run_manifest(
@@ -905,7 +910,7 @@ def explain(
     ex = pipeline.explain(dataset, t, bundle, cfg, [customer])
     summary, rows = ex.customer(customer)
     change = None
-    previous = io.previous_run(scores, t) if scores is not None else None
+    previous = io.previous_run(scores, t, io.recorded_history_folder(scores)) if scores is not None else None
     if previous is not None and ex.features is not None:
         from churnml.features import feature_registry
 
@@ -1128,7 +1133,7 @@ def backtest(
     from churnml.plots import backtest_figure
 
     cfg = _config(config)
-    folder = runs if runs.is_dir() else io.runs_folder(runs)
+    folder = runs if runs.is_dir() else io.recorded_history_folder(runs)
     past = io.past_runs(folder)
     if not past:
         raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "

@@ -334,9 +334,15 @@ class MonitoringConfig(_Model):
     significant."""
 
     history: bool = Field(True, description="Keep each run's history (probabilities, causes, features, drift counts) for the runs after it.")
+    history_dir: str | None = Field(
+        None,
+        description="Where the run histories go: unset, inside each run folder beside the scores file (`.FILE.csv.runs/RUN/history`); "
+        "a folder, `DIR/FILE.csv-HASH/RUN/history` there (HASH from the scores file's absolute path), e.g. on a larger or backed-up disk. "
+        "The manifest records the folder used, for `report`, `explain --scores` and `backtest`.",
+    )
     keep_runs: int = Field(
         30, ge=1, le=10_000,
-        description="Earlier runs of a scores output kept (scores, manifest and history, in `.FILE.csv.runs/`); older ones are removed after a run publishes.",
+        description="Earlier runs of a scores output kept (scores, manifest and history, in `.FILE.csv.runs/`, and the histories in `history_dir`); older ones are removed after a run publishes.",
     )
     drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins of a numeric feature's training reference.")
     psi_watch: float = Field(0.1, ge=0, description="PSI from which a feature is listed as moving.")

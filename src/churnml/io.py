@@ -1022,18 +1022,36 @@ def manifest_path(scores_path: Path | str) -> Path:
 
 
 KEEP_RUNS = 3  # complete run folders kept beside the current one, for a look back at recent nights
+HISTORY = "history"  # the folder of a scores run that keeps what later runs need
 
 
 @dataclass
 class ScoresRun:
     """Where one run writes its pair before it is published: paths inside a private, incomplete run folder.
-    ``keep``: how many earlier complete runs stay after publication (the run may set it once its configuration is
-    read)."""
+    ``keep``: how many earlier complete runs stay after publication; ``history_root``: where run histories go when
+    not inside the run folders (:func:`history_folder`). The run may set both once its configuration is read."""
 
     folder: Path
     scores: Path
     manifest: Path
     keep: int = KEEP_RUNS
+    history_root: Path | None = None
+
+    def keep_history_in(self, root: Path | None) -> None:
+        """Keep this run's history under ``root`` (None: in the run folder); what killed runs left there goes (the
+        output's lock is held, and the root is this output's alone)."""
+        self.history_root = root
+        if root is not None and root.is_dir():
+            for p in root.iterdir():
+                if p.name.endswith(".tmp"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    @property
+    def history(self) -> Path:
+        """This run's history folder: inside its run folder, or ``<history_root>/<run id>.tmp/history`` until published."""
+        if self.history_root is None:
+            return self.folder / HISTORY
+        return self.history_root / self.folder.name / HISTORY
 
 
 def _run_names(out_file: Path) -> tuple[Path, Path, Path]:
@@ -1135,28 +1153,35 @@ def publish_scores(out_file: Path | str, *, keep: int = KEEP_RUNS) -> Iterator[S
             folder.mkdir()
         except OSError as exc:
             raise CannotWriteError(f"{out_file}: cannot be written ({exc.strerror}: {exc.filename}); choose another --out") from None
+        run = ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name, keep)
         try:
-            run = ScoresRun(folder, folder / out_file.name, folder / manifest_path(out_file).name, keep)
             yield run
             keep = run.keep
             for p in folder.rglob("*"):
                 os.chmod(p, _dir_mode() if p.is_dir() else _file_mode())
             os.chmod(folder, _dir_mode())
             final = runs / run_id
+            if run.history_root is not None and (run.history_root / folder.name).exists():
+                # The history elsewhere is in place before the pair is published: a reader never finds a published
+                # run without it.
+                os.replace(run.history_root / folder.name, run.history_root / run_id)
             os.replace(folder, final)
             _adopt_pair(out_file, runs, current)
             _link_over(current, f"{runs.name}/{run_id}")  # the moment of publication
-            done = sorted(p for p in runs.iterdir() if not p.name.endswith(".tmp") and p != final)
-            for old in done[: max(0, len(done) - keep)]:
-                shutil.rmtree(old, ignore_errors=True)
+            for root, this in ((runs, final), (run.history_root, None)):
+                if root is None or not root.is_dir():
+                    continue
+                done = sorted(p for p in root.iterdir() if not p.name.endswith(".tmp") and p != this)
+                for old in done[: max(0, len(done) - keep - (this is None))]:
+                    shutil.rmtree(old, ignore_errors=True)
         finally:
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
+            for leftover in (folder, None if run.history_root is None else run.history_root / folder.name):
+                if leftover is not None and leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------------ run history
 
-HISTORY = "history"  # the folder of a scores run that keeps what later runs need
 
 
 @dataclass(frozen=True)
@@ -1235,16 +1260,33 @@ def past_runs(runs_dir: Path | str) -> list[PastRun]:
     return [by_date[d] for d in sorted(by_date)]
 
 
-def previous_run(out_file: Path | str, as_of: pd.Timestamp) -> PastRun | None:
-    """The latest published run of this scores output dated before ``as_of``, if it kept a history."""
-    runs, _, _ = _run_names(Path(out_file))
-    earlier = [r for r in past_runs(runs) if r.as_of < as_of]
+def previous_run(out_file: Path | str, as_of: pd.Timestamp, history: Path | None = None) -> PastRun | None:
+    """The latest published run of this scores output dated before ``as_of``, if it kept a history (in
+    ``history``: :func:`history_folder`; default its run folders)."""
+    earlier = [r for r in past_runs(history or runs_folder(out_file)) if r.as_of < as_of]
     return earlier[-1] if earlier else None
 
 
 def runs_folder(out_file: Path | str) -> Path:
-    """Where a scores output keeps its run folders (and their histories)."""
+    """Where a scores output keeps its run folders (and, by default, their histories)."""
     return _run_names(Path(out_file))[0]
+
+
+def history_folder(out_file: Path | str, history_dir: Path | str | None = None) -> Path:
+    """Where a scores output's run histories live: its run folders, or, with ``monitoring.history_dir``, a folder
+    of its own there (``<dir>/<file name>-<hash of its absolute path>``: two outputs of one name never share it)."""
+    out_file = Path(out_file)
+    if history_dir is None:
+        return runs_folder(out_file)
+    digest = hashlib.sha256(str(out_file.absolute()).encode("utf-8")).hexdigest()[:8]
+    return Path(history_dir) / f"{out_file.name}-{digest}"
+
+
+def recorded_history_folder(scores_path: Path | str) -> Path:
+    """Where the run that wrote ``scores_path`` kept the histories, as its manifest records (its run folders when
+    the manifest names none)."""
+    recorded = (read_manifest(scores_path).get("monitoring") or {}).get("history_folder")
+    return Path(recorded) if recorded else runs_folder(scores_path)
 
 
 def output_target(out_file: Path | str) -> Path:

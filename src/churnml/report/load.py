@@ -52,7 +52,7 @@ def _verified_manifest(path: Path, writer: str) -> dict:
 def stored_runs(scores_path: Path, as_of: str, dataset: Dataset, config: ChurnConfig) -> StoredRuns:
     """What the scores file's kept runs stored, up to the run of ``as_of``: their records, tonight's feature
     vectors, the previous run's flags and the runs' realised performance (outcomes from ``dataset``)."""
-    runs = [r for r in io.past_runs(io.runs_folder(scores_path)) if str(r.run.get("as_of")) <= as_of]
+    runs = [r for r in io.past_runs(io.recorded_history_folder(scores_path)) if str(r.run.get("as_of")) <= as_of]
     if not runs:
         return StoredRuns()
     tonight = runs[-1] if str(runs[-1].run.get("as_of")) == as_of else None
