@@ -17,7 +17,9 @@ same date, in the reference bins. A feature really moved when that is >= --moved
 table the shock acts on; a move elsewhere is the generator's random stream taking another course after the shock (a
 routine regional incident striking another region), reported beside it. Rules are evaluated offline on these
 numbers, for x, y in GRID: (a) PSI vs training >= x and not >= x the run before (newly drifted), (b)
-psi_since_previous >= y, (c) (a) or (b); the shipped rule is (c) with x = y = monitoring.psi_drift (0.2). Per rule:
+psi_since_previous >= y, (c) (a) or (b); and, for k in FACTORS, (b) and (c) with y per feature: max(y, k x the feature's
+usual month-to-month PSI in training, stored in the bundle's reference). The shipped rule is newly drifted at
+monitoring.psi_drift (0.2) or moved at max(monitoring.psi_watch, monitoring.move_factor x usual). Per rule:
 recall and precision against the really moved features at the shock runs (pooled over every shock world, the worst
 variant pooled over seeds, the worst world), the share of shock worlds where both reach 0.8, false flags per run on
 the worlds without shocks (every run with a previous run), and the best rule chosen on the first half of the seeds
@@ -71,7 +73,9 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
     "stop_faults": ("tech_faults export stops from Jul 2025", ("tech_faults",),
                     {"feed_stop_month": 18, "feed_stop_table": "tech_faults"}),
 }
-Rule = tuple[float | None, float | None]  # (x: newly drifted vs training, y: moved since the previous run); None = unused
+# (x: newly drifted vs training, y: moved since the previous run, k: y raised to k x the feature's usual monthly move)
+Rule = tuple[float | None, float | None, float | None]
+FACTORS = (1.5, 2.0, 3.0)
 
 
 class _Past:
@@ -154,6 +158,7 @@ def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], A
                                   for n, c in now["counts"].items()},
         }
     out["sources"] = {n: registry[n].source for n in bundle.feature_names if n in registry}
+    out["usual"] = {n: e.get("usual_move", 0.0) for n, e in bundle.meta["reference"]["features"].items() if n != PROBABILITY}
     out["seconds"] = {"train": round(trained, 1), "total": round(time.perf_counter() - started, 1)}
     return out, plain, bundle
 
@@ -175,20 +180,26 @@ def noise_floor(a: tuple[int, Any, Any], b: tuple[int, Any]) -> dict[str, Any]:
     return out
 
 
-def flagged(rule: Rule, psi_before: dict[str, float], psi_now: dict[str, float], since: dict[str, float]) -> set[str]:
+def flagged(rule: Rule, psi_before: dict[str, float], psi_now: dict[str, float], since: dict[str, float],
+            usual: dict[str, float]) -> set[str]:
     """The features a rule flags at a run (NaN never reaches a threshold)."""
-    x, y = rule
-    return {f for f, v in psi_now.items()
-            if (x is not None and v >= x and not psi_before.get(f, math.nan) >= x) or (y is not None and since.get(f, math.nan) >= y)}
+    x, y, k = rule
+
+    def moved(f: str) -> bool:
+        return y is not None and since.get(f, math.nan) >= max(y, (k or 0.0) * usual.get(f, 0.0))
+
+    return {f for f, v in psi_now.items() if (x is not None and v >= x and not psi_before.get(f, math.nan) >= x) or moved(f)}
 
 
 def rules() -> list[Rule]:
-    return [(x, None) for x in GRID] + [(None, y) for y in GRID] + [(x, y) for x in GRID for y in GRID]
+    fixed: list[Rule] = [(x, None, None) for x in GRID] + [(None, y, None) for y in GRID] + [(x, y, None) for x in GRID for y in GRID]
+    return fixed + [(x, 0.1, k) for x in (None, 0.2) for k in FACTORS]
 
 
 def rule_name(rule: Rule) -> str:
-    x, y = rule
-    return " or ".join(p for p in (x is not None and f"new>={x:g}", y is not None and f"since>={y:g}") if p)
+    x, y, k = rule
+    since = y is not None and (f"since>=max({y:g},{k:g}xusual)" if k else f"since>={y:g}")
+    return " or ".join(p for p in (x is not None and f"new>={x:g}", since) if p)
 
 
 def really_moved(v: dict[str, Any], tables: tuple[str, ...], sources: dict[str, str], moved: float, anywhere: bool) -> set[str]:
@@ -206,13 +217,14 @@ def evaluate(rule: Rule, results: list[dict[str, Any]], moved: float, anywhere: 
     for r in results:
         for name, v in r["variants"].items():
             real = really_moved(v, VARIANTS[name][1], r["sources"], moved, anywhere)
-            hit = flagged(rule, v["psi_before"], v["psi"], v["since"])
+            hit = flagged(rule, v["psi_before"], v["psi"], v["since"], r["usual"])
             worlds.append({"seed": r["seed"], "variant": name, "real": len(real), "flagged": len(hit), "tp": len(hit & real),
                            "missed": sorted(real - hit), "extra": sorted(hit - real)})
         for before, t in itertools.pairwise(RUNS):
             quiet.append({"seed": r["seed"], "as_of": t,
-                          "flagged": sorted(flagged(rule, r["plain"][before]["psi"], r["plain"][t]["psi"], r["plain"][t]["since"]))})
-    return {"rule": rule_name(rule), "x": rule[0], "y": rule[1], **summary(worlds, quiet), "worlds": worlds, "quiet_runs": quiet}
+                          "flagged": sorted(flagged(rule, r["plain"][before]["psi"], r["plain"][t]["psi"], r["plain"][t]["since"], r["usual"]))})
+    return {"rule": rule_name(rule), "x": rule[0], "y": rule[1], "k": rule[2], **summary(worlds, quiet), "worlds": worlds,
+            "quiet_runs": quiet}
 
 
 def summary(worlds: list[dict[str, Any]], quiet: list[dict[str, Any]]) -> dict[str, Any]:
@@ -268,7 +280,7 @@ def report(results: list[dict[str, Any]], scored: list[dict[str, Any]], anywhere
           f"world: one seed's variant; holding: the shock worlds with something to find where recall and precision reach {TARGET}.\n")
     print(f"| rule | {HEADER} | recall / precision, any feature |\n|---|---:|---:|---|---|---:|---:|---:|---|")
     for e, a in zip(scored, anywhere, strict=True):
-        mark = " (shipped)" if (e["x"], e["y"]) == shipped else ""
+        mark = " (shipped)" if (e["x"], e["y"], e["k"]) == shipped else ""
         print(f"| {e['rule']}{mark} | {_row(e)} | {_fmt(a['recall'])} / {_fmt(a['precision'])} |")
     top = best(scored)
     print(f"\nHighest min(recall, precision) on all seeds: {top['rule']}.")
@@ -276,16 +288,16 @@ def report(results: list[dict[str, Any]], scored: list[dict[str, Any]], anywhere
         first, second = set(seeds[: len(seeds) // 2]), set(seeds[len(seeds) // 2 :])
 
         def on(e: dict[str, Any], part: set[int]) -> dict[str, Any]:
-            return {"rule": e["rule"], "x": e["x"], "y": e["y"], **summary([w for w in e["worlds"] if w["seed"] in part],
+            return {"rule": e["rule"], "x": e["x"], "y": e["y"], "k": e["k"], **summary([w for w in e["worlds"] if w["seed"] in part],
                                                                              [q for q in e["quiet_runs"] if q["seed"] in part])}
 
         picked = best([on(e, first) for e in scored])
         print(f"\nChosen on seeds {sorted(first)} alone: {picked['rule']}; on the other seeds {sorted(second)}:\n")
         print(f"| rule | {HEADER} |\n|---|---:|---:|---|---|---:|---:|---:|")
         for e in scored:
-            if (e["x"], e["y"]) in {shipped, (picked["x"], picked["y"])}:
+            if (e["x"], e["y"], e["k"]) in {shipped, (picked["x"], picked["y"], picked["k"])}:
                 print(f"| {e['rule']} | {_row(on(e, second))} |")
-    chosen = [e for e in scored if (e["x"], e["y"]) == shipped] + ([top] if (top["x"], top["y"]) != shipped else [])
+    chosen = [e for e in scored if (e["x"], e["y"], e["k"]) == shipped] + ([top] if (top["x"], top["y"], top["k"]) != shipped else [])
     print("\n## Per shock variant (pooled over seeds)\n")
     print("| variant | change | really moved per seed (min-max) | moved elsewhere per seed | largest PSI vs without | "
           + " | ".join(f"{e['rule']}: recall / precision" for e in chosen) + " |\n|---|---|---|---:|---:|" + "---|" * len(chosen))
@@ -338,7 +350,7 @@ def main() -> None:
         worlds.append((int(s), data, bundle))
         print(f"seed {s}: {record['seconds']}", file=sys.stderr, flush=True)
     floors = [noise_floor(worlds[i], worlds[i + 1][:2]) for i in range(0, len(worlds) - 1, 2)]
-    psi_drift = ChurnConfig().monitoring.psi_drift
+    watch = ChurnConfig().monitoring
     scored = [evaluate(rule, results, args.moved) for rule in rules()]
     anywhere = [evaluate(rule, results, args.moved, anywhere=True) for rule in rules()]
     seconds = round(time.perf_counter() - started, 1)
@@ -348,7 +360,7 @@ def main() -> None:
         "args": vars(args), "seconds": seconds, "variants": {n: {"change": w, "tables": t, "shocks": s} for n, (w, t, s) in VARIANTS.items()},
         "rules": scored, "rules_any_feature": [{k: v for k, v in e.items() if k not in ("worlds", "quiet_runs")} for e in anywhere],
         "noise_floor": floors, "runs": results}, indent=1, default=float) + "\n")
-    report(results, scored, anywhere, floors, args.moved, (psi_drift, psi_drift))
+    report(results, scored, anywhere, floors, args.moved, (watch.psi_drift, watch.psi_watch, watch.move_factor))
     print(f"\n{seconds} s in all ({args.customers} customers per world)")
 
 

@@ -347,6 +347,12 @@ class MonitoringConfig(_Model):
     drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins of a numeric feature's training reference.")
     psi_watch: float = Field(0.1, ge=0, description="PSI from which a feature is listed as moving.")
     psi_drift: float = Field(0.2, ge=0, description="PSI from which a feature (or the predictions) counts as drifted.")
+    move_factor: float = Field(
+        2.0, ge=0,
+        description="A feature moved since the previous run when the PSI between the two runs is at least this many times its usual "
+        "month-to-month PSI in training (the 90th percentile over consecutive training snapshots) and at least psi_watch: "
+        "features that swing every month (regional incidents) need a larger move than steady ones.",
+    )
     feed_max_drop: float = Field(
         0.5, ge=0, le=1,
         description="A log whose rows of the last 30 days per active customer fell by more than this share against "

@@ -694,10 +694,11 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, tier: np.ndarray, part
     if reference:
         families = {name: spec.family.value for name, spec in _registry(context, config).items()}
         table = drift_table(reference, counts, families, config.monitoring.psi_watch, config.monitoring.psi_drift,
-                            previous.run.get("bin_counts") if same_model and previous is not None else None)
+                            previous.run.get("bin_counts") if same_model and previous is not None else None,
+                            config.monitoring.move_factor)
         out["drift"] = table.to_dict(orient="records")
         out["drifted_features"] = [f for f, s in zip(table["feature"], table["status"], strict=True) if s == "drifted" and f != _PROBABILITY]
-        moved = table[(table["psi_since_previous"] >= config.monitoring.psi_drift) & (table["feature"] != _PROBABILITY)]
+        moved = table[table["moved"] & (table["feature"] != _PROBABILITY)]
         out["moved_since_previous"] = moved["feature"].tolist()
         out["prediction_drifted"] = bool(((table["feature"] == _PROBABILITY) & (table["status"] == "drifted")).any())
     else:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml.monitoring import bin_counts, drift_table, psi, reference_summary, volume_changes
+from churnml.monitoring import bin_counts, drift_table, psi, reference_summary, usual_moves, volume_changes
 from churnml.monitoring.drift import PROBABILITY
 
 
@@ -53,6 +53,36 @@ def test_a_shifted_feature_drifts_and_an_unshifted_one_stays_stable():
     status = dict(zip(table["feature"], table["status"], strict=True))
     assert status == {"a": "drifted", "plan": "drifted", "b": "stable"}
     assert table["psi"].is_monotonic_decreasing and table.loc[table["feature"] == "a", "family"].item() == "service"
+
+
+def test_a_move_since_the_previous_run_is_weighed_against_the_features_usual_monthly_move():
+    """A feature that swings every month (incident-driven) needs a larger jump to count as moved than a steady one;
+    the same jump in a steady feature counts."""
+    rng = np.random.default_rng(3)
+    n = 20000
+
+    def month(swing: float, steady: float) -> pd.DataFrame:
+        return pd.DataFrame({"swinging": rng.normal(swing, 1, n), "steady": rng.normal(steady, 1, n)})
+
+    months = [month(s, 0.0) for s in (0.0, 0.5, -0.3, 0.6, 0.0, -0.5)]  # training: the swinging one moves every month
+    ref = reference_summary(months[-1])
+    moves = usual_moves(months, ref)
+    by_hand = [psi(np.asarray(a, float) / n, b) for a, b in zip([bin_counts(m, ref)["steady"] for m in months[:-1]],
+                                                                [bin_counts(m, ref)["steady"] for m in months[1:]], strict=True)]
+    assert moves["steady"] == pytest.approx(np.quantile(by_hand, 0.9))
+    assert moves["swinging"] > 0.1 > 0.01 > moves["steady"]
+    assert usual_moves(months[:1], ref) == {"swinging": 0.0, "steady": 0.0}  # one month: nothing to compare
+    for name, move in moves.items():
+        ref["features"][name]["usual_move"] = move
+    previous = bin_counts(month(0.0, 0.0), ref)
+    tonight = bin_counts(month(0.45, 0.45), ref)  # the same jump in both
+    table = drift_table(ref, tonight, {}, watch=0.1, drifted=0.2, previous=previous, move_factor=2.0)
+    moved = dict(zip(table["feature"], table["moved"], strict=True))
+    since = dict(zip(table["feature"], table["psi_since_previous"], strict=True))
+    assert since["steady"] > 0.1 and since["swinging"] > 0.1  # both jumped past psi_watch
+    assert moved == {"steady": True, "swinging": since["swinging"] >= 2 * moves["swinging"]} and not moved["swinging"]
+    calm = drift_table(ref, previous, {}, watch=0.1, drifted=0.2, previous=previous)
+    assert not calm["moved"].any()  # nothing moved: nothing flagged
 
 
 @pytest.mark.parametrize("before, now, flagged", [

@@ -24,7 +24,7 @@ from churnml.modeling.bundle import FeatureInfo, ModelBundle
 from churnml.modeling.calibration import Calibrator, reliability_table
 from churnml.modeling.evaluate import classification_metrics, lift_curve, metrics_by_group
 from churnml.modeling.profile import leavers_profile
-from churnml.monitoring import reference_summary
+from churnml.monitoring import reference_summary, usual_moves
 
 META_COLUMNS = ("snapshot_date", "customer_id", "lifecycle_stage", "label")
 TUNE_SHARE = 0.2  # share of customers held out for tuning when dates are too few to tune out of time
@@ -227,6 +227,16 @@ def _version(model_text_hash: str, created: datetime) -> str:
     return f"{created:%Y%m%d-%H%M%S}-{model_text_hash[:8]}"
 
 
+def _reference(X: pd.DataFrame, dates: pd.Series, Xva: pd.DataFrame, p_va: np.ndarray, bins: int) -> dict[str, Any]:
+    """The drift reference: the validation snapshots' bins and shares, and each feature's usual move from one
+    training month to the next (what a nightly run's move since the previous one is weighed against)."""
+    reference = reference_summary(Xva, p_va, bins=bins)
+    months = [frame for _, frame in X.groupby(dates.to_numpy(), sort=True)]
+    for name, move in usual_moves(months, reference).items():
+        reference["features"][name]["usual_move"] = move
+    return reference
+
+
 def train_model(
     snapshots: pd.DataFrame,
     config: ChurnConfig,
@@ -312,7 +322,7 @@ def train_model(
         "typical_values": typical_values(Xtr),
         "numeric_ranges": numeric_ranges(X),
         # What the nightly runs measure drift against: the validation snapshots, the latest labelled population.
-        "reference": reference_summary(Xva, p_va, bins=config.monitoring.drift_bins),
+        "reference": _reference(X, snapshots["snapshot_date"], Xva, p_va, config.monitoring.drift_bins),
         # What the report's "leavers against stayers" shows, so it never rebuilds training snapshots.
         "profile": leavers_profile(snapshots, {name: family.value for name, family in families.items()}),
     }

@@ -3,7 +3,7 @@ customer's risk moved since the previous run. Pure functions of frames and array
 written by :mod:`churnml.io`."""
 
 from churnml.monitoring.changes import change_reasons, family_sums, largest_change
-from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, volume_changes
+from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, usual_moves, volume_changes
 from churnml.monitoring.performance import expected_performance
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "largest_change",
     "psi",
     "reference_summary",
+    "usual_moves",
     "volume_changes",
 ]

@@ -10,6 +10,7 @@ population stability index, PSI = sum over bins of (now - then) * ln(now / then)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,21 @@ def reference_summary(features: pd.DataFrame, probability: np.ndarray | None = N
     return out
 
 
+def usual_moves(months: list[pd.DataFrame], reference: Mapping[str, Any], quantile: float = 0.9) -> dict[str, float]:
+    """How much each referenced feature moves from one month to the next when nothing special happens: the
+    ``quantile`` of the PSI between consecutive ``months`` (training snapshots, oldest first) in the reference bins.
+    A feature driven by regional incidents swings by tenths of a PSI every month; a price or tenure feature by
+    hundredths. 0 where fewer than two months are given."""
+    counts = [bin_counts(month, reference) for month in months if len(month)]
+    out: dict[str, float] = {}
+    for name in reference.get("features", {}):
+        steps = [psi(np.asarray(a[name], float) / max(1, a[name].sum()), b[name])
+                 for a, b in pairwise(counts) if name in a and name in b]
+        steps = [v for v in steps if np.isfinite(v)]
+        out[name] = float(np.quantile(steps, quantile)) if steps else 0.0
+    return out
+
+
 def bin_counts(features: pd.DataFrame, reference: Mapping[str, Any], probability: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Tonight's count per reference bin of every referenced column present (they add up across partitions)."""
     out: dict[str, np.ndarray] = {}
@@ -103,11 +119,13 @@ def psi(expected: np.ndarray | list[float], counts: np.ndarray | list[int]) -> f
 
 def drift_table(
     reference: Mapping[str, Any], counts: Mapping[str, np.ndarray], families: Mapping[str, str], watch: float, drifted: float,
-    previous: Mapping[str, Any] | None = None,
+    previous: Mapping[str, Any] | None = None, move_factor: float = 2.0,
 ) -> pd.DataFrame:
     """Per referenced column: PSI against the training reference, status (``drifted``, ``moving``, ``stable``),
     family, the missing share in training and tonight and, given the previous run's counts in the same bins,
-    ``psi_since_previous`` (what moved since that run); the most drifted first."""
+    ``psi_since_previous`` (what moved since that run), the feature's ``usual_move`` month to month in training and
+    ``moved``: ``psi_since_previous`` at least ``move_factor`` times that and at least ``watch``; the most drifted
+    first."""
     rows = []
     for name, entry in reference.get("features", {}).items():
         if name not in counts:
@@ -124,9 +142,12 @@ def drift_table(
             if before is not None and len(before) == len(c) else float("nan"),
             "missing_share_reference": float(entry["shares"][-1]),
             "missing_share_now": float(c[-1] / c.sum()) if c.sum() else float("nan"),
+            "usual_move": float(entry.get("usual_move", 0.0)),
         })
     table = pd.DataFrame(rows, columns=["feature", "family", "psi", "status", "psi_since_previous", "missing_share_reference",
-                                        "missing_share_now"])
+                                        "missing_share_now", "usual_move"])
+    since = table["psi_since_previous"].to_numpy(dtype=float)
+    table["moved"] = np.nan_to_num(since, nan=-1.0) >= np.maximum(watch, move_factor * table["usual_move"].to_numpy(dtype=float))
     return table.sort_values(["psi", "feature"], ascending=[False, True], kind="stable", na_position="last").reset_index(drop=True)
 
 

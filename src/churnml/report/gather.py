@@ -523,7 +523,7 @@ def _monitoring(
                  *CAUSES, "newly_flagged", "drifted"],
     )
     drift = pd.DataFrame(watch.get("drift") or [], columns=["feature", "family", "psi", "status", "psi_since_previous",
-                                                             "missing_share_reference", "missing_share_now"])
+                                                             "missing_share_reference", "missing_share_now", "usual_move", "moved"])
     drift.insert(1, "label", [("predicted probability" if f == "churn_probability" else feature_label(registry.get(f), f)) for f in drift["feature"]])
     order = drift["status"].map({"drifted": 0, "moving": 1}).fillna(2)
     drift = drift.assign(_o=order).sort_values(["_o", "psi"], ascending=[True, False], kind="stable").drop(columns="_o").reset_index(drop=True)

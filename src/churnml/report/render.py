@@ -294,6 +294,9 @@ def _monitoring(inputs: ReportInputs) -> dict[str, Any]:
             for r in _records(m.newly)
         ]
     drift = _records(m.drift)
+    for d in drift:
+        d["moved"] = bool(d.get("moved"))
+        d["watched"] = d["status"] in ("drifted", "moving") or d["moved"]
     return {
         "runs": _records(m.runs),
         "previous_as_of": s.get("previous_as_of"),
@@ -302,6 +305,7 @@ def _monitoring(inputs: ReportInputs) -> dict[str, Any]:
         "drift": drift,
         "drifted_count": sum(d["status"] == "drifted" for d in drift),
         "moving_count": sum(d["status"] == "moving" for d in drift),
+        "moved_count": sum(d["moved"] for d in drift),
         "drift_note": s.get("drift_note"),
         "psi_watch": s.get("psi_watch"),
         "psi_drift": s.get("psi_drift"),
