@@ -75,7 +75,8 @@ def test_scores_follow_the_contract(pipeline):
 def test_referral_candidates_are_satisfied_low_risk_customers(pipeline):
     s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
     assert s.columns[len(CONTRACT):].tolist() == ["price_share", "service_share", "other_share", "referral_candidate",
-                                                  "previous_probability", "risk_change", "change_cause", "change_reason"]
+                                                  "previous_probability", "risk_change", "change_cause", "change_reason",
+                                                  "control_group"]
     assert set(s["referral_candidate"]) == {"true", "false"}
     chosen = s[s["referral_candidate"] == "true"]
     assert len(chosen) > 0
@@ -86,6 +87,18 @@ def test_referral_candidates_are_satisfied_low_risk_customers(pipeline):
     assert (latest.reindex(chosen["customer_id"]) >= 9).all()
     m = json.loads((pipeline / "out" / "scores.manifest.json").read_text())
     assert m["counts"]["referral_candidates"] == len(chosen)
+
+
+def test_the_control_group_is_flagged_customers_still_shown_their_action(pipeline):
+    """control_group: a share of the flagged held out to measure the remedies; they keep their cause and action."""
+    s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
+    held = s[s["control_group"] == "true"]
+    flagged = s[s["flagged"] == "true"]
+    assert set(s["control_group"]) == {"true", "false"} and (held["flagged"] == "true").all()
+    assert 0 < len(held) < 0.2 * len(flagged)  # 5% of a few hundred flagged: a handful, never most
+    assert (held["recommended_action"] != "none").all() and (held["primary_cause"] != "").all()
+    m = json.loads((pipeline / "out" / "scores.manifest.json").read_text())
+    assert m["counts"]["control_group"] == len(held)
 
 
 def test_ids_round_trip_and_cover_exactly_the_active_customers(pipeline):

@@ -1,8 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from churnml.config import WinbackConfig, parse_config
-from churnml.decisions import rank_by_risk, referral_candidates, winback_actions
+from churnml.decisions import control_group, rank_by_risk, referral_candidates, winback_actions
 
 
 def _case():
@@ -45,3 +46,38 @@ def test_other_can_be_switched_off():
 
 def test_equal_probabilities_keep_their_order_in_the_ranking():
     assert rank_by_risk(np.array([0.2, 0.5, 0.2, 0.9])).tolist() == [3, 2, 4, 1]
+
+
+def _ids(n: int) -> pd.Index:
+    return pd.Index([f"C{i:07d}" for i in range(n)])
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.2])
+def test_the_control_group_holds_the_configured_share_of_the_flagged(fraction):
+
+    ids = _ids(100_000)
+    flagged = np.ones(len(ids), dtype=bool)
+    held = control_group(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
+    assert abs(held.mean() - fraction) <= 0.01  # +-1 point on 100k
+    flagged[::2] = False  # only the flagged are ever held out
+    held = control_group(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
+    assert not held[~flagged].any() and abs(held[flagged].mean() - fraction) <= 0.01
+
+
+def test_the_control_group_is_a_keyed_draw_per_customer_and_run():
+
+    ids = _ids(20_000)
+    flagged = np.ones(len(ids), dtype=bool)
+    t = pd.Timestamp("2026-01-01")
+    held = control_group(ids, t, flagged, 0.1, "k")
+    assert np.array_equal(held, control_group(ids, t, flagged, 0.1, "k"))  # no random state: the same again
+    order = np.random.default_rng(0).permutation(len(ids))
+    assert np.array_equal(control_group(ids[order], t, flagged, 0.1, "k"), held[order])  # row order does not matter
+    half = control_group(ids[:10_000], t, flagged[:10_000], 0.1, "k")
+    assert np.array_equal(half, held[:10_000])  # nor which partition a customer is scored in
+    next_run = control_group(ids, pd.Timestamp("2026-02-01"), flagged, 0.1, "k")
+    other_key = control_group(ids, t, flagged, 0.1, "another key")
+    for other in (next_run, other_key):  # re-drawn: about a tenth of this run's group is held out again
+        assert abs((held & other).sum() / held.sum() - 0.1) < 0.03
+    assert not control_group(ids, t, flagged, 0.0, "k").any()
+    assert not control_group(ids, t, np.zeros(len(ids), dtype=bool), 0.5, "k").any()

@@ -177,6 +177,16 @@ class FlaggingConfig(_Model):
     top_fraction: float | None = Field(0.10, gt=0, le=1)
     probability_threshold: float | None = Field(None, gt=0, le=1)
     tiers: TierConfig = TierConfig()
+    control_fraction: float = Field(
+        0.05, ge=0, lt=1,
+        description="Share of the flagged customers held out as a control group each run (`control_group` true in the scores file: "
+        "measure, do not treat), so that what the remedies save can be measured; 0 turns it off.",
+    )
+    control_key: str = Field(
+        "churnml-control", min_length=1,
+        description="Key of the hash that draws the control group from the customer id and the run date: the same customer and date "
+        "always land on the same side; another key draws another group.",
+    )
 
     @model_validator(mode="after")
     def _one_policy(self) -> FlaggingConfig:

@@ -38,7 +38,7 @@ import pandas as pd
 from churnml import features as _features
 from churnml.config import ChurnConfig, Family
 from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
-from churnml.decisions import flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
+from churnml.decisions import control_group, flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
 from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
 from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, context_part, feature_label, feature_registry, merge_context
@@ -512,6 +512,7 @@ class ScoreResult:
             "flagged_by_cause": {k: int(v) for k, v in flagged["primary_cause"].value_counts().sort_index().items()},
             "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
             "referral_candidates": int(s["referral_candidate"].sum()),
+            "control_group": int(s["control_group"].sum()) if "control_group" in s else 0,
         }
 
 
@@ -802,6 +803,7 @@ def score(
             "risk_change": (p - prev_p)[order],
             "change_cause": "",
             "change_reason": "",
+            "control_group": control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key)[order],
         }
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
         del columns

@@ -217,11 +217,12 @@ OUTPUTS: dict[str, OutputSpec] = {
         # For analysts: how risk splits across the cause families; for the CRM: who to ask for a referral.
         # Since the previous run (empty on the first): its probability, the change, and for the flagged the cause
         # family that moved the risk most and why.
+        # The control group: flagged customers held out to measure what the remedies save (shown their action all the same).
         extra=("price_share", "service_share", "other_share", "referral_candidate",
-               "previous_probability", "risk_change", "change_cause", "change_reason"),
+               "previous_probability", "risk_change", "change_cause", "change_reason", "control_group"),
         numbers={"churn_probability": "%.4f", "risk_rank": "%d", "cause_share": "%.4f", "price_share": "%.4f",
                  "service_share": "%.4f", "other_share": "%.4f", "previous_probability": "%.4f", "risk_change": "%.4f"},
-        flags=("flagged", "referral_candidate"),
+        flags=("flagged", "referral_candidate", "control_group"),
     ),
     "winback": OutputSpec(
         "winback",

@@ -271,3 +271,13 @@ def test_report_inputs_stay_bounded(small_run):
     assert inputs.profile_info["rows"] == stored["rows"] > 0 and 0 < inputs.profile_info["leavers"] < inputs.profile_info["rows"]
     assert set(inputs.segments["dimension"]) == {"lifecycle_stage", "plan"}
     assert inputs.flagged_mix["customers"].sum() == inputs.population["flagged"]
+
+
+def test_control_customers_are_marked_do_not_treat(small_run):
+    scores = pd.read_csv(small_run.scores_path, dtype={"customer_id": str}, keep_default_na=False)
+    held = scores[scores["control_group"].astype(str).str.lower() == "true"]
+    text = small_run.files["index.html"].decode("utf-8")
+    assert len(held) > 0 and text.count('title="control group: measure, do not treat"') == len(held)
+    for cid in held["customer_id"].head(small_run.inputs.pages):
+        if (page := small_run.files.get(customer_page_path(cid))) is not None:
+            assert b'id="control"' in page

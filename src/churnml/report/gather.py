@@ -264,7 +264,7 @@ def gather_report_inputs(
         "other_share",
     ]
     table = table_rows.reindex(columns=table_cols).reset_index(drop=True)
-    extra = [c for c in ("previous_probability", "risk_change", "change_cause", "change_reason") if c in scores]
+    extra = [c for c in ("previous_probability", "risk_change", "change_cause", "change_reason", "control_group") if c in scores]
     table = table.join(table_rows[extra].reset_index(drop=True)) if extra else table
     return ReportInputs(
         as_of=str(t.date()),

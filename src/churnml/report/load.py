@@ -49,13 +49,15 @@ def _verified_manifest(path: Path, writer: str) -> dict:
     return manifest
 
 
-def stored_runs(scores_path: Path, as_of: str, dataset: Dataset, config: ChurnConfig) -> StoredRuns:
+def stored_runs(scores_path: Path, as_of: str, model_version: str, dataset: Dataset, config: ChurnConfig) -> StoredRuns:
     """What the scores file's kept runs stored, up to the run of ``as_of``: their records, tonight's feature
-    vectors, the previous run's flags and the runs' realised performance (outcomes from ``dataset``)."""
+    vectors (only from a run of the same model), the previous run's flags and the runs' realised performance
+    (outcomes from ``dataset``)."""
     runs = [r for r in io.past_runs(io.recorded_history_folder(scores_path)) if str(r.run.get("as_of")) <= as_of]
     if not runs:
         return StoredRuns()
-    tonight = runs[-1] if str(runs[-1].run.get("as_of")) == as_of else None
+    last = runs[-1].run
+    tonight = runs[-1] if str(last.get("as_of")) == as_of and last.get("model_version") == model_version else None
     before = [r for r in runs if str(r.run.get("as_of")) < as_of]
     previous = before[-1].customers(["customer_id", "flagged"]).set_index("customer_id")["flagged"] if before else None
     newest = outcomes_known_until(dataset)
@@ -99,7 +101,7 @@ def read_report_inputs(
     bundle = io.read_bundle(bundle_dir, key=key)
     config = parse_config(bundle.meta.get("config"), f"model {bundle.version} bundle.json")
     dataset = io.load_dataset(data_dir).accepted
-    stored = stored_runs(scores_path, str(manifest.get("as_of")), dataset, config)
+    stored = stored_runs(scores_path, str(manifest.get("as_of")), bundle.version, dataset, config)
     inputs = gather_report_inputs(
         scores, manifest, dataset, bundle, config, stored=stored, max_customer_pages=max_customer_pages, profile_sample=profile_sample
     )

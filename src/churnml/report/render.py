@@ -403,7 +403,8 @@ def _table(inputs: ReportInputs) -> dict[str, Any]:
             "plan": r["plan"], "cause": str(r["primary_cause"] or ""), "cause_share": r["cause_share"],
             "cause_share_value": r["cause_share"] or 0.0, "action": str(r["recommended_action"]), "reason": r["reason_1"] or "",
             "risk_change": r.get("risk_change"), "risk_change_value": r.get("risk_change") or 0.0,
-            "change_reason": r.get("change_reason") or "", "search": search,
+            "change_reason": r.get("change_reason") or "", "search": search + (" control" if r.get("control_group") else ""),
+            "control": bool(r.get("control_group")),
         })
 
     def options(column: str, namer) -> list[tuple[str, str]]:
@@ -553,7 +554,7 @@ def _customer(
         "cause": cause, "cause_share": row["cause_share"], "cause_meaning": CAUSE_MEANING.get(cause, ""),
         "shares": {c: row[f"{c}_share"] for c in CAUSES},
         "reasons": [str(r) for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if isinstance(r, str) and r],
-        "change": change, "action": str(row["recommended_action"]),
+        "change": change, "action": str(row["recommended_action"]), "control": bool(row.get("control_group")),
         "why": str(info["action_reason"]) if info is not None and "action_reason" in info and not _missing(info["action_reason"]) else "",
         "chart": chart, "factors": factors, "up": up, "down": down, "offset": offset,
     }
