@@ -53,3 +53,12 @@ def test_a_declared_remedy_with_a_rule_is_chosen_ahead_of_the_playbook(monkeypat
 def test_unknown_codes_read_plainly_and_known_ones_by_label(code):
     assert action_name(code) == remedies.remedy(code).label
     assert action_name("some_new_code") == "Some new code" and action_meaning("some_new_code") == ""
+
+
+def test_the_actions_a_crm_may_record_are_the_playbooks_remedies():
+    """retention_actions.action accepts exactly the remedy codes (no "none": a recorded action was done)."""
+    from churnml.remedies import REMEDIES
+    from churnml.schemas import RETENTION_ACTIONS, TABLES
+
+    assert set(RETENTION_ACTIONS) == {str(r.action) for r in REMEDIES} - {"none"}
+    assert TABLES["retention_actions"].column("action").allowed == RETENTION_ACTIONS

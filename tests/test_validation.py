@@ -108,6 +108,11 @@ def test_timestamps_with_offsets_become_utc(tmp_path):
         ("surveys", "customer_id,timestamp,score", "00123,2025-02-01,11", "score '11' is above 10"),
         ("price_changes", "customer_id,timestamp,old_price,new_price,notice_days", "00123,2025-02-01,20,-1,", "new_price '-1' is below 0"),
         ("tech_faults", "customer_id,timestamp,fault_type,duration_minutes", "00123,2025-02-01,meteor,30", "fault_type 'meteor' is not one of outage"),
+        ("retention_actions", "customer_id,timestamp,action,cost,channel", "00123,2025-02-01,discount,5,phone", "action 'discount' is not one of retention_offer"),
+        ("retention_actions", "customer_id,timestamp,action,cost,channel", "00123,2025-02-01,none,5,phone", "action 'none' is not one of"),
+        ("retention_actions", "customer_id,timestamp,action,cost,channel", "00123,2025-02-01,retention_offer,-5,phone", "cost '-5' is below 0"),
+        ("retention_actions", "customer_id,timestamp,action", "00123,,plan_review", "timestamp is empty (required)"),
+        ("retention_actions", "customer_id,timestamp,action", "00999,2025-02-01,plan_review", "has no valid subscription"),
         ("subscriptions", "customer_id,start_date,end_date,plan,monthly_price", "00124,2025-01-01,,,20", "plan is empty (required)"),
         ("subscriptions", "customer_id,start_date,end_date,plan,monthly_price", "00124,2025-03-01,2025-03-01,basic,20", "end_date '2025-03-01' is not after start_date"),
     ],
@@ -116,6 +121,16 @@ def test_row_rules(tmp_path, table, header, row, expected):
     text = f"{header}\n{row}\n" if table != "subscriptions" else SUBS + row + "\n"
     rej = _only_reason(tmp_path, table, text)
     assert expected in rej["reason"]
+
+
+def test_retention_actions_need_only_customer_time_and_a_playbook_code(tmp_path):
+    text = ("customer_id,timestamp,action\n00123,2025-02-01,Retention_Offer\n00123,2025-02-03T10:00:00+01:00,winback_offer\n")
+    result, rejects = _rejects(tmp_path, "retention_actions", text)
+    assert rejects.empty
+    frame = result.dataset.retention_actions
+    assert frame["action"].tolist() == ["retention_offer", "winback_offer"]  # folded like every enum
+    assert frame["cost"].isna().all() and frame["channel"].isna().all()  # optional columns absent: missing
+    assert str(frame["timestamp"].iloc[1]) == "2025-02-03 09:00:00"
 
 
 def test_several_reasons_are_all_kept(tmp_path):

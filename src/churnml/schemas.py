@@ -86,6 +86,9 @@ class TableSpec:
 _ID = ColumnSpec("customer_id", Kind.ID)
 
 COMPLAINT_CATEGORIES = ("billing", "service", "technical", "product", "other")
+# The remedy codes a CRM may record as done (churnml.remedies declares what each means; a test keeps the two equal).
+RETENTION_ACTIONS = ("retention_offer", "plan_review", "senior_manager_call", "onboarding_care", "dedicated_contact",
+                     "incident_update", "winback_offer", "winback_service_call")
 FAULT_TYPES = ("outage", "degradation", "device", "app", "other")
 
 TABLES: dict[str, TableSpec] = {
@@ -174,6 +177,18 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec("score", Kind.FLOAT, ge=0, le=10),
             ),
             time_column="timestamp",
+        ),
+        TableSpec(
+            "retention_actions",
+            (
+                _ID,
+                ColumnSpec("timestamp", Kind.TIMESTAMP),
+                ColumnSpec("action", Kind.ENUM, allowed=RETENTION_ACTIONS),
+                ColumnSpec("cost", Kind.FLOAT, ge=0, required=False, nullable=True, empty_means="unknown"),
+                ColumnSpec("channel", Kind.TEXT, required=False, nullable=True),
+            ),
+            time_column="timestamp",
+            doc="What the CRM did: one row per remedy applied to a customer (a playbook code), when, at what cost.",
         ),
     )
 }
