@@ -143,6 +143,9 @@ def generate(
     if world not in WORLDS:
         raise typer.BadParameter(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}", param_hint="--world")
     if partitions is not None:
+        if world_config(world).treatments.enabled:  # its CRM draws the control group from the ids of one piece
+            raise typer.BadParameter(f"the {world} world is simulated in one piece; drop --partitions (or partition it afterwards "
+                                     "with churnml partition)", param_hint="--partitions")
         _generate_partitioned(out_dir, customers, seed, start, months, world, partitions)
         return
     started = time.perf_counter()
@@ -153,6 +156,8 @@ def generate(
         io.write_dataset(Dataset.from_frames(data.tables), out_dir, fmt)
         io.write_table(data.truth, out_dir, "truth", "csv")
         io.write_table(data.oracle, out_dir, "oracle", "parquet")
+        if data.treatments is not None:  # what the simulated CRM did and what it was truly worth
+            io.write_table(data.treatments, out_dir, "treatments", "parquet")
     out.print(
         f"Wrote {customers:,} customers, {len(data.truth):,} churns ({data.start.date()} to {data.end.date()}) "
         f"to {out_dir} in {time.perf_counter() - started:.1f} s. Suggested as-of: {data.end.date()}"

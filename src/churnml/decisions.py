@@ -19,13 +19,11 @@ An optional value rule then replaces an action whose expected value is negative:
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
 from churnml.config import CauseConfig, ChurnConfig, PlaybookConfig, WinbackConfig
-from churnml.remedies import REMEDIES, Situation, WinbackAction, remedy
+from churnml.remedies import REMEDIES, Situation, WinbackAction, held_out, remedy
 
 
 def rank_by_risk(p: np.ndarray) -> np.ndarray:
@@ -49,19 +47,12 @@ def flag(rank: np.ndarray, p: np.ndarray, config: ChurnConfig) -> np.ndarray:
 
 
 def control_group(customer_ids: pd.Series | pd.Index, as_of: pd.Timestamp, flagged: np.ndarray, fraction: float, key: str) -> np.ndarray:
-    """The flagged customers held out from treatment: those whose keyed hash of (customer id, run date) falls below
-    ``fraction``. Deterministic per customer and run, independent of partitions, engines and row order (no random
-    state), re-drawn each run, and another ``key`` draws another group. The hash is pandas' keyed SipHash of the
-    UTF-8 text; its 53 top bits read as a uniform number in [0, 1)."""
+    """The flagged customers held out from treatment (:func:`churnml.remedies.held_out` of the flagged ones):
+    deterministic per customer and run, independent of partitions, engines and row order, re-drawn each run."""
     flagged = np.asarray(flagged, dtype=bool)
     out = np.zeros(len(flagged), dtype=bool)
-    if fraction <= 0 or not flagged.any():
-        return out
-    ids = pd.Series(pd.Index(customer_ids)[flagged], dtype="str")
-    text = (ids + "|" + str(pd.Timestamp(as_of).date())).to_numpy(dtype=object)
-    hashed = pd.util.hash_array(text, hash_key=hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], categorize=False)
-    uniform = (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    out[np.flatnonzero(flagged)] = uniform < fraction
+    if fraction > 0 and flagged.any():
+        out[np.flatnonzero(flagged)] = held_out(pd.Index(customer_ids)[flagged], as_of, fraction, key)
     return out
 
 

@@ -10,11 +10,13 @@ playbook configuration may choose it too), and a test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import pandas as pd
 
 
 class Action(StrEnum):
@@ -87,3 +89,16 @@ def remedy(action: str) -> Remedy | None:
         if r.action == action:
             return r
     return None
+
+
+def held_out(customer_ids: Sequence[str] | pd.Index, as_of: str | pd.Timestamp, fraction: float, key: str) -> np.ndarray:
+    """Whether each customer falls in the run's control group: the keyed hash of (customer id, run date) read as a
+    uniform number in [0, 1), below ``fraction``. No random state: the same customer and date always give the same
+    answer, whoever asks (the nightly job, or a CRM simulating it), and another ``key`` draws another group. The
+    hash is pandas' keyed SipHash of the UTF-8 text; its 53 top bits make the number."""
+    ids = pd.Series(pd.Index(customer_ids), dtype="str")
+    if fraction <= 0 or len(ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    text = (ids + "|" + str(pd.Timestamp(as_of).date())).to_numpy(dtype=object)
+    hashed = pd.util.hash_array(text, hash_key=hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], categorize=False)
+    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53) < fraction

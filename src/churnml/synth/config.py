@@ -67,6 +67,29 @@ class Shocks(_Model):
     feed_stop_table: Literal["support_contacts", "complaints", "price_changes", "usage", "tech_faults", "surveys"] = "surveys"
 
 
+class Treatments(_Model):
+    """The simulator plays the CRM (off by default): on the first of each month it flags the riskiest customers by a
+    noisy view of their true risk, holds out the same control group the nightly job draws (a keyed hash of customer
+    id and date), and applies the playbook to the rest with some compliance. A remedy cuts the hazard of the family
+    it addresses (an offer: price; a call: service) for a few months, so a cause-matched remedy helps and a
+    mismatched one barely does; a share of contacted customers reacts badly. Truth records every flagged customer's
+    treatment and its true effect."""
+
+    enabled: bool = Field(False, description="Play the CRM; off leaves the world exactly as without this section.")
+    flag_fraction: float = Field(0.10, gt=0, le=1, description="The CRM's capacity: the share of active customers flagged each month.")
+    ranking_noise: float = Field(0.6, ge=0, description="Lognormal sigma on the true risk the CRM ranks by (a model is not the oracle).")
+    control_fraction: float = Field(0.05, ge=0, lt=1, description="As `flagging.control_fraction`: flagged customers held out.")
+    control_key: str = Field("churnml-control", min_length=1, description="As `flagging.control_key`.")
+    compliance: float = Field(0.8, ge=0, le=1, description="Share of the flagged, non-control customers the CRM really treats.")
+    cause_error: float = Field(0.25, ge=0, le=1, description="Share of treated customers given the other family's remedy (the CRM misread the cause).")
+    remedy_effect: float = Field(0.6, ge=0, le=1, description="Share of the addressed family's hazard a remedy removes while it lasts.")
+    effect_months: int = Field(3, ge=1, le=24, description="Months a remedy keeps working, from the month it is applied.")
+    backfire_share: float = Field(0.05, ge=0, le=1, description="Share of contacted customers who react badly to being contacted.")
+    backfire_effect: float = Field(0.5, ge=0, description="Their `other` hazard grows by this share while the remedy lasts.")
+    offer_cost: float = Field(40.0, ge=0, description="Cost of a retention offer.")
+    call_cost: float = Field(15.0, ge=0, description="Cost of a senior manager's call.")
+
+
 class SimulationConfig(_Model):
     """Parameters of :func:`churnml.synth.generate`; the defaults give about 2% monthly churn split across causes
     (service about 47%, price about 31%, other about 22%; service leads among long-standing customers, `other` among
@@ -321,6 +344,7 @@ class SimulationConfig(_Model):
     winback_max_days: int = Field(95, gt=30, description="Latest return after churn.")
 
     shocks: Shocks = Field(default_factory=Shocks, description="Changes on known dates (none by default).")
+    treatments: Treatments = Field(default_factory=Treatments, description="The simulated CRM applying the playbook (off by default).")
 
     @model_validator(mode="after")
     def _consistent(self) -> SimulationConfig:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from churnml.schemas import COMPLAINT_CATEGORIES, FAULT_TYPES, ID_DTYPE, TABLES, empty_frame
 from churnml.synth.config import ACQUISITION_CHANNELS, CONTACT_TOPICS, PAYMENT_METHODS, SimulationConfig
+from churnml.synth.crm import Crm
 from churnml.synth.events import DAY, Customers, Month, simulate_month
 
 CAUSES: tuple[str, ...] = ("other", "price", "service")
@@ -62,6 +63,8 @@ class SyntheticData:
     oracle: pd.DataFrame
     start: pd.Timestamp
     end: pd.Timestamp  # exclusive: the natural extract date
+    # In a treatment world: every customer the simulated CRM flagged, each month (churnml.synth.crm).
+    treatments: pd.DataFrame | None = None
 
 
 @dataclass
@@ -129,11 +132,19 @@ def generate(
     rows: dict[str, list[dict[str, np.ndarray]]] = {}
     incidents: list[tuple[int, int, str]] = []
     back_p = np.array([getattr(cfg, f"winback_probability_{c}") for c in CAUSES])
+    crm = None
+    if cfg.treatments.enabled:
+        # The CRM needs the ids from the first month (its control group hashes them); its own draws use their own
+        # stream, so the world's stream is the one it would be without the CRM until a remedy changes a churn.
+        crm = Crm(cfg.treatments, _customer_ids(np.random.default_rng([seed, 1]), n_customers), cfg.max_hazard,
+                  np.random.default_rng([seed, 2]))
     for m in range(months):
         t0, t1 = int(month_days[m]), int(month_days[m + 1])
         _open(rng, cfg, st, np.flatnonzero(~st.active & (st.next_start == t0)), t0, m, catalogue)
         active = np.flatnonzero(st.active)
         h_other, h_price, h_service = _hazard(rng, cfg, pop, st, active, t0, m, month_starts[m].month - 1, catalogue)
+        if crm is not None:
+            h_other, h_price, h_service = crm.month(m, month_starts[m], active, h_other, h_price, h_service)
         hazard = np.minimum(h_other + h_price + h_service, cfg.max_hazard)
         p60 = 1.0 - (1.0 - hazard) ** 2
         oracle_parts.append((active, p60, h_other, h_price, h_service))
@@ -188,8 +199,11 @@ def generate(
     period_parts.append(
         (still, st.period_start[still], np.full(len(still), -1, np.int64), st.plan[still], st.start_price[still])
     )
-    ids = _customer_ids(rng, n_customers)
+    ids = _customer_ids(rng, n_customers) if crm is None else crm.ids
     tables = _assemble_tables(ids, pop, rows, period_parts, catalogue, incidents, cfg)
+    treatments = None
+    if crm is not None:
+        tables["retention_actions"], treatments = crm.tables()
     if cfg.shocks.feed_stop_month is not None:  # the export broke: that log's rows stop arriving from the month on
         name, since = cfg.shocks.feed_stop_table, month_starts[min(cfg.shocks.feed_stop_month, months)]
         frame = tables[name]
@@ -200,6 +214,7 @@ def generate(
         oracle=_oracle_frame(ids, oracle_parts, month_starts[:-1]),
         start=month_starts[0],
         end=month_starts[-1],
+        treatments=treatments,
     )
 
 

@@ -89,6 +89,13 @@ WORLDS: dict[str, tuple[str, dict[str, Any]]] = {
         "the surveys export stopping from month 19 (from 2024-01-01: June, July and August 2025).",
         {"shocks": {"incident_wave_month": 17, "plan_rise_month": 18, "feed_stop_month": 19, "feed_stop_table": "surveys"}},
     ),
+    "treatments": (
+        "The default world with a CRM applying the playbook every month: the riskiest 10% by a noisy view of the true "
+        "risk flagged, 5% of them held out as the control group, 80% of the rest treated; an offer cuts the price "
+        "hazard, a call the service hazard, by 60% for three months; a quarter of remedies address the wrong cause and "
+        "5% of contacted customers react badly. `retention_actions` records what it did; the truth, every effect.",
+        {"treatments": {"enabled": True}},
+    ),
 }
 
 

@@ -1,0 +1,54 @@
+"""The simulated CRM of the treatment world: control group, compliance, remedies that work when they match."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.remedies import held_out
+from churnml.synth import generate, world_config
+from churnml.synth.config import SimulationConfig
+
+N = 6000
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate(N, seed=3, months=18, config=world_config("treatments"))
+
+
+def test_without_the_crm_the_world_is_exactly_the_default_one():
+    plain = generate(800, seed=4, months=6)
+    off = generate(800, seed=4, months=6, config=SimulationConfig(treatments={"enabled": False}))
+    assert off.treatments is None and plain.treatments is None
+    for name, frame in plain.tables.items():
+        pd.testing.assert_frame_equal(frame, off.tables[name], obj=name)
+
+
+def test_the_control_group_is_the_nightly_jobs_and_never_treated(world):
+    t = world.treatments
+    assert t["flagged"].all() and len(t) > 0
+    for day, rows in t.groupby("as_of_date"):
+        expected = held_out(pd.Index(rows["customer_id"]), day, 0.05, "churnml-control")
+        assert np.array_equal(rows["control_group"].to_numpy(), expected)  # the same hash as flagging.control_group
+    assert not t.loc[t["control_group"], "treated"].any()
+    assert abs(t["control_group"].mean() - 0.05) < 0.01
+    actions = world.tables["retention_actions"]
+    assert len(actions) == int(t["treated"].sum())
+    held = set(zip(t.loc[t["control_group"], "customer_id"], t.loc[t["control_group"], "as_of_date"]))
+    month = actions["timestamp"].dt.to_period("M").dt.start_time
+    assert not any((c, d) in held for c, d in zip(actions["customer_id"], month))  # no action reaches a control customer
+
+
+def test_matched_remedies_help_mismatched_barely_and_some_backfire(world):
+    t = world.treatments[world.treatments["treated"]]
+    matched, mismatched = t[t["matched"] & ~t["backfire"]], t[~t["matched"] & ~t["backfire"]]
+    assert matched["effect_60d"].mean() > 4 * mismatched["effect_60d"].mean() > 0
+    assert t.loc[t["backfire"] & t["matched"], "effect_60d"].mean() < matched["effect_60d"].mean()  # being contacted hurt them
+    assert t.loc[t["action"] == "retention_offer", "remedy_family"].eq("price").all()
+    assert 0.0 < t["backfire"].mean() < 0.1
+    # outcomes: treated customers leave less often within 60 days than the control group
+    churn = world.truth.groupby("customer_id")["churn_date"].min()
+    rows = world.treatments.assign(churn=world.treatments["customer_id"].map(churn))
+    left = rows["churn"].notna() & (rows["churn"] >= rows["as_of_date"]) & (rows["churn"] < rows["as_of_date"] + pd.Timedelta(days=60))
+    rate = rows.assign(left=left).groupby(["control_group", "treated"])["left"].mean()
+    assert rate[(False, True)] < rate[(True, False)]
