@@ -1162,6 +1162,64 @@ def backtest(
 
 
 @app.command()
+def outcomes(
+    data: DataOpt,
+    runs: Annotated[Path, typer.Option("--runs", help="A scores file `score` writes nightly (its runs are read), or its run histories' folder.")],
+    as_of: AsOfOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="Uplift per action x cause x lifecycle stage (CSV); a JSON summary and a PNG go beside it.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Do the remedies work? For every run whose horizon and grace have passed by T: churn of the flagged customers
+    the CRM treated (retention_actions) against the run's control group, per action x cause x stage."""
+    import json
+
+    from churnml import pipeline, tracking
+    from churnml.errors import NotFoundError
+    from churnml.plots import outcomes_figure
+
+    cfg = _config(config)
+    t = as_timestamp(as_of)
+    folder = runs if runs.is_dir() else io.recorded_history_folder(runs)
+    past = io.past_runs(folder)
+    if not past:
+        raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "
+                            "pass the scores file the nightly job writes, or its run histories' folder")
+    out_file = _guard_output(out_file, data=data)
+    known = io.load_dataset(data).accepted.known_at(t)
+    if known.retention_actions.empty:
+        out.print(f"[yellow]No retention_actions row before {t.date()} in {data}: every flagged customer counts as untreated.[/yellow]")
+    columns = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause", "lifecycle_stage"]
+    result = pipeline.outcomes(known.subscriptions, known.retention_actions,
+                               [(r.run, r.customers([c for c in columns if c in r.columns()])) for r in past], t, cfg)
+    io.write_csv(result.cells, out_file, protect=["action", "primary_cause", "lifecycle_stage"])
+    treated = result.rows["group"].eq("treated")
+    overall = pipeline.uplift_overall(result.rows)
+    summary = {
+        "as_of": str(t.date()), "runs_matured": sorted(result.rows["run"].unique().tolist()),
+        "window_days": cfg.monitoring.treatment_window_days,
+        "customers": {g: int(n) for g, n in result.rows["group"].value_counts().sort_index().items()},
+        "overall": overall, "matched": result.matched.to_dict(orient="records"),
+        "by_action": result.by_action.to_dict(orient="records"), "runs": result.runs.to_dict(orient="records"),
+        "qini": result.qini,
+        "control_with_a_recorded_remedy": int(result.rows["control_recorded"].sum()),
+    }
+    io.atomic_write_text(out_file.with_suffix(".json"), json.dumps(summary, indent=2, default=float) + "\n")
+    figure = out_file.with_suffix(".png")
+    io.save_figures({figure.stem: outcomes_figure(result.by_action, result.matched)}, figure.parent)
+    if cfg.tracking.enabled and treated.any():
+        tracking.log_outcomes({"uplift": overall["uplift"], "customers_saved": overall["customers_saved"],
+                               "qini": result.qini["qini"], "qini_oracle": result.qini["qini_oracle"],
+                               **{f"uplift_{r['remedy']}": r["uplift"] for r in result.matched.to_dict(orient="records")}},
+                              cfg.tracking, Path.cwd())
+    out.print(f"Outcomes of {len(summary['runs_matured'])} matured run(s) at {t.date()}: {summary['customers']}; "
+              f"uplift {overall['uplift']:+.3f} ({overall['uplift_low']:+.3f} to {overall['uplift_high']:+.3f}), "
+              f"{overall['customers_saved']:.0f} customers saved: {out_file} (summary {out_file.with_suffix('.json')}, plot {figure})")
+    if summary["control_with_a_recorded_remedy"]:
+        err.print(f"[yellow]{summary['control_with_a_recorded_remedy']:,} control customers have a remedy recorded: the CRM "
+                  "treated customers it was asked to hold out; they stay in the control group (the comparison is by assignment).[/yellow]")
+
+
+@app.command()
 def report(
     scores: Annotated[Path, typer.Option("--scores", help="Scores CSV written by churnml score (its manifest must sit beside it).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the HTML report (index.html).")],

@@ -357,6 +357,10 @@ class MonitoringConfig(_Model):
     drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins of a numeric feature's training reference.")
     psi_watch: float = Field(0.1, ge=0, description="PSI from which a feature is listed as moving.")
     psi_drift: float = Field(0.2, ge=0, description="PSI from which a feature (or the predictions) counts as drifted.")
+    treatment_window_days: int = Field(
+        30, ge=1, le=366,
+        description="`outcomes`: a remedy recorded in `retention_actions` within this many days of a run counts as that run's treatment.",
+    )
     move_factor: float = Field(
         2.0, ge=0,
         description="A feature moved since the previous run when the PSI between the two runs is at least this many times its usual "

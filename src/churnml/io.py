@@ -1226,6 +1226,10 @@ class PastRun:
     def as_of(self) -> pd.Timestamp:
         return pd.Timestamp(self.run["as_of"])
 
+    def columns(self) -> list[str]:
+        """The columns its customers table holds (a run from an older churnml holds fewer)."""
+        return pq.read_schema(self.folder / "customers.parquet").names
+
     def customers(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The run's customers table (only ``columns``, where given)."""
         return pq.read_table(self.folder / "customers.parquet", columns=list(columns) if columns is not None else None).to_pandas()

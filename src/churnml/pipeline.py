@@ -47,7 +47,7 @@ from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, 
 from churnml.lifecycle import lifecycle_stage
 from churnml.monitoring import bin_counts
 from churnml.monitoring.changes import FAMILY_NAMES
-from churnml.remedies import WinbackAction
+from churnml.remedies import Action, WinbackAction
 from churnml.schemas import OUTPUTS, TABLES, empty_frame, event_tables
 from churnml.validation import RawTable, ValidationResult, merge_results, validate_dataset
 
@@ -79,6 +79,7 @@ __all__ = [
 _SURVEY_SCORE = "survey_last_score"
 _FAMILY_SHARES = ("price_share", "service_share", "other_share")
 _FAMILY_PARTS = ("price_part", "service_part", "other_part")  # the families' summed contributions (log-odds)
+_ACTIONS = tuple(str(a) for a in Action)  # the scores file's remedy codes
 _PROBABILITY = "churn_probability"
 _RECENT_DAYS = 30
 _FEED_RUNS = 3  # runs whose recent rows per customer make a feed's baseline (their median)
@@ -781,6 +782,7 @@ def score(
         order[rank - 1] = np.arange(len(rank))
         n = len(order)
         before = previous.customers().set_index("customer_id") if previous is not None else None
+        held = control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key)
         prev_p = before["churn_probability"].reindex(first.index).to_numpy(dtype=float) if before is not None else np.full(n, np.nan)
         columns: dict[str, Any] = {
             "customer_id": pd.array(first.index, dtype="str").take(order),
@@ -803,7 +805,7 @@ def score(
             "risk_change": (p - prev_p)[order],
             "change_cause": "",
             "change_reason": "",
-            "control_group": control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key)[order],
+            "control_group": held[order],
         }
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
         del columns
@@ -814,7 +816,11 @@ def score(
                                 "log_odds": first["log_odds"].to_numpy(), "flagged": flagged,
                                 "risk_tier": pd.Categorical(tier, categories=["low", "medium", "high"]),
                                 "primary_cause": pd.Categorical(np.full(n, ""), categories=["", *FAMILY_NAMES]),
-                                **{f: np.full(n, np.nan) for f in _FAMILY_PARTS}})
+                                **{f: np.full(n, np.nan) for f in _FAMILY_PARTS},
+                                # what `outcomes` needs to compare the treated with the control group later
+                                "lifecycle_stage": pd.Categorical(first["stage"].to_numpy()),
+                                "control_group": held,
+                                "recommended_action": pd.Categorical(np.full(n, "none"), categories=_ACTIONS)})
         del tier
 
     with log.stage("explain_flagged"):
@@ -834,6 +840,7 @@ def score(
                     scores.loc[rows, col] = why[col].to_numpy()
             at = np.flatnonzero(flagged)  # the flagged customers' rows in customer order, as why is
             history.loc[at, "primary_cause"] = why["primary_cause"].to_numpy()
+            history.loc[at, "recommended_action"] = why["recommended_action"].to_numpy()
             for f in _FAMILY_PARTS:
                 history.loc[at, f] = why[f].to_numpy()
             if "change:change_cause" in why.columns:
@@ -856,6 +863,46 @@ def backtest(subscriptions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]],
     from churnml.modeling.backtest import realised_performance
 
     return realised_performance(subscriptions, runs, newest, config)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What the remedies did (:func:`outcomes`): ``rows`` (every flagged customer of every matured run), ``cells``
+    (uplift per action x cause x stage), ``by_action`` (per action x cause), ``matched`` (matched against
+    mismatched remedies), ``runs`` (per run and group: customers and churn rate) and ``qini`` (of the risk ranking,
+    beside the best possible)."""
+
+    rows: pd.DataFrame
+    cells: pd.DataFrame
+    by_action: pd.DataFrame
+    matched: pd.DataFrame
+    runs: pd.DataFrame
+    qini: dict[str, float]
+
+
+def outcomes(subscriptions: pd.DataFrame, actions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]], as_of: pd.Timestamp,
+             config: ChurnConfig) -> Outcomes:
+    """Churn of the treated against the control group of every run whose horizon and grace have passed by
+    ``as_of``, from the runs' histories and the ``retention_actions`` the CRM recorded (both known at ``as_of``)."""
+    from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
+    from churnml.monitoring.outcomes import CELL_KEYS
+
+    rows = outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days)
+    per_run = (rows.groupby(["run", "group"], sort=True)["left"].agg(customers="size", churn_rate="mean").reset_index()
+               if len(rows) else pd.DataFrame(columns=["run", "group", "customers", "churn_rate"]))
+    return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
+                    per_run, qini(rows))
+
+
+def uplift_overall(rows: pd.DataFrame) -> dict[str, float]:
+    """The uplift of every treated customer against every control customer, with its interval and the saved."""
+    from churnml.monitoring import uplift_table
+
+    table = uplift_table(rows.assign(all="all"), ["all"])
+    if table.empty:
+        return {"uplift": float("nan"), "uplift_low": float("nan"), "uplift_high": float("nan"), "customers_saved": 0.0}
+    r = table.iloc[0]
+    return {k: float(r[k]) for k in ("uplift", "uplift_low", "uplift_high", "customers_saved", "treated", "control")}
 
 
 # ---------------------------------------------------------------------------------------------------- explain

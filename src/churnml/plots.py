@@ -168,3 +168,24 @@ def backtest_figure(table: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     return fig
+
+
+def outcomes_figure(by_action: pd.DataFrame, matched: pd.DataFrame) -> Figure:
+    """Uplift (control churn minus treated churn) per action x cause with its 95% interval, and matched against
+    mismatched remedies."""
+    fig, (left, right) = new_figure(1, 2, figsize=(12, 0.45 * max(len(by_action), 3) + 1.8), squeeze=True)
+    if len(by_action):
+        labels = [f"{a} | {c}" for a, c in zip(by_action["action"], by_action["primary_cause"], strict=True)]
+        y = np.arange(len(by_action))
+        err = np.vstack([by_action["uplift"] - by_action["uplift_low"], by_action["uplift_high"] - by_action["uplift"]])
+        left.errorbar(by_action["uplift"], y, xerr=err, fmt="o", capsize=3)
+        left.set_yticks(y, [f"{t} (n={n})" for t, n in zip(labels, by_action["treated"], strict=True)])
+    left.axvline(0, color="#999999", lw=1)
+    left.set(xlabel="uplift: churn of the control group minus churn of the treated", title="Uplift per action and cause (95% interval)")
+    if len(matched):
+        right.bar(matched["remedy"], matched["uplift"], yerr=np.vstack([matched["uplift"] - matched["uplift_low"],
+                                                                         matched["uplift_high"] - matched["uplift"]]), capsize=4)
+    right.axhline(0, color="#999999", lw=1)
+    right.set(ylabel="uplift", title="Remedies that match the cause against those that do not")
+    fig.tight_layout()
+    return fig

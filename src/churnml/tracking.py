@@ -183,6 +183,28 @@ def log_backtest(table: Any, cfg: TrackingConfig, base_dir: Path) -> str:
         return str(run.info.run_id)
 
 
+def log_outcomes(summary: dict[str, float], cfg: TrackingConfig, base_dir: Path) -> str:
+    """Log what the remedies did as one MLflow run of metrics (``outcomes_*``); return the run id."""
+    import math
+
+    with _quiet_mlflow():
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        uri, artifacts = resolve_tracking(cfg, base_dir)
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name(cfg.experiment)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mlflow.start_run(experiment_id=experiment_id, run_name="outcomes") as run:
+                mlflow.set_tags({"churnml.kind": "outcomes"})
+                mlflow.log_metrics({f"outcomes_{k}": float(v) for k, v in summary.items()
+                                    if v is not None and not (isinstance(v, float) and math.isnan(v))})
+        return str(run.info.run_id)
+
+
 def metrics_json(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, indent=2, sort_keys=True, default=float)
 

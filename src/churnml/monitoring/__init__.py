@@ -4,6 +4,7 @@ written by :mod:`churnml.io`."""
 
 from churnml.monitoring.changes import change_reasons, family_sums, largest_change
 from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, usual_moves, volume_changes
+from churnml.monitoring.outcomes import matched_remedies, outcome_rows, qini, uplift_table
 from churnml.monitoring.performance import expected_performance
 
 __all__ = [
@@ -13,8 +14,12 @@ __all__ = [
     "expected_performance",
     "family_sums",
     "largest_change",
+    "matched_remedies",
+    "outcome_rows",
     "psi",
+    "qini",
     "reference_summary",
+    "uplift_table",
     "usual_moves",
     "volume_changes",
 ]

@@ -1,0 +1,140 @@
+"""Do the remedies work? Churn of the treated against the control group of every matured run.
+
+Each run holds out a random control group of its flagged customers (:func:`churnml.remedies.held_out`). Once the run's
+horizon and grace have passed, its flagged customers split three ways: the control group (not to be treated), the
+treated (a remedy recorded in ``retention_actions`` within ``window_days`` of the run) and the rest (flagged, not held
+out, but nothing recorded). The control group is a random draw from the same flagged population, so the churn rate
+of its customers with a given recommended action, cause and stage is what the treated of that cell would have done
+untreated, and the difference is the remedy's uplift (positive: fewer leave). Intervals are the normal approximation
+of a difference of two proportions; a cell with too few controls says so through its width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import ChurnConfig
+from churnml.dataset import as_timestamp
+from churnml.labels import build_labels
+
+Z95 = 1.959963984540054
+# The family each remedy addresses: a price remedy matches a price cause, a service remedy a service cause.
+REMEDY_FAMILY = {"retention_offer": "price", "plan_review": "price", "winback_offer": "price",
+                 "senior_manager_call": "service", "incident_update": "service", "winback_service_call": "service",
+                 "onboarding_care": "other", "dedicated_contact": "other"}
+CELL_KEYS = ("action", "primary_cause", "lifecycle_stage")
+CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low", "uplift_high",
+                "customers_saved", "cost", "cost_per_customer_saved"]
+
+
+def treated_rows(flagged: pd.DataFrame, actions: pd.DataFrame, t: pd.Timestamp, window_days: int) -> pd.DataFrame:
+    """The first remedy each flagged customer got in ``[t, t + window_days)``: ``customer_id``, ``action``, ``cost``."""
+    end = t + pd.Timedelta(days=window_days)
+    mine = actions[(actions["timestamp"] >= t) & (actions["timestamp"] < end) & actions["customer_id"].isin(flagged["customer_id"])]
+    mine = mine.sort_values(["customer_id", "timestamp"], kind="stable").drop_duplicates("customer_id")
+    cost = mine["cost"] if "cost" in mine else pd.Series(np.nan, index=mine.index)
+    return pd.DataFrame({"customer_id": mine["customer_id"].to_numpy(), "action": mine["action"].astype(str).to_numpy(),
+                         "cost": cost.to_numpy(dtype=float)})
+
+
+def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscriptions: pd.DataFrame, actions: pd.DataFrame,
+                 newest: pd.Timestamp, config: ChurnConfig, window_days: int) -> pd.DataFrame:
+    """One row per flagged customer of every matured run: ``run``, ``customer_id``, ``group`` (control, treated,
+    untreated), ``action`` (the recorded remedy; for the others the recommended one), ``primary_cause``,
+    ``lifecycle_stage``, ``churn_probability``, ``left`` (the training label: churned within the horizon, confirmed
+    after the grace period) and ``cost``. A run matures when T + horizon + grace <= ``newest``."""
+    frames = []
+    for run, customers in runs:
+        t = as_timestamp(run["as_of"])
+        horizon = int(run.get("horizon_days") or config.labels.horizon_days)
+        grace = int(run.get("grace_days") or config.labels.grace_days)
+        if t + pd.Timedelta(days=horizon + grace) > newest or "control_group" not in customers:
+            continue  # not matured, or a run from before control groups
+        flagged = customers[customers["flagged"].to_numpy(dtype=bool)]
+        labels = build_labels(subscriptions, t, config.labels.model_copy(update={"horizon_days": horizon, "grace_days": grace}))
+        y = labels.reindex(flagged["customer_id"]).to_numpy(dtype=float)
+        done = treated_rows(flagged, actions, t, window_days).set_index("customer_id")
+        control = flagged["control_group"].to_numpy(dtype=bool)
+        recorded = done["action"].reindex(flagged["customer_id"]).to_numpy(dtype=object)
+        has = pd.notna(recorded) & ~control  # a remedy recorded for a control customer is not counted as treatment
+        frames.append(pd.DataFrame({
+            "run": str(t.date()),
+            "customer_id": flagged["customer_id"].to_numpy(),
+            "group": np.where(control, "control", np.where(has, "treated", "untreated")),
+            "action": np.where(has, recorded, flagged["recommended_action"].astype(str).to_numpy()),
+            "primary_cause": flagged["primary_cause"].astype(str).to_numpy(),
+            "lifecycle_stage": flagged["lifecycle_stage"].astype(str).to_numpy(),
+            "churn_probability": flagged["churn_probability"].to_numpy(dtype=float),
+            "left": y,
+            "cost": np.where(has, done["cost"].reindex(flagged["customer_id"]).to_numpy(dtype=float), 0.0),
+            "control_recorded": control & pd.notna(recorded),
+        }))
+    columns = ["run", "customer_id", "group", "action", "primary_cause", "lifecycle_stage", "churn_probability", "left", "cost",
+               "control_recorded"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return out[out["left"].notna()].reset_index(drop=True)
+
+
+def uplift_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``keys``: the treated and control customers, their churn rates, the uplift (control minus treated)
+    with its 95% interval, the customers saved (uplift x treated), the cost and the cost per customer saved."""
+    keys = list(keys)
+    base = rows[rows["group"].isin(["treated", "control"])]
+    if base.empty:
+        return pd.DataFrame(columns=[*keys, *CELL_COLUMNS[len(CELL_KEYS):]])
+    g = base.assign(is_t=base["group"].eq("treated"), left_t=base["left"].where(base["group"].eq("treated")),
+                    left_c=base["left"].where(base["group"].eq("control")))
+    out = g.groupby(keys, sort=True, observed=True).agg(
+        treated=("is_t", "sum"), treated_churn_rate=("left_t", "mean"), control=("left_c", "count"),
+        control_churn_rate=("left_c", "mean"), cost=("cost", "sum")).reset_index()
+    nt, nc = out["treated"].to_numpy(dtype=float), out["control"].to_numpy(dtype=float)
+    pt, pc = out["treated_churn_rate"].to_numpy(dtype=float), out["control_churn_rate"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(pc * (1 - pc) / nc + pt * (1 - pt) / nt)
+        out["uplift"] = pc - pt
+        out["uplift_low"] = out["uplift"] - Z95 * se
+        out["uplift_high"] = out["uplift"] + Z95 * se
+        out["customers_saved"] = out["uplift"] * nt
+        out["cost_per_customer_saved"] = np.where(out["customers_saved"] > 0, out["cost"] / out["customers_saved"], np.nan)
+    out["treated"] = out["treated"].astype(int)
+    out["control"] = out["control"].astype(int)
+    return out[[*keys, *CELL_COLUMNS[len(CELL_KEYS):]]]
+
+
+def matched_remedies(rows: pd.DataFrame) -> pd.DataFrame:
+    """Uplift of remedies that address the customer's cause (an offer for price, a call for service) against
+    those that address another family."""
+    fam = rows["action"].map(REMEDY_FAMILY).fillna("other")
+    kind = np.where(fam.eq(rows["primary_cause"]), "matched", "mismatched")
+    return uplift_table(rows.assign(remedy=kind), ["remedy"])
+
+
+def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, float]:
+    """Qini coefficient of ranking the treated and control customers by ``score`` (highest first), and of the
+    ranking by the realised outcome that no model can beat (the oracle's); area between the Qini curve and the
+    straight line from no one to everyone, per customer. The uplift here is customers kept, so a leaver counts -1."""
+    base = rows[rows["group"].isin(["treated", "control"])]
+    if base.empty or base["group"].eq("treated").all() or base["group"].eq("control").all():
+        return {"qini": float("nan"), "qini_oracle": float("nan"), "customers": len(base)}
+    stay = 1.0 - base["left"].to_numpy(dtype=float)
+    treated = base["group"].eq("treated").to_numpy()
+
+    def coefficient(order: np.ndarray) -> float:
+        t, s = treated[order], stay[order]
+        nt, nc = np.cumsum(t), np.cumsum(~t)
+        kept_t, kept_c = np.cumsum(s * t), np.cumsum(s * ~t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curve = kept_t - np.where(nc > 0, kept_c * nt / nc, 0.0)
+        n = len(order)
+        line = curve[-1] * np.arange(1, n + 1) / n
+        return float(np.mean(curve - line) / n)
+
+    by_score = np.argsort(-base[score].to_numpy(dtype=float), kind="stable")
+    # The best possible order: treated who stayed, control who left, treated who left, control who stayed.
+    place = np.select([treated & (stay == 1), ~treated & (stay == 0), treated], [0, 1, 2], 3)
+    best = np.lexsort((np.arange(len(base)), place))
+    return {"qini": coefficient(by_score), "qini_oracle": coefficient(best), "customers": len(base)}

@@ -1,0 +1,79 @@
+"""What the remedies did: treated against control, only for matured runs, control customers never counted as treated."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.config import ChurnConfig
+from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
+from churnml.monitoring.outcomes import Z95
+
+T = "2025-03-01"
+CFG = ChurnConfig()  # horizon 60, grace 30
+
+
+def _run(n_treated=40, n_control=20, n_untreated=10):
+    """A run's flagged customers: price-caused, offered; those whose number is below a cut left."""
+    n = n_treated + n_control + n_untreated
+    ids = [f"C{i:03d}" for i in range(n)]
+    group = ["treated"] * n_treated + ["control"] * n_control + ["untreated"] * n_untreated
+    customers = pd.DataFrame({
+        "customer_id": ids, "churn_probability": np.linspace(0.9, 0.1, n), "flagged": True,
+        "control_group": [g == "control" for g in group], "recommended_action": "retention_offer",
+        "primary_cause": "price", "lifecycle_stage": "established",
+    })
+    return ids, group, customers
+
+
+def _subscriptions(ids, leavers):
+    end = [pd.Timestamp("2025-04-01") if c in leavers else pd.NaT for c in ids]
+    return pd.DataFrame({"customer_id": ids, "start_date": pd.Timestamp("2023-01-01"), "end_date": end, "plan": "basic",
+                         "monthly_price": 20.0})
+
+
+def test_uplift_is_control_churn_minus_treated_churn_with_its_interval():
+    ids, group, customers = _run()
+    treated = [c for c, g in zip(ids, group) if g == "treated"]
+    control = [c for c, g in zip(ids, group) if g == "control"]
+    leavers = set(treated[:4]) | set(control[:6])  # 10% of the treated leave, 30% of the control group
+    actions = pd.DataFrame({"customer_id": treated + control[:2], "timestamp": pd.Timestamp("2025-03-05"),
+                            "action": "retention_offer", "cost": 40.0})  # two control customers got one anyway
+    rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, leavers), actions, pd.Timestamp("2025-06-30"), CFG, 30)
+    assert rows["group"].value_counts().to_dict() == {"treated": 40, "control": 20, "untreated": 10}
+    assert rows.loc[rows["group"] == "control", "control_recorded"].sum() == 2  # still control: by assignment
+    cell = uplift_table(rows, ["action", "primary_cause", "lifecycle_stage"]).iloc[0]
+    assert (cell["treated"], cell["control"]) == (40, 20)
+    assert cell["uplift"] == pytest.approx(0.3 - 0.1)
+    se = np.sqrt(0.3 * 0.7 / 20 + 0.1 * 0.9 / 40)
+    assert (cell["uplift_low"], cell["uplift_high"]) == pytest.approx((0.2 - Z95 * se, 0.2 + Z95 * se))
+    assert cell["customers_saved"] == pytest.approx(8.0) and cell["cost"] == pytest.approx(40 * 40.0)
+    assert cell["cost_per_customer_saved"] == pytest.approx(1600 / 8)
+    assert matched_remedies(rows)["remedy"].tolist() == ["matched"]  # an offer for a price cause
+
+
+@pytest.mark.parametrize(("newest", "matured"), [
+    ("2025-05-29", False),  # T + 60 + 30 days is 2025-05-30: the grace has not passed
+    ("2025-05-30", True),
+])
+def test_a_run_counts_only_once_its_horizon_and_grace_have_passed(newest, matured):
+    ids, _, customers = _run()
+    rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, set()), pd.DataFrame(
+        columns=["customer_id", "timestamp", "action", "cost"]), pd.Timestamp(newest), CFG, 30)
+    assert (len(rows) > 0) == matured
+
+
+def test_a_remedy_counts_only_inside_the_window_after_the_run():
+    ids, group, customers = _run(n_treated=3, n_control=1, n_untreated=0)
+    actions = pd.DataFrame({"customer_id": ids[:3], "action": "retention_offer", "cost": 1.0,
+                            "timestamp": pd.to_datetime(["2025-02-28", "2025-03-01", "2025-03-31"])})
+    rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, set()), actions, pd.Timestamp("2025-07-01"), CFG, 30)
+    assert rows["group"].tolist() == ["untreated", "treated", "untreated", "control"]  # before T, on T, after T + 30
+
+
+def test_qini_of_a_perfect_ranking_reaches_the_oracle():
+    ids, group, customers = _run(n_treated=50, n_control=50, n_untreated=0)
+    treated = np.array([g == "treated" for g in group])
+    rows = pd.DataFrame({"group": group, "left": np.where(treated, 0.0, 1.0), "churn_probability": np.linspace(1, 0, 100)})
+    random_order = rows.assign(churn_probability=np.random.default_rng(0).random(100))
+    q = qini(rows)
+    assert q["qini"] == pytest.approx(q["qini_oracle"]) and q["qini"] > qini(random_order)["qini"]
