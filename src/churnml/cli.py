@@ -1200,6 +1200,8 @@ def outcomes(
         "customers": {g: int(n) for g, n in result.rows["group"].value_counts().sort_index().items()},
         "overall": overall, "matched": result.matched.to_dict(orient="records"),
         "by_action": result.by_action.to_dict(orient="records"), "runs": result.runs.to_dict(orient="records"),
+        "intention_to_treat": {"overall": pipeline.uplift_overall(result.rows.assign(group=result.rows["group"].replace("untreated", "treated"))),
+                               "by_action": result.assigned.to_dict(orient="records")},
         "qini": result.qini,
         "control_with_a_recorded_remedy": int(result.rows["control_recorded"].sum()),
     }

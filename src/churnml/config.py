@@ -361,6 +361,11 @@ class MonitoringConfig(_Model):
         30, ge=1, le=366,
         description="`outcomes`: a remedy recorded in `retention_actions` within this many days of a run counts as that run's treatment.",
     )
+    treatment_washout_days: int = Field(
+        90, ge=0, le=3660,
+        description="`outcomes`: customers with a remedy recorded in this many days before a run are left out of that run's comparison, "
+        "on both sides: a remedy still working would blur the control group (drawn afresh each run) and the treated alike.",
+    )
     move_factor: float = Field(
         2.0, ge=0,
         description="A feature moved since the previous run when the PSI between the two runs is at least this many times its usual "

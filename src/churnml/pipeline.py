@@ -878,6 +878,7 @@ class Outcomes:
     matched: pd.DataFrame
     runs: pd.DataFrame
     qini: dict[str, float]
+    assigned: pd.DataFrame  # intention to treat, per recommended action x cause
 
 
 def outcomes(subscriptions: pd.DataFrame, actions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]], as_of: pd.Timestamp,
@@ -885,13 +886,14 @@ def outcomes(subscriptions: pd.DataFrame, actions: pd.DataFrame, runs: list[tupl
     """Churn of the treated against the control group of every run whose horizon and grace have passed by
     ``as_of``, from the runs' histories and the ``retention_actions`` the CRM recorded (both known at ``as_of``)."""
     from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
-    from churnml.monitoring.outcomes import CELL_KEYS
+    from churnml.monitoring.outcomes import CELL_KEYS, assigned_table
 
-    rows = outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days)
+    rows = outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days,
+                        config.monitoring.treatment_washout_days)
     per_run = (rows.groupby(["run", "group"], sort=True)["left"].agg(customers="size", churn_rate="mean").reset_index()
                if len(rows) else pd.DataFrame(columns=["run", "group", "customers", "churn_rate"]))
     return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
-                    per_run, qini(rows))
+                    per_run, qini(rows), assigned_table(rows, ["action", "primary_cause"]))
 
 
 def uplift_overall(rows: pd.DataFrame) -> dict[str, float]:

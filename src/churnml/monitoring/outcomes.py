@@ -42,11 +42,13 @@ def treated_rows(flagged: pd.DataFrame, actions: pd.DataFrame, t: pd.Timestamp, 
 
 
 def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscriptions: pd.DataFrame, actions: pd.DataFrame,
-                 newest: pd.Timestamp, config: ChurnConfig, window_days: int) -> pd.DataFrame:
+                 newest: pd.Timestamp, config: ChurnConfig, window_days: int, washout_days: int = 0) -> pd.DataFrame:
     """One row per flagged customer of every matured run: ``run``, ``customer_id``, ``group`` (control, treated,
-    untreated), ``action`` (the recorded remedy; for the others the recommended one), ``primary_cause``,
-    ``lifecycle_stage``, ``churn_probability``, ``left`` (the training label: churned within the horizon, confirmed
-    after the grace period) and ``cost``. A run matures when T + horizon + grace <= ``newest``."""
+    untreated), ``action`` (the recorded remedy; for the others the recommended one), ``recommended_action``,
+    ``primary_cause``, ``lifecycle_stage``, ``churn_probability``, ``left`` (the training label: churned within the
+    horizon, confirmed after the grace period) and ``cost``. A run matures when T + horizon + grace <= ``newest``.
+    Customers with a remedy recorded in the ``washout_days`` before T are left out on both sides (decided by what
+    happened before the run, so the comparison stays fair)."""
     frames = []
     for run, customers in runs:
         t = as_timestamp(run["as_of"])
@@ -55,6 +57,9 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
         if t + pd.Timedelta(days=horizon + grace) > newest or "control_group" not in customers:
             continue  # not matured, or a run from before control groups
         flagged = customers[customers["flagged"].to_numpy(dtype=bool)]
+        if washout_days:
+            recent = actions[(actions["timestamp"] >= t - pd.Timedelta(days=washout_days)) & (actions["timestamp"] < t)]
+            flagged = flagged[~flagged["customer_id"].isin(recent["customer_id"])]
         labels = build_labels(subscriptions, t, config.labels.model_copy(update={"horizon_days": horizon, "grace_days": grace}))
         y = labels.reindex(flagged["customer_id"]).to_numpy(dtype=float)
         done = treated_rows(flagged, actions, t, window_days).set_index("customer_id")
@@ -66,6 +71,7 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
             "customer_id": flagged["customer_id"].to_numpy(),
             "group": np.where(control, "control", np.where(has, "treated", "untreated")),
             "action": np.where(has, recorded, flagged["recommended_action"].astype(str).to_numpy()),
+            "recommended_action": flagged["recommended_action"].astype(str).to_numpy(),
             "primary_cause": flagged["primary_cause"].astype(str).to_numpy(),
             "lifecycle_stage": flagged["lifecycle_stage"].astype(str).to_numpy(),
             "churn_probability": flagged["churn_probability"].to_numpy(dtype=float),
@@ -73,7 +79,7 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
             "cost": np.where(has, done["cost"].reindex(flagged["customer_id"]).to_numpy(dtype=float), 0.0),
             "control_recorded": control & pd.notna(recorded),
         }))
-    columns = ["run", "customer_id", "group", "action", "primary_cause", "lifecycle_stage", "churn_probability", "left", "cost",
+    columns = ["run", "customer_id", "group", "action", "recommended_action", "primary_cause", "lifecycle_stage", "churn_probability", "left", "cost",
                "control_recorded"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return out[out["left"].notna()].reset_index(drop=True)
@@ -103,6 +109,14 @@ def uplift_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     out["treated"] = out["treated"].astype(int)
     out["control"] = out["control"].astype(int)
     return out[[*keys, *CELL_COLUMNS[len(CELL_KEYS):]]]
+
+
+def assigned_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Intention to treat: every flagged customer outside the control group counts as treated, whether the CRM
+    recorded a remedy or not, by the action the run recommended. Immune to which customers the CRM chose to reach
+    (the assignment is the random draw), diluted by those it did not."""
+    assigned = rows.assign(group=np.where(rows["group"].eq("control"), "control", "treated"), action=rows["recommended_action"])
+    return uplift_table(assigned, keys)
 
 
 def matched_remedies(rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,52 @@
+"""churnml outcomes through the command line, on the treatment world: a CRM that applied the playbook."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnml import io
+
+pytestmark = pytest.mark.slow
+
+CHURNML = str(Path(sys.executable).parent / "churnml")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CHURNML, *args], capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def test_outcomes_compare_the_treated_with_the_control_group_of_matured_runs(tmp_path):
+    (tmp_path / "fast.yaml").write_text("model:\n  max_rounds: 120\n  num_threads: 2\ntracking:\n  enabled: false\n")
+    proc = run("generate", "--out", "data", "--customers", "4000", "--seed", "3", "--months", "18", "--world", "treatments", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "data" / "treatments.parquet").is_file()
+    proc = run("train", "--data", "data", "--as-of", "2024-12-01", "--config", "fast.yaml", "--model-dir", "models", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for day in ("2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01", "2025-05-01"):
+        proc = run("score", "--data", "data", "--as-of", day, "--model", "models/latest", "--out", "out/scores.csv", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    proc = run("outcomes", "--data", "data", "--runs", "out/scores.csv", "--as-of", "2025-07-01", "--out", "out/outcomes.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "outcomes.json").read_text())
+    # matured by 2025-07-01 (T + 60 + 30 days): the runs up to 2025-03-01, not 2025-05-01
+    assert summary["runs_matured"] == ["2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01"]
+    assert {"control", "treated"} <= set(summary["customers"])
+    cells = pd.read_csv(tmp_path / "out" / "outcomes.csv")
+    assert {"action", "primary_cause", "lifecycle_stage", "uplift", "uplift_low", "uplift_high", "customers_saved"} <= set(cells.columns)
+    assert cells["treated"].sum() == summary["customers"]["treated"]
+    measured = cells.dropna(subset=["uplift"])  # a cell without control customers has no uplift to measure
+    assert len(measured) and (measured["uplift_low"] <= measured["uplift"]).all() and (measured["uplift"] <= measured["uplift_high"]).all()
+    assert cells.loc[cells["control"] == 0, "uplift"].isna().all()
+    assert (tmp_path / "out" / "outcomes.png").is_file()
+    # control customers are never counted as treated, whatever the CRM recorded
+    control = set()
+    for r in io.past_runs(io.runs_folder(tmp_path / "out" / "scores.csv")):
+        c = r.customers(["customer_id", "control_group"])
+        control |= {(r.run["as_of"], i) for i in c.loc[c["control_group"], "customer_id"]}
+    assert control and summary["control_with_a_recorded_remedy"] == 0  # the simulated CRM respects the hash
+    assert summary["overall"]["uplift"] > 0  # the remedies keep customers in this world
+    assert 0 <= summary["qini"]["qini"] <= summary["qini"]["qini_oracle"] or summary["qini"]["qini"] < 0
