@@ -48,6 +48,10 @@ def test_equal_probabilities_keep_their_order_in_the_ranking():
     assert rank_by_risk(np.array([0.2, 0.5, 0.2, 0.9])).tolist() == [3, 2, 4, 1]
 
 
+def _held(*args, **kwargs):
+    return control_group(*args, **kwargs)[0]
+
+
 def _ids(n: int) -> pd.Index:
     return pd.Index([f"C{i:07d}" for i in range(n)])
 
@@ -57,10 +61,10 @@ def test_the_control_group_holds_the_configured_share_of_the_flagged(fraction):
 
     ids = _ids(100_000)
     flagged = np.ones(len(ids), dtype=bool)
-    held = control_group(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
+    held = _held(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
     assert abs(held.mean() - fraction) <= 0.01  # +-1 point on 100k
     flagged[::2] = False  # only the flagged are ever held out
-    held = control_group(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
+    held = _held(ids, pd.Timestamp("2026-01-01"), flagged, fraction, "k")
     assert not held[~flagged].any() and abs(held[flagged].mean() - fraction) <= 0.01
 
 
@@ -69,15 +73,32 @@ def test_the_control_group_is_a_keyed_draw_per_customer_and_run():
     ids = _ids(20_000)
     flagged = np.ones(len(ids), dtype=bool)
     t = pd.Timestamp("2026-01-01")
-    held = control_group(ids, t, flagged, 0.1, "k")
-    assert np.array_equal(held, control_group(ids, t, flagged, 0.1, "k"))  # no random state: the same again
+    held = _held(ids, t, flagged, 0.1, "k")
+    assert np.array_equal(held, _held(ids, t, flagged, 0.1, "k"))  # no random state: the same again
     order = np.random.default_rng(0).permutation(len(ids))
-    assert np.array_equal(control_group(ids[order], t, flagged, 0.1, "k"), held[order])  # row order does not matter
-    half = control_group(ids[:10_000], t, flagged[:10_000], 0.1, "k")
+    assert np.array_equal(_held(ids[order], t, flagged, 0.1, "k"), held[order])  # row order does not matter
+    half = _held(ids[:10_000], t, flagged[:10_000], 0.1, "k")
     assert np.array_equal(half, held[:10_000])  # nor which partition a customer is scored in
-    next_run = control_group(ids, pd.Timestamp("2026-02-01"), flagged, 0.1, "k")
-    other_key = control_group(ids, t, flagged, 0.1, "another key")
+    next_run = _held(ids, pd.Timestamp("2026-02-01"), flagged, 0.1, "k")
+    other_key = _held(ids, t, flagged, 0.1, "another key")
     for other in (next_run, other_key):  # re-drawn: about a tenth of this run's group is held out again
         assert abs((held & other).sum() / held.sum() - 0.1) < 0.03
-    assert not control_group(ids, t, flagged, 0.0, "k").any()
-    assert not control_group(ids, t, np.zeros(len(ids), dtype=bool), 0.5, "k").any()
+    assert not _held(ids, t, flagged, 0.0, "k").any()
+    assert not _held(ids, t, np.zeros(len(ids), dtype=bool), 0.5, "k").any()
+
+
+def test_a_control_customer_stays_held_out_while_their_outcome_is_measured():
+    ids = _ids(20_000)
+    flagged = np.ones(len(ids), dtype=bool)
+    jan, feb, apr = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01"), pd.Timestamp("2026-04-01")
+    held, until = control_group(ids, jan, flagged, 0.05, "k", None, 60)
+    assert (until[held] == (jan + pd.Timedelta(days=60)).value // 86_400_000_000_000).all() and (until[~held] == -1).all()
+    again, until_feb = control_group(ids, feb, flagged, 0.05, "k", until, 60)
+    assert again[held].all()  # flagged again in February, still control: no remedy may reach them yet
+    drawn = _held(ids, feb, flagged, 0.05, "k")
+    assert np.array_equal(again, held | drawn)
+    assert (until_feb[held & ~drawn] == until[held & ~drawn]).all()  # the January hold keeps its end
+    later, _ = control_group(ids, apr, flagged, 0.05, "k", until_feb, 60)
+    assert np.array_equal(later, _held(ids, apr, flagged, 0.05, "k") | (until_feb > apr.value // 86_400_000_000_000))
+    not_flagged = np.zeros(len(ids), dtype=bool)
+    assert not control_group(ids, feb, not_flagged, 0.05, "k", until, 60)[0].any()  # only the flagged are control

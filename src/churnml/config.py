@@ -182,6 +182,11 @@ class FlaggingConfig(_Model):
         description="Share of the flagged customers held out as a control group each run (`control_group` true in the scores file: "
         "measure, do not treat), so that what the remedies save can be measured; 0 turns it off.",
     )
+    control_hold_days: int | None = Field(
+        None, ge=0, le=3660,
+        description="Days a customer drawn into the control group stays held out (flagged again within them, still control): the "
+        "horizon in which `outcomes` measures them; unset: labels.horizon_days.",
+    )
     control_key: str = Field(
         "churnml-control", min_length=1,
         description="Key of the hash that draws the control group from the customer id and the run date: the same customer and date "

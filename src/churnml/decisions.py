@@ -46,14 +46,24 @@ def flag(rank: np.ndarray, p: np.ndarray, config: ChurnConfig) -> np.ndarray:
     return p >= f.probability_threshold
 
 
-def control_group(customer_ids: pd.Series | pd.Index, as_of: pd.Timestamp, flagged: np.ndarray, fraction: float, key: str) -> np.ndarray:
-    """The flagged customers held out from treatment (:func:`churnml.remedies.held_out` of the flagged ones):
-    deterministic per customer and run, independent of partitions, engines and row order, re-drawn each run."""
+def control_group(customer_ids: pd.Series | pd.Index, as_of: pd.Timestamp, flagged: np.ndarray, fraction: float, key: str,
+                  held_until: np.ndarray | None = None, hold_days: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The flagged customers held out from treatment tonight, and until when each customer stays held out.
+
+    A flagged customer is drawn by :func:`churnml.remedies.held_out` (deterministic per customer and run,
+    independent of partitions, engines and row order), or is still held from an earlier run (``held_until``, days
+    since the epoch, after ``as_of``): a control customer stays untreated for the ``hold_days`` in which their
+    outcome is measured, even when a later run flags them again, so no remedy of a later run blurs the comparison."""
     flagged = np.asarray(flagged, dtype=bool)
-    out = np.zeros(len(flagged), dtype=bool)
+    today = int(pd.Timestamp(as_of).normalize().value // 86_400_000_000_000)
+    until = np.full(len(flagged), -1, np.int64) if held_until is None else np.asarray(held_until, dtype=np.int64).copy()
+    still = until > today
+    drawn = np.zeros(len(flagged), dtype=bool)
     if fraction > 0 and flagged.any():
-        out[np.flatnonzero(flagged)] = held_out(pd.Index(customer_ids)[flagged], as_of, fraction, key)
-    return out
+        drawn[np.flatnonzero(flagged)] = held_out(pd.Index(customer_ids)[flagged], as_of, fraction, key)
+    held = flagged & (drawn | still)
+    until = np.where(drawn & flagged & ~still, today + hold_days, np.where(still, until, -1))
+    return held, until
 
 
 def referral_candidates(

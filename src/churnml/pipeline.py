@@ -782,7 +782,11 @@ def score(
         order[rank - 1] = np.arange(len(rank))
         n = len(order)
         before = previous.customers().set_index("customer_id") if previous is not None else None
-        held = control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key)
+        hold = config.flagging.control_hold_days if config.flagging.control_hold_days is not None else config.labels.horizon_days
+        was_held = (before["held_until"].reindex(first.index).fillna(-1).to_numpy(dtype=np.int64)
+                    if before is not None and "held_until" in before else None)
+        held, held_until = control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key,
+                                         was_held, hold)
         prev_p = before["churn_probability"].reindex(first.index).to_numpy(dtype=float) if before is not None else np.full(n, np.nan)
         columns: dict[str, Any] = {
             "customer_id": pd.array(first.index, dtype="str").take(order),
@@ -820,6 +824,7 @@ def score(
                                 # what `outcomes` needs to compare the treated with the control group later
                                 "lifecycle_stage": pd.Categorical(first["stage"].to_numpy()),
                                 "control_group": held,
+                                "held_until": held_until,  # days since the epoch a control customer stays held out
                                 "recommended_action": pd.Categorical(np.full(n, "none"), categories=_ACTIONS)})
         del tier
 

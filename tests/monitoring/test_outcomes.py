@@ -18,7 +18,7 @@ def _run(n_treated=40, n_control=20, n_untreated=10):
     ids = [f"C{i:03d}" for i in range(n)]
     group = ["treated"] * n_treated + ["control"] * n_control + ["untreated"] * n_untreated
     customers = pd.DataFrame({
-        "customer_id": ids, "churn_probability": np.linspace(0.9, 0.1, n), "flagged": True,
+        "customer_id": ids, "churn_probability": 0.5, "flagged": True,
         "control_group": [g == "control" for g in group], "recommended_action": "retention_offer",
         "primary_cause": "price", "lifecycle_stage": "established",
     })
@@ -42,7 +42,7 @@ def test_uplift_is_control_churn_minus_treated_churn_with_its_interval():
     assert rows["group"].value_counts().to_dict() == {"treated": 40, "control": 20, "untreated": 10}
     assert rows.loc[rows["group"] == "control", "control_recorded"].sum() == 2  # still control: by assignment
     cell = uplift_table(rows, ["action", "primary_cause", "lifecycle_stage"]).iloc[0]
-    assert (cell["treated"], cell["control"]) == (40, 20)
+    assert (cell["treated"], cell["treated_compared"], cell["control"]) == (40, 40, 20)
     assert cell["uplift"] == pytest.approx(0.3 - 0.1)
     se = np.sqrt(0.3 * 0.7 / 20 + 0.1 * 0.9 / 40)
     assert (cell["uplift_low"], cell["uplift_high"]) == pytest.approx((0.2 - Z95 * se, 0.2 + Z95 * se))
@@ -63,15 +63,35 @@ def test_a_run_counts_only_once_its_horizon_and_grace_have_passed(newest, mature
 
 
 def test_a_remedy_counts_only_inside_the_window_after_the_run():
-    ids, group, customers = _run(n_treated=3, n_control=1, n_untreated=0)
+    ids, _, customers = _run(n_treated=3, n_control=1, n_untreated=0)
     actions = pd.DataFrame({"customer_id": ids[:3], "action": "retention_offer", "cost": 1.0,
                             "timestamp": pd.to_datetime(["2025-02-28", "2025-03-01", "2025-03-31"])})
     rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, set()), actions, pd.Timestamp("2025-07-01"), CFG, 30)
     assert rows["group"].tolist() == ["untreated", "treated", "untreated", "control"]  # before T, on T, after T + 30
 
 
+def test_the_treated_are_compared_with_control_customers_as_risky_as_they_were():
+    """A CRM that reaches the riskiest flagged customers first: the raw difference would call a working remedy
+    useless; within risk strata the uplift is the remedy's."""
+    rng = np.random.default_rng(1)
+    n = 40_000
+    p = rng.choice([0.1, 0.5], n)  # two kinds of flagged customers
+    control = rng.random(n) < 0.1
+    reached = ~control & (rng.random(n) < np.where(p == 0.5, 0.9, 0.1))  # the CRM reaches mostly the risky ones
+    left = rng.random(n) < p * np.where(reached, 0.6, 1.0)  # the remedy removes 40% of the risk
+    rows = pd.DataFrame({"group": np.where(control, "control", np.where(reached, "treated", "untreated")), "left": left.astype(float),
+                         "churn_probability": p, "action": "senior_manager_call", "primary_cause": "service",
+                         "lifecycle_stage": "established", "cost": 0.0})
+    cell = uplift_table(rows, ["action", "primary_cause", "lifecycle_stage"]).iloc[0]
+    treated = rows[rows["group"] == "treated"]
+    truth = (treated["churn_probability"] * 0.4).mean()  # the risk the remedy took from the treated
+    raw = rows.loc[control, "left"].mean() - treated["left"].mean()
+    assert raw < 0.5 * truth  # the raw comparison: the treated were simply riskier
+    assert cell["uplift_low"] <= truth <= cell["uplift_high"] and abs(cell["uplift"] - truth) < 0.02
+
+
 def test_qini_of_a_perfect_ranking_reaches_the_oracle():
-    ids, group, customers = _run(n_treated=50, n_control=50, n_untreated=0)
+    _, group, _ = _run(n_treated=50, n_control=50, n_untreated=0)
     treated = np.array([g == "treated" for g in group])
     rows = pd.DataFrame({"group": group, "left": np.where(treated, 0.0, 1.0), "churn_probability": np.linspace(1, 0, 100)})
     random_order = rows.assign(churn_probability=np.random.default_rng(0).random(100))

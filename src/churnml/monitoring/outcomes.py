@@ -4,9 +4,11 @@ Each run holds out a random control group of its flagged customers (:func:`churn
 horizon and grace have passed, its flagged customers split three ways: the control group (not to be treated), the
 treated (a remedy recorded in ``retention_actions`` within ``window_days`` of the run) and the rest (flagged, not held
 out, but nothing recorded). The control group is a random draw from the same flagged population, so the churn rate
-of its customers with a given recommended action, cause and stage is what the treated of that cell would have done
-untreated, and the difference is the remedy's uplift (positive: fewer leave). Intervals are the normal approximation
-of a difference of two proportions; a cell with too few controls says so through its width.
+of its customers of a cause, stage and risk is what the treated of that cause, stage and risk would have done
+untreated, and the difference is the remedy's uplift (positive: fewer leave). Comparing within risk strata keeps a
+CRM that reaches the riskiest flagged customers first from passing their higher churn off as a failed remedy.
+Intervals are the normal approximation of a difference of two proportions; a cell with few controls says so through
+its width.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ REMEDY_FAMILY = {"retention_offer": "price", "plan_review": "price", "winback_of
                  "senior_manager_call": "service", "incident_update": "service", "winback_service_call": "service",
                  "onboarding_care": "other", "dedicated_contact": "other"}
 CELL_KEYS = ("action", "primary_cause", "lifecycle_stage")
-CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low", "uplift_high",
-                "customers_saved", "cost", "cost_per_customer_saved"]
+CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_compared", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low",
+                "uplift_high", "customers_saved", "cost", "cost_per_customer_saved"]
+RISK_STRATA = 5  # the treated are compared with control customers of the same risk quintile
 
 
 def treated_rows(flagged: pd.DataFrame, actions: pd.DataFrame, t: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -85,29 +88,55 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
     return out[out["left"].notna()].reset_index(drop=True)
 
 
-def uplift_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Per group of ``keys``: the treated and control customers, their churn rates, the uplift (control minus treated)
-    with its 95% interval, the customers saved (uplift x treated), the cost and the cost per customer saved."""
+def uplift_table(rows: pd.DataFrame, keys: Sequence[str], strata: int = RISK_STRATA, peers: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per group of ``keys``: the treated customers, their churn rate, and what they would have done untreated:
+    the churn rate of the control customers of the same cause and stage (whatever action was recommended to them)
+    in the same risk stratum (``strata`` quantiles of ``churn_probability``), weighted as the treated are spread
+    over the strata. Whoever the CRM chose to reach, a treated customer is compared with control customers as risky
+    as they were. The uplift (control minus treated) has a 95% interval (normal approximation, summed over strata);
+    treated customers in a stratum without control customers are left out of it (``treated_compared``). Also the
+    customers saved (uplift x treated), the cost and the cost per customer saved. ``peers``: what a control customer
+    must share with a treated one (default: the ``keys`` but the action: a control customer stands for any remedy of
+    its cause and stage)."""
     keys = list(keys)
+    peers = [k for k in keys if k != "action"] if peers is None else list(peers)
+    fine = list(dict.fromkeys([*keys, *peers]))
     base = rows[rows["group"].isin(["treated", "control"])]
     if base.empty:
         return pd.DataFrame(columns=[*keys, *CELL_COLUMNS[len(CELL_KEYS):]])
-    g = base.assign(is_t=base["group"].eq("treated"), left_t=base["left"].where(base["group"].eq("treated")),
-                    left_c=base["left"].where(base["group"].eq("control")))
-    out = g.groupby(keys, sort=True, observed=True).agg(
-        treated=("is_t", "sum"), treated_churn_rate=("left_t", "mean"), control=("left_c", "count"),
-        control_churn_rate=("left_c", "mean"), cost=("cost", "sum")).reset_index()
-    nt, nc = out["treated"].to_numpy(dtype=float), out["control"].to_numpy(dtype=float)
-    pt, pc = out["treated_churn_rate"].to_numpy(dtype=float), out["control_churn_rate"].to_numpy(dtype=float)
+    p = base["churn_probability"].to_numpy(dtype=float)
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, strata + 1)[1:-1])) if len(p) else np.array([])
+    base = base.assign(stratum=np.searchsorted(edges, p, side="right"), left=base["left"].astype(float))
+    treated, control = base[base["group"].eq("treated")], base[base["group"].eq("control")]
+    by_t = treated.groupby([*fine, "stratum"], observed=True)["left"].agg(nt="size", pt="mean").reset_index()
+    by_c = control.groupby([*peers, "stratum"], observed=True)["left"].agg(nc="size", pc="mean").reset_index()
+    cells = by_t.merge(by_c, on=[*peers, "stratum"], how="left")
+    usable = cells["nc"].fillna(0).to_numpy() > 0
+    cells = cells.assign(nt_used=np.where(usable, cells["nt"], 0))
+    total = cells.groupby(keys, observed=True)["nt_used"].transform("sum").to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(pc * (1 - pc) / nc + pt * (1 - pt) / nt)
-        out["uplift"] = pc - pt
-        out["uplift_low"] = out["uplift"] - Z95 * se
-        out["uplift_high"] = out["uplift"] + Z95 * se
-        out["customers_saved"] = out["uplift"] * nt
+        w = np.where(usable, cells["nt"].to_numpy(dtype=float) / total, 0.0)
+        pc, pt = cells["pc"].to_numpy(dtype=float), cells["pt"].to_numpy(dtype=float)
+        nc, nt = cells["nc"].to_numpy(dtype=float), cells["nt"].to_numpy(dtype=float)
+        var = np.where(usable, w**2 * (pc * (1 - pc) / nc + pt * (1 - pt) / nt), 0.0)
+    cells = cells.assign(wpc=np.where(usable, w * pc, 0.0), wpt=np.where(usable, w * pt, 0.0), var=var,
+                         nc_used=np.where(usable, nc, 0.0))
+    out = cells.groupby(keys, sort=True, observed=True).agg(
+        treated=("nt", "sum"), treated_compared=("nt_used", "sum"), control=("nc_used", "sum"), wpc=("wpc", "sum"),
+        wpt=("wpt", "sum"), var=("var", "sum")).reset_index()
+    raw = treated.groupby(keys, observed=True).agg(treated_churn_rate=("left", "mean"), cost=("cost", "sum")).reset_index()
+    out = out.merge(raw, on=keys, how="left")
+    compared = out["treated_compared"].to_numpy(dtype=float) > 0
+    out["control_churn_rate"] = np.where(compared, out["wpc"], np.nan)
+    out["uplift"] = np.where(compared, out["wpc"] - out["wpt"], np.nan)
+    se = np.sqrt(out["var"].to_numpy(dtype=float))
+    out["uplift_low"] = out["uplift"] - Z95 * se
+    out["uplift_high"] = out["uplift"] + Z95 * se
+    out["customers_saved"] = out["uplift"] * out["treated"]
+    with np.errstate(divide="ignore", invalid="ignore"):
         out["cost_per_customer_saved"] = np.where(out["customers_saved"] > 0, out["cost"] / out["customers_saved"], np.nan)
-    out["treated"] = out["treated"].astype(int)
-    out["control"] = out["control"].astype(int)
+    for c in ("treated", "treated_compared", "control"):
+        out[c] = out[c].astype(int)
     return out[[*keys, *CELL_COLUMNS[len(CELL_KEYS):]]]
 
 
@@ -124,7 +153,7 @@ def matched_remedies(rows: pd.DataFrame) -> pd.DataFrame:
     those that address another family."""
     fam = rows["action"].map(REMEDY_FAMILY).fillna("other")
     kind = np.where(fam.eq(rows["primary_cause"]), "matched", "mismatched")
-    return uplift_table(rows.assign(remedy=kind), ["remedy"])
+    return uplift_table(rows.assign(remedy=kind), ["remedy"], peers=["primary_cause", "lifecycle_stage"])
 
 
 def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, float]:

@@ -80,6 +80,7 @@ class Treatments(_Model):
     ranking_noise: float = Field(0.6, ge=0, description="Lognormal sigma on the true risk the CRM ranks by (a model is not the oracle).")
     control_fraction: float = Field(0.05, ge=0, lt=1, description="As `flagging.control_fraction`: flagged customers held out.")
     control_key: str = Field("churnml-control", min_length=1, description="As `flagging.control_key`.")
+    control_hold_days: int = Field(60, ge=0, description="As `flagging.control_hold_days`: a control customer stays held out this long.")
     compliance: float = Field(0.8, ge=0, le=1, description="Share of the flagged, non-control customers the CRM really treats.")
     cause_error: float = Field(0.25, ge=0, le=1, description="Share of treated customers given the other family's remedy (the CRM misread the cause).")
     remedy_effect: float = Field(0.6, ge=0, le=1, description="Share of the addressed family's hazard a remedy removes while it lasts.")

@@ -2,7 +2,7 @@
 
 Each month, before the churn draw, it flags the riskiest active customers by a noisy view of their true 60-day risk,
 holds out the control group the nightly job would hold out (:func:`churnml.remedies.held_out` of the customer id
-and the date: the same customers whoever draws), treats the rest with some compliance, and lets every remedy still
+and the date: the same customers whoever draws, each kept out for ``control_hold_days``), treats the rest with some compliance, and lets every remedy still
 working change this month's hazard. A remedy addresses one family: a retention offer cuts the price hazard, a senior
 manager's call the service hazard; the CRM reads the cause right unless it errs, so matched remedies help and
 mismatched ones barely do. What it did becomes rows of ``retention_actions``; what it did and what that was worth
@@ -37,6 +37,7 @@ class Crm:
     max_hazard: float
     rng: np.random.Generator
     until: np.ndarray = field(init=False)  # month index a customer's remedy stops working (0: none)
+    held_until: np.ndarray = field(init=False)  # day (since the epoch) a control customer stays held out until
     family: np.ndarray = field(init=False)  # the family it addresses
     backfire: np.ndarray = field(init=False)
     actions: list[dict[str, np.ndarray]] = field(default_factory=list)
@@ -45,6 +46,7 @@ class Crm:
     def __post_init__(self) -> None:
         n = len(self.ids)
         self.until = np.zeros(n, np.int64)
+        self.held_until = np.full(n, -1, np.int64)
         self.family = np.zeros(n, np.int8)
         self.backfire = np.zeros(n, bool)
 
@@ -58,8 +60,13 @@ class Crm:
         k = int(np.ceil(c.flag_fraction * len(active)))
         flagged = np.zeros(len(active), bool)
         flagged[np.argsort(-seen_risk, kind="stable")[:k]] = True
-        control = np.zeros(len(active), bool)
-        control[flagged] = held_out(self.ids.take(active[flagged]), day, c.control_fraction, c.control_key)
+        today = int(day.value // 86_400_000_000_000)
+        drawn = np.zeros(len(active), bool)
+        drawn[flagged] = held_out(self.ids.take(active[flagged]), day, c.control_fraction, c.control_key)
+        still = self.held_until[active] > today  # held out in an earlier month, outcome still being measured
+        control = flagged & (drawn | still)
+        fresh = flagged & drawn & ~still
+        self.held_until[active[fresh]] = today + c.control_hold_days
         free = self.until[active] <= m  # a remedy still working is not repeated
         treated = flagged & ~control & free & (rng.random(len(active)) < c.compliance)
         cause = np.argmax(parts, axis=0)  # the true leading family: 0 other, 1 price, 2 service
