@@ -48,5 +48,13 @@ def test_outcomes_compare_the_treated_with_the_control_group_of_matured_runs(tmp
         c = r.customers(["customer_id", "control_group"])
         control |= {(r.run["as_of"], i) for i in c.loc[c["control_group"], "customer_id"]}
     assert control and summary["control_with_a_recorded_remedy"] == 0  # the simulated CRM respects the hash
-    assert summary["overall"]["uplift"] > 0  # the remedies keep customers in this world
+    overall = summary["overall"]
+    assert overall["treated"] > 0 and overall["control"] > 0 and overall["uplift_low"] < overall["uplift"] < overall["uplift_high"]
     assert 0 <= summary["qini"]["qini"] <= summary["qini"]["qini_oracle"] or summary["qini"]["qini"] < 0
+    # the report shows the same comparison
+    proc = run("report", "--scores", "out/scores.csv", "--out", "report", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert 'id="remedies"' in index and "Do the remedies work?" in index and (tmp_path / "report" / "assets" / "remedies.png").is_file()
+    treated = int(summary["overall"]["treated"])
+    assert f"<div class=\"v\">{treated:,}</div>" in index  # the same treated customers as outcomes counted

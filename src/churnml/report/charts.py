@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from churnml.plots import new_figure
+from churnml.plots import new_figure, outcomes_figure
 from churnml.report.labels import FAMILY_HEX, action_name, cause_name, stage_name
 
 UP, DOWN = "#c0392b", "#2e86c1"
@@ -399,3 +399,9 @@ def realised_performance(backtest: pd.DataFrame) -> bytes:
             ax.legend(frameon=False)
         fig.tight_layout()
         return _png(fig)
+
+
+def remedies(by_action: pd.DataFrame, matched: pd.DataFrame) -> bytes:
+    """Uplift per action and cause with its interval, and matched against mismatched remedies."""
+    with _style():
+        return _png(outcomes_figure(by_action.dropna(subset=["uplift"]), matched.dropna(subset=["uplift"])))

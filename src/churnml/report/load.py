@@ -15,6 +15,7 @@ from churnml.config import ChurnConfig, parse_config
 from churnml.dataset import Dataset
 from churnml.errors import InputError, NotFoundError
 from churnml.modeling.backtest import outcomes_known_until, realised_performance
+from churnml.monitoring import outcome_rows
 from churnml.report.gather import ReportInputs, StoredRuns, gather_report_inputs
 from churnml.report.render import EVALUATION_ORDER, render_report
 
@@ -65,6 +66,12 @@ def stored_runs(scores_path: Path, as_of: str, model_version: str, dataset: Data
     if newest is not None:
         backtest = realised_performance(dataset.subscriptions, [(r.run, r.customers(["customer_id", "churn_probability", "flagged"])) for r in runs],
                                         newest, config)
+    found = None
+    actions = dataset.retention_actions
+    if newest is not None and len(actions):
+        columns = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause", "lifecycle_stage"]
+        found = outcome_rows([(r.run, r.customers([c for c in columns if c in r.columns()])) for r in runs], dataset.subscriptions,
+                             actions, newest, config, config.monitoring.treatment_window_days, config.monitoring.treatment_washout_days)
     has_vectors = tonight is not None and any((tonight.folder / "features").glob("part-*.parquet"))
     return StoredRuns(
         runs=[r.run for r in runs],
@@ -72,6 +79,7 @@ def stored_runs(scores_path: Path, as_of: str, model_version: str, dataset: Data
         previous_flags=previous,
         backtest=backtest,
         newest=str(newest.date()) if newest is not None else None,
+        outcomes=found,
     )
 
 

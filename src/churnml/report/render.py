@@ -44,6 +44,7 @@ SECTIONS = (
     ("model", "Model card"),
 )
 WINBACK_SECTION = ("winback", "Win-back")  # shown before the model card when the report is given a win-back list
+REMEDIES_SECTION = ("remedies", "Do the remedies work?")  # shown after monitoring when the CRM recorded remedies
 FLAGGED_CSV = "flagged.csv"  # every flagged customer, for the table's download link
 PAGE_SIZE = 50  # rows of the flagged table shown at once
 EVALUATION_ORDER = ("reliability", "roc", "precision_recall", "lift", "importance", "shap_summary")
@@ -176,6 +177,8 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
             pictures["monitoring_drift"] = charts.drift_bars(monitoring.drift)
         if len(monitoring.backtest) and monitoring.backtest["matured"].astype(bool).any():
             pictures["monitoring_realised"] = charts.realised_performance(monitoring.backtest)
+    if inputs.remedies is not None:
+        pictures["remedies"] = charts.remedies(inputs.remedies.by_action, inputs.remedies.matched)
     if inputs.winback is not None:
         gate = (inputs.winback_run.get("value_rule") or {}).get("min_expected_value", 0.0)
         pictures["winback_values"] = charts.winback_values(inputs.winback, float(gate or 0.0))
@@ -195,6 +198,8 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
     files.update(_customer_pages(inputs))
     files[FLAGGED_CSV] = _flagged_csv(inputs)
     sections = list(SECTIONS)
+    if inputs.remedies is not None:
+        sections.insert(2, REMEDIES_SECTION)
     if inputs.winback is not None:
         sections.insert(len(sections) - 1, WINBACK_SECTION)
     files["index.html"] = _render(
@@ -210,6 +215,7 @@ def render_report(inputs: ReportInputs, evaluation_pngs: Mapping[str, bytes] | N
         profile=_profile(inputs),
         table=_table(inputs),
         winback=_winback(inputs),
+        remedies=_remedies(inputs),
         model=_model(inputs, evaluation),
     )
     return dict(sorted(files.items()))
@@ -316,6 +322,24 @@ def _monitoring(inputs: ReportInputs) -> dict[str, Any]:
         "newly": newly,
         "newly_total": m.newly_total,
     }
+
+
+def _remedies(inputs: ReportInputs) -> dict[str, Any] | None:
+    x = inputs.remedies
+    if x is None:
+        return None
+    o = x.overall
+    runs = x.runs
+    cards = [
+        ("Matured runs", f"{len(runs):,}", "whose horizon and grace have passed"),
+        ("Treated", _int(o.get("treated")), "flagged customers the CRM reached"),
+        ("Control", _int(o.get("control")), "held out at random, untreated"),
+        ("Uplift", _points(o.get("uplift")), f"{_points(o.get('uplift_low'))} to {_points(o.get('uplift_high'))} (95%)"),
+        ("Customers saved", num(o.get("customers_saved")), "uplift x treated"),
+    ]
+    monitoring = inputs.config_monitoring or {}
+    return {"cards": cards, "by_action": _records(x.by_action), "matched": _records(x.matched), "qini": x.qini,
+            "window": monitoring.get("treatment_window_days"), "washout": monitoring.get("treatment_washout_days")}
 
 
 def _drivers(inputs: ReportInputs) -> dict[str, Any]:

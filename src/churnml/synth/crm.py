@@ -61,12 +61,12 @@ class Crm:
         flagged = np.zeros(len(active), bool)
         flagged[np.argsort(-seen_risk, kind="stable")[:k]] = True
         today = int(day.value // 86_400_000_000_000)
-        drawn = np.zeros(len(active), bool)
-        drawn[flagged] = held_out(self.ids.take(active[flagged]), day, c.control_fraction, c.control_key)
+        # Every active customer the draw holds out is left alone, flagged by this CRM or not: whoever the nightly job
+        # flagged, a customer in its control group is then never treated here.
+        drawn = held_out(self.ids.take(active), day, c.control_fraction, c.control_key)
         still = self.held_until[active] > today  # held out in an earlier month, outcome still being measured
         control = flagged & (drawn | still)
-        fresh = flagged & drawn & ~still
-        self.held_until[active[fresh]] = today + c.control_hold_days
+        self.held_until[active[drawn & ~still]] = today + c.control_hold_days
         free = self.until[active] <= m  # a remedy still working is not repeated
         treated = flagged & ~control & free & (rng.random(len(active)) < c.compliance)
         cause = np.argmax(parts, axis=0)  # the true leading family: 0 other, 1 price, 2 service
