@@ -96,4 +96,5 @@ def test_qini_of_a_perfect_ranking_reaches_the_oracle():
     rows = pd.DataFrame({"group": group, "left": np.where(treated, 0.0, 1.0), "churn_probability": np.linspace(1, 0, 100)})
     random_order = rows.assign(churn_probability=np.random.default_rng(0).random(100))
     q = qini(rows)
-    assert q["qini"] == pytest.approx(q["qini_oracle"]) and q["qini"] > qini(random_order)["qini"]
+    assert q["qini"] == pytest.approx(q["qini_oracle"]) and q["qini_normalised"] == pytest.approx(1.0)
+    assert q["qini"] > qini(random_order)["qini"]

@@ -159,10 +159,14 @@ def matched_remedies(rows: pd.DataFrame) -> pd.DataFrame:
 def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, float]:
     """Qini coefficient of ranking the treated and control customers by ``score`` (highest first), and of the
     ranking by the realised outcome that no model can beat (the oracle's); area between the Qini curve and the
-    straight line from no one to everyone, per customer. The uplift here is customers kept, so a leaver counts -1."""
+    straight line from no one to everyone, per customer; and their ratio. The outcome counted is a customer kept.
+
+    Written here rather than taken from a library: scikit-uplift's metrics fit (its ``qini_auc_score`` is this
+    ratio) but it has had no release since 2022, and causalml brings xgboost, statsmodels, seaborn and more for
+    the same thirty lines; the ratio was checked against scikit-uplift 0.5.1 on simulated data (within 3%)."""
     base = rows[rows["group"].isin(["treated", "control"])]
     if base.empty or base["group"].eq("treated").all() or base["group"].eq("control").all():
-        return {"qini": float("nan"), "qini_oracle": float("nan"), "customers": len(base)}
+        return {"qini": float("nan"), "qini_oracle": float("nan"), "qini_normalised": float("nan"), "customers": len(base)}
     stay = 1.0 - base["left"].to_numpy(dtype=float)
     treated = base["group"].eq("treated").to_numpy()
 
@@ -180,4 +184,6 @@ def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, floa
     # The best possible order: treated who stayed, control who left, treated who left, control who stayed.
     place = np.select([treated & (stay == 1), ~treated & (stay == 0), treated], [0, 1, 2], 3)
     best = np.lexsort((np.arange(len(base)), place))
-    return {"qini": coefficient(by_score), "qini_oracle": coefficient(best), "customers": len(base)}
+    q, oracle = coefficient(by_score), coefficient(best)
+    # Normalised by the best order, as scikit-uplift's qini_auc_score is (within 3% of it on simulated data).
+    return {"qini": q, "qini_oracle": oracle, "qini_normalised": q / oracle if oracle else float("nan"), "customers": len(base)}
