@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from kept_run import KeptRun
 
 TRAIN_AT = "2025-04-01"
 RUNS = [str(d.date()) for d in pd.date_range("2025-04-01", "2025-10-01", freq="MS")]
@@ -76,20 +77,6 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
 # (x: newly drifted vs training, y: moved since the previous run, k: y raised to k x the feature's usual monthly move)
 Rule = tuple[float | None, float | None, float | None]
 FACTORS = (1.5, 2.0, 3.0)
-
-
-class _Past:
-    """The previous run as :func:`churnml.pipeline.score` reads it (see benchmarks/monitoring.py)."""
-
-    def __init__(self, result, features: pd.DataFrame, as_of: str, version: str):
-        self.run = {"as_of": as_of, "model_version": version, **result.monitoring}
-        self._history, self._features = result.history, features
-
-    def customers(self) -> pd.DataFrame:
-        return self._history
-
-    def features(self, ids) -> pd.DataFrame:
-        return self._features.loc[self._features.index.intersection(pd.Index(ids))]
 
 
 def _shock_run(spec: dict[str, Any]) -> str:
@@ -130,13 +117,13 @@ def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], A
     bundle = train_model(training_snapshots(known, t0, cfg), cfg, {n: s.family for n, s in registry.items()}, as_of=t0).bundle
     trained = time.perf_counter() - started
 
-    def scored(dataset, t: str, previous: _Past | None) -> tuple[dict[str, Any], _Past]:
+    def scored(dataset, t: str, previous: KeptRun | None) -> tuple[dict[str, Any], KeptRun]:
         parts: list[pd.DataFrame] = []
         result = score(dataset, t, bundle, cfg, sink=lambda k, f: parts.append(f), previous=previous)
-        return _numbers(result), _Past(result, pd.concat(parts), t, bundle.version)
+        return _numbers(result), KeptRun(result, pd.concat(parts), t, bundle.version)
 
     runs: dict[str, dict[str, Any]] = {}
-    pasts: dict[str, _Past] = {}
+    pasts: dict[str, KeptRun] = {}
     past = None
     for t in RUNS:
         runs[t], past = scored(plain, t, past)

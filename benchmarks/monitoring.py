@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from kept_run import KeptRun
 
 TRAIN_AT = "2025-04-01"
 RUNS = pd.date_range("2025-04-01", "2025-10-01", freq="MS")
@@ -29,18 +30,6 @@ SHOCKS = {  # shock -> (the first run after it, the tables it touches)
     "plan price rise": ("2025-08-01", ("price_changes",)),
     "surveys feed stops": ("2025-09-01", ("surveys",)),
 }
-
-
-class _Past:
-    def __init__(self, result, features: pd.DataFrame, as_of: pd.Timestamp, version: str):
-        self.run = {"as_of": str(as_of.date()), "model_version": version, **result.monitoring}
-        self._history, self._features = result.history, features
-
-    def customers(self) -> pd.DataFrame:
-        return self._history
-
-    def features(self, ids) -> pd.DataFrame:
-        return self._features.loc[self._features.index.intersection(pd.Index(ids))]
 
 
 def run_seed(seed: int, customers: int, threads: int) -> dict[str, object]:
@@ -69,7 +58,7 @@ def run_seed(seed: int, customers: int, threads: int) -> dict[str, object]:
         parts: list[pd.DataFrame] = []
         result = score(dataset, t, bundle, cfg, sink=lambda k, f, parts=parts: parts.append(f), previous=past)
         runs[str(t.date())] = result
-        past = _Past(result, pd.concat(parts), t, bundle.version)
+        past = KeptRun(result, pd.concat(parts), t, bundle.version)
 
     # What each shock really moved: the same seed's world without shocks at the same date is the counterfactual;
     # a feature is touched when its distribution differs between the two worlds (PSI >= psi_watch, reference bins).

@@ -21,24 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from kept_run import KeptRun
 
 TRAIN_AT = "2025-01-01"
 RUNS = pd.date_range("2025-01-01", "2025-10-01", freq="MS")
 AS_OF = "2026-01-01"
-
-
-class _Past:
-    """A run as the next one sees it: its record and what it kept (the history frame and the feature vectors)."""
-
-    def __init__(self, result, features: pd.DataFrame, as_of: pd.Timestamp, version: str):
-        self.run = {"as_of": str(as_of.date()), "model_version": version, **result.monitoring}
-        self._history, self._features = result.history, features
-
-    def customers(self) -> pd.DataFrame:
-        return self._history
-
-    def features(self, ids) -> pd.DataFrame:
-        return self._features.loc[self._features.index.intersection(pd.Index(ids))]
 
 
 def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[str, Any]:
@@ -67,7 +54,7 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
         result = score(dataset, t, bundle, cfg, sink=lambda k, f, parts=parts: parts.append(f), previous=past)
         runs.append(({"as_of": str(t.date()), "horizon_days": cfg.labels.horizon_days, "grace_days": cfg.labels.grace_days},
                      result.history))
-        past = _Past(result, pd.concat(parts), t, bundle.version)
+        past = KeptRun(result, pd.concat(parts), t, bundle.version)
     end = pd.Timestamp(AS_OF)
     found = outcomes(dataset.subscriptions, dataset.retention_actions, runs, end, cfg)
 

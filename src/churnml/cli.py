@@ -1123,6 +1123,17 @@ def demo(
     out.print(f"Explain one customer: churnml explain --data {data_dir} --as-of {as_of} --model {model_dir / 'latest'} --customer ID")
 
 
+def _kept_runs(runs: Path) -> list[io.PastRun]:
+    """The runs a scores file kept (``runs``: the scores file, or its histories' folder); refused when none."""
+    from churnml.errors import NotFoundError
+
+    past = io.past_runs(runs if runs.is_dir() else io.recorded_history_folder(runs))
+    if not past:
+        raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "
+                            "pass the scores file the nightly job writes, or its run histories' folder")
+    return past
+
+
 @app.command()
 def backtest(
     data: DataOpt,
@@ -1133,16 +1144,11 @@ def backtest(
     """Realised performance of past runs: each run whose horizon and grace have passed in --data is joined with
     what happened: ROC-AUC, top-decile lift, precision of the flagged, predicted against observed churn."""
     from churnml import pipeline, tracking
-    from churnml.errors import NotFoundError
     from churnml.modeling.backtest import outcomes_known_until
     from churnml.plots import backtest_figure
 
     cfg = _config(config)
-    folder = runs if runs.is_dir() else io.recorded_history_folder(runs)
-    past = io.past_runs(folder)
-    if not past:
-        raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "
-                            "pass the scores file the nightly job writes, or its .FILE.csv.runs folder")
+    past = _kept_runs(runs)
     out_file = _guard_output(out_file, data=data)
     dataset = io.load_dataset(data).accepted
     newest = outcomes_known_until(dataset)
@@ -1174,16 +1180,11 @@ def outcomes(
     import json
 
     from churnml import pipeline, tracking
-    from churnml.errors import NotFoundError
     from churnml.plots import outcomes_figure
 
     cfg = _config(config)
     t = as_timestamp(as_of)
-    folder = runs if runs.is_dir() else io.recorded_history_folder(runs)
-    past = io.past_runs(folder)
-    if not past:
-        raise NotFoundError(f"{runs}: no run with a history (score keeps one per run unless monitoring.history is false); "
-                            "pass the scores file the nightly job writes, or its run histories' folder")
+    past = _kept_runs(runs)
     out_file = _guard_output(out_file, data=data)
     known = io.load_dataset(data).accepted.known_at(t)
     if known.retention_actions.empty:

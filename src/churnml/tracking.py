@@ -154,6 +154,18 @@ def log_training_run(
         return TrackedRun(uri, experiment_id, run.info.run_id, cfg.registered_model, version, alias if version else "")
 
 
+def _experiment_id(cfg: TrackingConfig, base_dir: Path) -> str:
+    """Point MLflow at the configured store and return the experiment's id (created on first use)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri, artifacts = resolve_tracking(cfg, base_dir)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(cfg.experiment)
+    return experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+
+
 def log_backtest(table: Any, cfg: TrackingConfig, base_dir: Path) -> str:
     """Log a backtest as one MLflow run: each measured figure as a metric series keyed by run date (the metric's
     timestamp is the run's as-of date, its step the days since the first); return the run id."""
@@ -162,13 +174,8 @@ def log_backtest(table: Any, cfg: TrackingConfig, base_dir: Path) -> str:
 
     with _quiet_mlflow():
         import mlflow
-        from mlflow.tracking import MlflowClient
 
-        uri, artifacts = resolve_tracking(cfg, base_dir)
-        mlflow.set_tracking_uri(uri)
-        client = MlflowClient(uri)
-        experiment = client.get_experiment_by_name(cfg.experiment)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+        experiment_id = _experiment_id(cfg, base_dir)
         dates = [datetime.fromisoformat(str(d)).replace(tzinfo=UTC) for d in table["as_of"]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -189,13 +196,8 @@ def log_outcomes(summary: dict[str, float], cfg: TrackingConfig, base_dir: Path)
 
     with _quiet_mlflow():
         import mlflow
-        from mlflow.tracking import MlflowClient
 
-        uri, artifacts = resolve_tracking(cfg, base_dir)
-        mlflow.set_tracking_uri(uri)
-        client = MlflowClient(uri)
-        experiment = client.get_experiment_by_name(cfg.experiment)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.experiment, artifact_location=artifacts)
+        experiment_id = _experiment_id(cfg, base_dir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with mlflow.start_run(experiment_id=experiment_id, run_name="outcomes") as run:
