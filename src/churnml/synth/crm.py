@@ -42,6 +42,8 @@ class Crm:
     backfire: np.ndarray = field(init=False)
     actions: list[dict[str, np.ndarray]] = field(default_factory=list)
     truth: list[pd.DataFrame] = field(default_factory=list)
+    # Last month's flagged rows, waiting for their second month's hazards: customers, chosen remedy, backfire.
+    _pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -74,15 +76,8 @@ class Crm:
         chosen = np.where(rng.random(len(active)) < c.cause_error, PRICE + SERVICE - read, read)
         backfire = rng.random(len(active)) < c.backfire_share
 
-        # What the remedy would do to this month's hazard, for every flagged customer (the counterfactual of each).
-        def apply(fam: np.ndarray, bad: np.ndarray) -> np.ndarray:
-            out = parts.copy()
-            rows = np.arange(len(active))
-            out[fam, rows] *= 1.0 - c.remedy_effect
-            out[0] *= np.where(bad, 1.0 + c.backfire_effect, 1.0)
-            return np.minimum(out.sum(axis=0), self.max_hazard)
-
-        if_treated = apply(chosen, backfire)
+        if_treated = self._remedied(parts, chosen, backfire)
+        self._second_month(active, parts)
         who = active[treated]
         self.until[who] = m + c.effect_months
         self.family[who] = chosen[treated]
@@ -104,8 +99,10 @@ class Crm:
             "true_cause": np.array(["other", "price", "service"])[cause[at]], "matched": chosen[at] == cause[at],
             "backfire": backfire[at] & treated[at],
             "hazard_untreated": untreated[at], "hazard_if_treated": if_treated[at],
-            "effect_60d": _p60(untreated[at]) - _p60(if_treated[at]),  # the risk the remedy takes away (> 0 helps)
+            # the same hazards in the month after (filled then; this month's again for a customer gone by then)
+            "next_hazard_untreated": untreated[at], "next_hazard_if_treated": if_treated[at],
         }))
+        self._pending = (active[at], chosen[at], backfire[at])
         if len(who):
             cost = np.where(chosen[treated] == PRICE, c.offer_cost, c.call_cost)
             self.actions.append({
@@ -116,6 +113,31 @@ class Crm:
                 "channel": np.where(chosen[treated] == PRICE, "email", "phone").astype(object),
             })
         return after[0], after[1], after[2]
+
+    def _remedied(self, parts: np.ndarray, fam: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """The total hazard with the remedy addressing ``fam`` working (and the backfire of ``bad``)."""
+        c = self.cfg
+        out = parts.copy()
+        rows = np.arange(parts.shape[1])
+        out[fam, rows] *= 1.0 - c.remedy_effect
+        out[0] *= np.where(bad, 1.0 + c.backfire_effect, 1.0)
+        return np.minimum(out.sum(axis=0), self.max_hazard)
+
+    def _second_month(self, active: np.ndarray, parts: np.ndarray) -> None:
+        """Fill last month's flagged rows with this month's hazards, untreated and with their remedy: the 60-day
+        effect spans two months, and a customer flagged on a bad month is usually less at risk the next."""
+        if self._pending is None or not self.truth:
+            return
+        who, fam, bad = self._pending
+        pos = np.searchsorted(active, who)
+        alive = (pos < len(active)) & (active[np.minimum(pos, len(active) - 1)] == who)
+        mine = parts[:, pos[alive]]
+        frame = self.truth[-1]
+        untreated = frame["next_hazard_untreated"].to_numpy(copy=True)
+        treated = frame["next_hazard_if_treated"].to_numpy(copy=True)
+        untreated[alive] = np.minimum(mine.sum(axis=0), self.max_hazard)
+        treated[alive] = self._remedied(mine, fam[alive], bad[alive])
+        frame["next_hazard_untreated"], frame["next_hazard_if_treated"] = untreated, treated
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``retention_actions`` (canonical, by customer and time) and the ``treatments`` truth."""
@@ -136,4 +158,8 @@ class Crm:
         truth = pd.concat(self.truth, ignore_index=True) if self.truth else pd.DataFrame()
         if len(truth):
             truth.insert(0, "customer_id", self.ids.take(truth.pop("customer_index").to_numpy()))
+            # The risk the remedy takes away over 60 days (> 0 helps): two months' survival, without it and with it.
+            stay_without = (1 - truth["hazard_untreated"]) * (1 - truth["next_hazard_untreated"])
+            stay_with = (1 - truth["hazard_if_treated"]) * (1 - truth["next_hazard_if_treated"])
+            truth["effect_60d"] = stay_with - stay_without
         return frame, truth
