@@ -34,7 +34,7 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
     from churnml.features import feature_registry
     from churnml.labels import training_snapshots
     from churnml.modeling.train import train_model
-    from churnml.pipeline import outcomes, score, uplift_overall
+    from churnml.pipeline import outcomes, score
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()
@@ -66,7 +66,6 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
     cells = found.by_action.merge(true_effect, on=["action", "primary_cause"], how="left")
     big = cells[cells["treated"] >= min_treated].copy()
     big["covered"] = (big["uplift_low"] <= big["true_effect"]) & (big["true_effect"] <= big["uplift_high"])
-    assigned = rows["group"].replace("untreated", "treated")
     return {
         "seed": seed,
         "runs_matured": sorted(found.rows["run"].unique().tolist()),
@@ -79,8 +78,8 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
         "true_matched": {k: float(v) for k, v in treated.assign(kind=treated["action"].map(
             {"retention_offer": "price", "senior_manager_call": "service"}).eq(treated["primary_cause"]).map(
             {True: "matched", False: "mismatched"})).groupby("kind")["effect_60d"].mean().items()},
-        "overall": uplift_overall(found.rows),
-        "intention_to_treat": uplift_overall(rows.assign(group=assigned)),
+        "overall": found.overall,
+        "intention_to_treat": found.assigned_overall,
         "qini": found.qini,
         "seconds": round(time.perf_counter() - started, 1),
     }

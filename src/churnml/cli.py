@@ -1180,6 +1180,7 @@ def outcomes(
     import json
 
     from churnml import pipeline, tracking
+    from churnml.monitoring.outcomes import HISTORY_COLUMNS
     from churnml.plots import outcomes_figure
 
     cfg = _config(config)
@@ -1189,20 +1190,18 @@ def outcomes(
     known = io.load_dataset(data).accepted.known_at(t)
     if known.retention_actions.empty:
         out.print(f"[yellow]No retention_actions row before {t.date()} in {data}: every flagged customer counts as untreated.[/yellow]")
-    columns = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause", "lifecycle_stage"]
     result = pipeline.outcomes(known.subscriptions, known.retention_actions,
-                               [(r.run, r.customers([c for c in columns if c in r.columns()])) for r in past], t, cfg)
+                               [(r.run, r.customers([c for c in HISTORY_COLUMNS if c in r.columns()])) for r in past], t, cfg)
     io.write_csv(result.cells, out_file, protect=["action", "primary_cause", "lifecycle_stage"])
     treated = result.rows["group"].eq("treated")
-    overall = pipeline.uplift_overall(result.rows)
+    overall = result.overall
     summary = {
         "as_of": str(t.date()), "runs_matured": sorted(result.rows["run"].unique().tolist()),
         "window_days": cfg.monitoring.treatment_window_days,
         "customers": {g: int(n) for g, n in result.rows["group"].value_counts().sort_index().items()},
         "overall": overall, "matched": result.matched.to_dict(orient="records"),
         "by_action": result.by_action.to_dict(orient="records"), "runs": result.runs.to_dict(orient="records"),
-        "intention_to_treat": {"overall": pipeline.uplift_overall(result.rows.assign(group=result.rows["group"].replace("untreated", "treated"))),
-                               "by_action": result.assigned.to_dict(orient="records")},
+        "intention_to_treat": {"overall": result.assigned_overall, "by_action": result.assigned.to_dict(orient="records")},
         "qini": result.qini,
         "control_with_a_recorded_remedy": int(result.rows["control_recorded"].sum()),
     }

@@ -45,7 +45,7 @@ from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, con
 from churnml.io import PartitionedData
 from churnml.labels import active_on, pick_snapshot_dates, snapshot_candidates, snapshot_frames, stack_snapshots
 from churnml.lifecycle import lifecycle_stage
-from churnml.monitoring import bin_counts
+from churnml.monitoring import Outcomes, bin_counts
 from churnml.monitoring.changes import FAMILY_NAMES
 from churnml.remedies import Action, WinbackAction
 from churnml.schemas import OUTPUTS, TABLES, empty_frame, event_tables
@@ -870,46 +870,15 @@ def backtest(subscriptions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]],
     return realised_performance(subscriptions, runs, newest, config)
 
 
-@dataclass(frozen=True)
-class Outcomes:
-    """What the remedies did (:func:`outcomes`): ``rows`` (every flagged customer of every matured run), ``cells``
-    (uplift per action x cause x stage), ``by_action`` (per action x cause), ``matched`` (matched against
-    mismatched remedies), ``runs`` (per run and group: customers and churn rate) and ``qini`` (of the risk ranking,
-    beside the best possible)."""
-
-    rows: pd.DataFrame
-    cells: pd.DataFrame
-    by_action: pd.DataFrame
-    matched: pd.DataFrame
-    runs: pd.DataFrame
-    qini: dict[str, float]
-    assigned: pd.DataFrame  # intention to treat, per recommended action x cause
-
-
 def outcomes(subscriptions: pd.DataFrame, actions: pd.DataFrame, runs: list[tuple[dict, pd.DataFrame]], as_of: pd.Timestamp,
              config: ChurnConfig) -> Outcomes:
     """Churn of the treated against the control group of every run whose horizon and grace have passed by
-    ``as_of``, from the runs' histories and the ``retention_actions`` the CRM recorded (both known at ``as_of``)."""
-    from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
-    from churnml.monitoring.outcomes import CELL_KEYS, assigned_table
+    ``as_of``, from the runs' histories and the ``retention_actions`` the CRM recorded (both known at ``as_of``):
+    :class:`churnml.monitoring.Outcomes`."""
+    from churnml.monitoring import outcome_rows, summarise_outcomes
 
-    rows = outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days,
-                        config.monitoring.treatment_washout_days)
-    per_run = (rows.groupby(["run", "group"], sort=True)["left"].agg(customers="size", churn_rate="mean").reset_index()
-               if len(rows) else pd.DataFrame(columns=["run", "group", "customers", "churn_rate"]))
-    return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
-                    per_run, qini(rows), assigned_table(rows, ["action", "primary_cause"]))
-
-
-def uplift_overall(rows: pd.DataFrame) -> dict[str, float]:
-    """The uplift of every treated customer against every control customer, with its interval and the saved."""
-    from churnml.monitoring import uplift_table
-
-    table = uplift_table(rows.assign(all="all"), ["all"])
-    if table.empty:
-        return {"uplift": float("nan"), "uplift_low": float("nan"), "uplift_high": float("nan"), "customers_saved": 0.0}
-    r = table.iloc[0]
-    return {k: float(r[k]) for k in ("uplift", "uplift_low", "uplift_high", "customers_saved", "treated", "control")}
+    return summarise_outcomes(outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days,
+                                           config.monitoring.treatment_washout_days))
 
 
 # ---------------------------------------------------------------------------------------------------- explain

@@ -4,10 +4,11 @@ written by :mod:`churnml.io`."""
 
 from churnml.monitoring.changes import change_reasons, family_sums, largest_change
 from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, usual_moves, volume_changes
-from churnml.monitoring.outcomes import matched_remedies, outcome_rows, qini, uplift_table
+from churnml.monitoring.outcomes import Outcomes, matched_remedies, outcome_rows, qini, summarise_outcomes, uplift_table
 from churnml.monitoring.performance import expected_performance
 
 __all__ = [
+    "Outcomes",
     "bin_counts",
     "change_reasons",
     "drift_table",
@@ -19,6 +20,7 @@ __all__ = [
     "psi",
     "qini",
     "reference_summary",
+    "summarise_outcomes",
     "uplift_table",
     "usual_moves",
     "volume_changes",

@@ -14,6 +14,7 @@ its width.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,9 @@ CELL_KEYS = ("action", "primary_cause", "lifecycle_stage")
 CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_compared", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low",
                 "uplift_high", "customers_saved", "cost", "cost_per_customer_saved"]
 RISK_STRATA = 5  # the treated are compared with control customers of the same risk quintile
+# What outcome_rows reads of a run's customers table (its history).
+HISTORY_COLUMNS = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause",
+                   "lifecycle_stage"]
 
 
 def treated_rows(flagged: pd.DataFrame, actions: pd.DataFrame, t: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -187,3 +191,41 @@ def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, floa
     q, oracle = coefficient(by_score), coefficient(best)
     # Normalised by the best order, as scikit-uplift's qini_auc_score is (within 3% of it on simulated data).
     return {"qini": q, "qini_oracle": oracle, "qini_normalised": q / oracle if oracle else float("nan"), "customers": len(base)}
+
+
+def overall_uplift(rows: pd.DataFrame) -> dict[str, float]:
+    """Every treated customer against every control customer (within risk strata): uplift, interval, saved."""
+    table = uplift_table(rows.assign(all="all"), ["all"])
+    if table.empty:
+        return {"uplift": float("nan"), "uplift_low": float("nan"), "uplift_high": float("nan"), "customers_saved": 0.0,
+                "treated": 0.0, "control": 0.0}
+    r = table.iloc[0]
+    return {k: float(r[k]) for k in ("uplift", "uplift_low", "uplift_high", "customers_saved", "treated", "control")}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What the remedies did: ``rows`` (:func:`outcome_rows`), ``cells`` (uplift per action x cause x stage),
+    ``by_action`` (per action x cause), ``matched`` (matched against mismatched remedies), ``runs`` (per run and
+    group: customers and churn rate), ``qini`` (of the risk ranking, beside the best possible), ``overall``,
+    and intention to treat: ``assigned`` (per recommended action x cause) and ``assigned_overall``."""
+
+    rows: pd.DataFrame
+    cells: pd.DataFrame
+    by_action: pd.DataFrame
+    matched: pd.DataFrame
+    runs: pd.DataFrame
+    qini: dict[str, float]
+    overall: dict[str, float]
+    assigned: pd.DataFrame
+    assigned_overall: dict[str, float]
+
+
+def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
+    """Every table and figure of :class:`Outcomes` from the outcome rows."""
+    per_run = (rows.groupby(["run", "group"], sort=True)["left"].agg(customers="size", churn_rate="mean").reset_index()
+               if len(rows) else pd.DataFrame(columns=["run", "group", "customers", "churn_rate"]))
+    assigned = rows.assign(group=np.where(rows["group"].eq("control"), "control", "treated"))
+    return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
+                    per_run, qini(rows), overall_uplift(rows), assigned_table(rows, ["action", "primary_cause"]),
+                    overall_uplift(assigned))

@@ -25,7 +25,7 @@ from churnml.labels import training_snapshots
 from churnml.lifecycle import current_periods
 from churnml.modeling.bundle import ModelBundle
 from churnml.modeling.profile import leavers_profile, top_segments
-from churnml.monitoring import matched_remedies, qini, uplift_table
+from churnml.monitoring import Outcomes
 from churnml.report.labels import feature_label, format_feature_value
 
 CAUSES = ("price", "service", "other")
@@ -46,20 +46,7 @@ class StoredRuns:
     previous_flags: pd.Series | None = None
     backtest: pd.DataFrame | None = None
     newest: str | None = None
-    outcomes: pd.DataFrame | None = None  # churnml.monitoring.outcome_rows of the matured runs, when the CRM recorded remedies
-
-
-@dataclass(frozen=True)
-class RemedyInputs:
-    """The "Do the remedies work?" section: ``by_action`` (uplift per recorded action x cause), ``matched``
-    (matched against mismatched remedies), ``runs`` (per matured run: control, treated and untreated customers),
-    ``overall`` (every treated against every control customer) and ``qini`` (of the risk ranking)."""
-
-    by_action: pd.DataFrame
-    matched: pd.DataFrame
-    runs: pd.DataFrame
-    overall: dict[str, float]
-    qini: dict[str, float]
+    outcomes: Outcomes | None = None  # what the remedies did in the matured runs, when the CRM recorded remedies
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ class ReportInputs:
     model: dict[str, Any]
     run: dict[str, Any]
     monitoring: MonitoringInputs | None = None
-    remedies: RemedyInputs | None = None
+    remedies: Outcomes | None = None  # the "Do the remedies work?" section
     config_monitoring: dict[str, Any] = field(default_factory=dict)  # the monitoring settings the figures used
     flagged_csv: pd.DataFrame | None = None
     pages: int = 0
@@ -304,7 +291,7 @@ def gather_report_inputs(
         model=model,
         run=run,
         monitoring=_monitoring(scores, manifest, stored, registry, config),
-        remedies=_remedies(stored.outcomes),
+        remedies=stored.outcomes,
         config_monitoring=config.monitoring.model_dump(),
         flagged_csv=flagged.reset_index(drop=True),
         pages=len(pages),
@@ -565,21 +552,3 @@ def _monitoring(
     }
     backtest = stored.backtest if stored.backtest is not None else pd.DataFrame()
     return MonitoringInputs(runs, drift, list(watch.get("feeds") or []), backtest, newly, total, summary)
-
-
-def _remedies(rows: pd.DataFrame | None) -> RemedyInputs | None:
-    """What the remedies did, from the matured runs' outcome rows; None without any treated or control customer."""
-    if rows is None or not rows["group"].isin(["treated", "control"]).any():
-        return None
-    overall = uplift_table(rows.assign(all="all"), ["all"])
-    runs = rows.pivot_table(index="run", columns="group", values="left", aggfunc="size", fill_value=0).reset_index()
-    runs.columns.name = None
-    first = overall.iloc[0] if len(overall) else None
-    return RemedyInputs(
-        by_action=uplift_table(rows, ["action", "primary_cause"]),
-        matched=matched_remedies(rows),
-        runs=runs,
-        overall={k: float(first[k]) for k in ("uplift", "uplift_low", "uplift_high", "customers_saved", "treated", "control")}
-        if first is not None else {},
-        qini=qini(rows),
-    )

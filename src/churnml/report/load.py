@@ -15,7 +15,8 @@ from churnml.config import ChurnConfig, parse_config
 from churnml.dataset import Dataset
 from churnml.errors import InputError, NotFoundError
 from churnml.modeling.backtest import outcomes_known_until, realised_performance
-from churnml.monitoring import outcome_rows
+from churnml.monitoring import outcome_rows, summarise_outcomes
+from churnml.monitoring.outcomes import HISTORY_COLUMNS
 from churnml.report.gather import ReportInputs, StoredRuns, gather_report_inputs
 from churnml.report.render import EVALUATION_ORDER, render_report
 
@@ -62,16 +63,14 @@ def stored_runs(scores_path: Path, as_of: str, model_version: str, dataset: Data
     before = [r for r in runs if str(r.run.get("as_of")) < as_of]
     previous = before[-1].customers(["customer_id", "flagged"]).set_index("customer_id")["flagged"] if before else None
     newest = outcomes_known_until(dataset)
-    backtest = None
+    backtest = found = None
     if newest is not None:
-        backtest = realised_performance(dataset.subscriptions, [(r.run, r.customers(["customer_id", "churn_probability", "flagged"])) for r in runs],
-                                        newest, config)
-    found = None
-    actions = dataset.retention_actions
-    if newest is not None and len(actions):
-        columns = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause", "lifecycle_stage"]
-        found = outcome_rows([(r.run, r.customers([c for c in columns if c in r.columns()])) for r in runs], dataset.subscriptions,
-                             actions, newest, config, config.monitoring.treatment_window_days, config.monitoring.treatment_washout_days)
+        kept = [(r.run, r.customers([c for c in HISTORY_COLUMNS if c in r.columns()])) for r in runs]  # one read a run
+        backtest = realised_performance(dataset.subscriptions, kept, newest, config)
+        if len(dataset.retention_actions):
+            rows = outcome_rows(kept, dataset.subscriptions, dataset.retention_actions, newest, config,
+                                config.monitoring.treatment_window_days, config.monitoring.treatment_washout_days)
+            found = summarise_outcomes(rows) if rows["group"].isin(["treated", "control"]).any() else None
     has_vectors = tonight is not None and any((tonight.folder / "features").glob("part-*.parquet"))
     return StoredRuns(
         runs=[r.run for r in runs],

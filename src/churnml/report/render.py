@@ -329,9 +329,8 @@ def _remedies(inputs: ReportInputs) -> dict[str, Any] | None:
     if x is None:
         return None
     o = x.overall
-    runs = x.runs
     cards = [
-        ("Matured runs", f"{len(runs):,}", "whose horizon and grace have passed"),
+        ("Matured runs", f"{x.rows['run'].nunique():,}", "whose horizon and grace have passed"),
         ("Treated", _int(o.get("treated")), "flagged customers the CRM reached"),
         ("Control", _int(o.get("control")), "held out at random, untreated"),
         ("Uplift", _points(o.get("uplift")), f"{_points(o.get('uplift_low'))} to {_points(o.get('uplift_high'))} (95%)"),
