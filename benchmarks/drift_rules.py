@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from kept_run import KeptRun
 
 TRAIN_AT = "2025-04-01"
 RUNS = [str(d.date()) for d in pd.date_range("2025-04-01", "2025-10-01", freq="MS")]
@@ -102,7 +101,7 @@ def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], A
     from churnml.labels import training_snapshots
     from churnml.modeling.train import train_model
     from churnml.monitoring import psi
-    from churnml.pipeline import score
+    from churnml.pipeline import KeptRun, score_and_keep
     from churnml.synth import generate
     from churnml.synth.config import Shocks, SimulationConfig
 
@@ -118,9 +117,8 @@ def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], A
     trained = time.perf_counter() - started
 
     def scored(dataset, t: str, previous: KeptRun | None) -> tuple[dict[str, Any], KeptRun]:
-        parts: list[pd.DataFrame] = []
-        result = score(dataset, t, bundle, cfg, sink=lambda k, f: parts.append(f), previous=previous)
-        return _numbers(result), KeptRun(result, pd.concat(parts), t, bundle.version)
+        result, kept = score_and_keep(dataset, t, bundle, cfg, previous=previous)
+        return _numbers(result), kept
 
     runs: dict[str, dict[str, Any]] = {}
     pasts: dict[str, KeptRun] = {}

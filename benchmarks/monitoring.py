@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from kept_run import KeptRun
 
 TRAIN_AT = "2025-04-01"
 RUNS = pd.date_range("2025-04-01", "2025-10-01", freq="MS")
@@ -38,7 +37,7 @@ def run_seed(seed: int, customers: int, threads: int) -> dict[str, object]:
     from churnml.features import feature_registry
     from churnml.labels import training_snapshots
     from churnml.modeling.train import train_model
-    from churnml.pipeline import backtest, score
+    from churnml.pipeline import backtest, score_and_keep
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()
@@ -55,10 +54,8 @@ def run_seed(seed: int, customers: int, threads: int) -> dict[str, object]:
 
     runs, past = {}, None
     for t in RUNS:
-        parts: list[pd.DataFrame] = []
-        result = score(dataset, t, bundle, cfg, sink=lambda k, f, parts=parts: parts.append(f), previous=past)
+        result, past = score_and_keep(dataset, t, bundle, cfg, previous=past)
         runs[str(t.date())] = result
-        past = KeptRun(result, pd.concat(parts), t, bundle.version)
 
     # What each shock really moved: the same seed's world without shocks at the same date is the counterfactual;
     # a feature is touched when its distribution differs between the two worlds (PSI >= psi_watch, reference bins).

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kept_run import KeptRun
 
 TRAIN_AT = "2025-01-01"
 RUNS = pd.date_range("2025-01-01", "2025-10-01", freq="MS")
@@ -34,7 +33,7 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
     from churnml.features import feature_registry
     from churnml.labels import training_snapshots
     from churnml.modeling.train import train_model
-    from churnml.pipeline import outcomes, score
+    from churnml.pipeline import outcomes, score_and_keep
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()
@@ -50,11 +49,8 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
 
     runs, past = [], None
     for t in RUNS:
-        parts: list[pd.DataFrame] = []
-        result = score(dataset, t, bundle, cfg, sink=lambda k, f, parts=parts: parts.append(f), previous=past)
-        runs.append(({"as_of": str(t.date()), "horizon_days": cfg.labels.horizon_days, "grace_days": cfg.labels.grace_days},
-                     result.history))
-        past = KeptRun(result, pd.concat(parts), t, bundle.version)
+        _, past = score_and_keep(dataset, t, bundle, cfg, previous=past)
+        runs.append((past.run, past.history))
     end = pd.Timestamp(AS_OF)
     found = outcomes(dataset.subscriptions, dataset.retention_actions, runs, end, cfg)
 

@@ -1,5 +1,7 @@
 """The stage functions behind the CLI: point in time at the level of the whole training result."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -145,24 +147,8 @@ def test_chunks_placed_by_validations_codes_equal_chunks_placed_by_hashing_the_i
             pd.testing.assert_frame_equal(a.table(name), frame)
 
 
-class _PastRun:
-    """A previous run held in memory, as :class:`churnml.io.PastRun` reads one from disk."""
-
-    def __init__(self, result, features: pd.DataFrame, as_of, version: str):
-        self.run = {"as_of": str(pd.Timestamp(as_of).date()), "model_version": version, **result.monitoring}
-        self._history, self._features = result.history, features
-
-    def customers(self) -> pd.DataFrame:
-        return self._history
-
-    def features(self, ids) -> pd.DataFrame:
-        return self._features.loc[self._features.index.intersection(pd.Index(ids))]
-
-
 def _scored(dataset, as_of, bundle, cfg, previous=None):
-    parts = []
-    result = churnml.pipeline.score(dataset, as_of, bundle, cfg, sink=lambda k, f: parts.append(f), previous=previous)
-    return result, _PastRun(result, pd.concat(parts), as_of, bundle.version)
+    return churnml.pipeline.score_and_keep(dataset, as_of, bundle, cfg, previous=previous)
 
 
 @pytest.mark.slow
@@ -249,7 +235,7 @@ def test_a_previous_run_of_other_features_gives_probabilities_but_no_change_spli
     dataset, bundle, base = small_model
     cfg = base.model_copy(update={"flagging": base.flagging.model_copy(update={"top_fraction": 0.3})})
     _, past = _scored(dataset, T - pd.DateOffset(months=1), bundle, cfg)
-    past._features = past._features.drop(columns=[bundle.feature_names[0]])
+    past = dataclasses.replace(past, vectors=past.vectors.drop(columns=[bundle.feature_names[0]]))
     second, _ = _scored(dataset, T, bundle, cfg, previous=past)
     s = second.scores
     assert s["previous_probability"].notna().mean() > 0.9 and (s["change_cause"] == "").all()

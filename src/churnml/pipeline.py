@@ -12,6 +12,7 @@ and the CLI). Each applies the point-in-time rule itself: nothing dated at or af
 :func:`explain`     dataset, T, bundle, ids -> every contribution of the chosen customers
 :func:`winback`     dataset, T, bundle -> the win-back list: cause at churn, return chance, value, action
 :func:`report_inputs`  scores frame and its run -> what the analysts' report shows
+:func:`backtest`, :func:`outcomes`  kept runs and what then happened -> realised performance, what the remedies did
 =================  ==================================================================================
 
 Data is a :class:`~churnml.dataset.Dataset` in memory or a :class:`~churnml.io.PartitionedData` handle on a
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # the model stack (LightGBM, scikit-learn, matplotlib) loads 
 
 __all__ = [
     "Data",
+    "KeptRun",
     "ScoreResult",
     "StageLog",
     "Training",
@@ -69,8 +71,10 @@ __all__ = [
     "change_since",
     "customers_of",
     "explain",
+    "outcomes",
     "report_inputs",
     "score",
+    "score_and_keep",
     "train",
     "validate",
     "winback",
@@ -857,6 +861,34 @@ def score(
                     history.loc[at, f"change_{f}"] = why[f"change:{f}"].to_numpy()
 
     return ScoreResult(scores, log, explain_seconds, fit, monitoring, history)
+
+
+@dataclass(frozen=True)
+class KeptRun:
+    """A score run held in memory as the next run reads it (:class:`Previous`), as :class:`churnml.io.PastRun`
+    reads one from disk: its record (date, model, horizon, grace, monitoring), its customers table and the feature
+    vectors it scored. For notebooks, tests and benchmarks that score night after night without files."""
+
+    run: dict
+    history: pd.DataFrame
+    vectors: pd.DataFrame
+
+    def customers(self) -> pd.DataFrame:
+        return self.history
+
+    def features(self, ids: Sequence[str]) -> pd.DataFrame:
+        return self.vectors.loc[self.vectors.index.intersection(pd.Index(ids))]
+
+
+def score_and_keep(data: Data, as_of: str | pd.Timestamp, bundle: ModelBundle, config: ChurnConfig,
+                   previous: Previous | None = None) -> tuple[ScoreResult, KeptRun]:
+    """:func:`score` in this process, and the run as the next one reads it (:class:`KeptRun`)."""
+    parts: list[pd.DataFrame] = []
+    result = score(data, as_of, bundle, config, sink=lambda _k, features: parts.append(features), previous=previous)
+    record = {"as_of": str(as_timestamp(as_of).date()), "model_version": bundle.version,
+              "horizon_days": config.labels.horizon_days, "grace_days": config.labels.grace_days, **result.monitoring}
+    assert result.history is not None  # score always keeps one
+    return result, KeptRun(record, result.history, pd.concat(parts) if parts else pd.DataFrame())
 
 
 # --------------------------------------------------------------------------------------------------- backtest
