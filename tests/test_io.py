@@ -350,3 +350,41 @@ def test_csv_scores_read_optional_numbers_as_numbers(tmp_path):
     assert back["risk_change"].dtype == float and back["previous_probability"].isna().tolist() == [True, False]
     assert back["risk_change"].iloc[1] == 0.25 and back["change_cause"].tolist() == ["", "price"]
     assert back["customer_id"].tolist() == ["007", "10"] and back["flagged"].tolist() == [False, True]
+
+
+def test_history_parts_written_behind_are_all_on_disk_when_the_block_ends_and_read_back_by_customer(tmp_path):
+    """The writer thread: every part is written by the end of the block, one part waits at most, and the past run's
+    reader finds each customer's vector in whichever part holds it."""
+    import threading
+
+    sink = io.FeatureSink(str(tmp_path))
+    busy, most = [], [0]
+    lock = threading.Lock()
+
+    def slow(k: int, features: pd.DataFrame) -> None:
+        with lock:
+            busy.append(k)
+            most[0] = max(most[0], len(busy))
+        sink(k, features)
+        with lock:
+            busy.remove(k)
+
+    parts = {k: pd.DataFrame({"x": np.arange(3.0) + 10 * k}, index=pd.Index([f"c{k}{i}" for i in range(3)], name="customer_id"))
+             for k in range(4)}
+    with io.written_behind(slow) as behind:
+        for k, frame in parts.items():
+            behind(k, frame)
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == [f"part-{k:05d}.parquet" for k in range(4)]
+    assert most[0] == 1
+    past = io.PastRun(tmp_path, {"as_of": "2025-01-01"})
+    got = past.features(["c31", "c02", "nobody"])
+    assert sorted(got.index) == ["c02", "c31"] and got.loc["c31", "x"] == 31.0 and got.loc["c02", "x"] == 2.0
+
+
+def test_a_failed_history_write_fails_the_block():
+    def broken(k: int, features: pd.DataFrame) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        with io.written_behind(broken) as behind:
+            behind(0, pd.DataFrame({"x": [1.0]}))

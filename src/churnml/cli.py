@@ -719,7 +719,7 @@ def score(
     _guard_rejects(rejects, data)
     out_file = _guard_output(io.output_target(out_file), data=data, model=model, rejects=rejects)
     # holds the output's lock from the start to publication
-    with io.publish_scores(out_file) as run, start_engine(engine, scheduler, progress=True) as eng:
+    with io.publish_scores(out_file) as run, start_engine(engine, scheduler, progress=True) as eng, contextlib.ExitStack() as stack:
         bundle, cfg, registry = _open_model(model, config)
         t = as_timestamp(as_of)
         dataset, loaded = _load(data, rejects, max_reject_share=cfg.validation.max_reject_share, engine=eng, newest_at=t)
@@ -731,20 +731,26 @@ def score(
             run.keep_history_in(history_root)
         previous = io.previous_run(out_file, t, history_root) if keep_history else None
         sink = io.FeatureSink(str(run.history)) if keep_history else None
+        if sink is not None and eng.name == "local":  # Dask workers write their own parts, each in its process
+            sink = stack.enter_context(io.written_behind(sink))
         result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True, sink=sink, previous=previous)
+        stack.close()  # every part's vectors are on disk before the history is completed and published
         _report_engine(eng)
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
-        digest = io.write_scores(result.scores, run.scores)
         counts = result.counts()
+        if keep_history and result.history is not None:
+            record = {"as_of": str(t.date()), "model_version": bundle.version, "horizon_days": cfg.labels.horizon_days,
+                      "grace_days": cfg.labels.grace_days, "counts": counts, **result.monitoring}
+            # Arrow writes the history (outside the GIL) while pandas writes the CSV.
+            keep = stack.enter_context(io.written_behind(lambda _part, customers: io.write_history(run.history, customers, record)))
+            keep(0, result.history)
+        digest = io.write_scores(result.scores, run.scores)
+        stack.close()  # the history is complete before the manifest is
         watch = _monitoring_summary(result.monitoring)
         if keep_history and cfg.monitoring.history_dir is not None:
             watch["history_folder"] = str(history_root.absolute())  # where report, explain and backtest look
-        if keep_history and result.history is not None:
-            io.write_history(run.history, result.history, {
-                "as_of": str(t.date()), "model_version": bundle.version, "horizon_days": cfg.labels.horizon_days,
-                "grace_days": cfg.labels.grace_days, "counts": counts, **result.monitoring})
         manifest = _run_manifest(
             "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started, registry,
             rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,

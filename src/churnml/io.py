@@ -1198,6 +1198,33 @@ class FeatureSink:
         pq.write_table(table, target / f"part-{int(k):05d}.parquet", compression="zstd")
 
 
+@contextlib.contextmanager
+def written_behind(sink: Callable[[int, pd.DataFrame], None]) -> Iterator[Callable[[int, pd.DataFrame], None]]:
+    """``sink`` on one writer thread: while Arrow encodes and compresses a part (outside the GIL), this process
+    builds the next part's features. One part waits at most, so memory still follows a part; a failed write is
+    raised at the next part or on leaving, and every write has ended when the block does."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: list[Future] = []
+
+    def settle() -> None:
+        while pending:
+            pending.pop().result()
+
+    def behind(k: int, features: pd.DataFrame) -> None:
+        settle()
+        pending.append(writer.submit(sink, k, features))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churnml-history") as writer:
+        try:
+            yield behind
+        except BaseException:
+            for job in pending:  # the run failed: its folder is discarded; let the writes end, unheeded
+                job.cancel()
+            raise
+        settle()
+
+
 def write_history(folder: Path | str, customers: pd.DataFrame, run: Mapping[str, object]) -> None:
     """The rest of a run's history: one row per active customer (probability, log-odds, flag, cause, the families'
     contributions of the flagged) and ``run.json`` (date, model, drift counts, feed volumes)."""
@@ -1239,11 +1266,13 @@ class PastRun:
         parts = sorted((self.folder / "features").glob("part-*.parquet"))
         if not parts or len(ids) == 0:
             return pd.DataFrame(index=pd.Index([], name="customer_id", dtype="str"))
-        import pyarrow.dataset as pads
-
-        table = pads.dataset([str(p) for p in parts], format="parquet").to_table(
-            filter=pc.field("customer_id").isin(pa.array([str(i) for i in ids], pa.string())))
-        return table.to_pandas().set_index("customer_id")
+        wanted = pa.array([str(i) for i in ids], pa.string())
+        # A whole part read and filtered in memory: half the time of a dataset scan with the same filter pushed down.
+        tables = []
+        for part in parts:
+            table = pq.read_table(part)
+            tables.append(table.filter(pc.is_in(table["customer_id"], value_set=wanted.cast(table["customer_id"].type))))
+        return pa.concat_tables(tables).to_pandas().set_index("customer_id")
 
 
 def past_runs(runs_dir: Path | str) -> list[PastRun]:

@@ -605,9 +605,11 @@ def _change(features: pd.DataFrame, contributions: np.ndarray, log_odds: np.ndar
     names = bundle.feature_names
     previous_x, today_x = had.iloc[rows][names], features.iloc[rows][names]
     family_of = {n: registry[n].family for n in names if n in registry}
-    value = change_values(bundle.predict_log_odds, bundle.prepare(today_x), bundle.prepare(previous_x), family_of, log_odds[rows])
+    said = had.iloc[rows]["log_odds"].to_numpy(dtype=float)  # what the previous run's model said of its vector
+    value = change_values(lambda Z: bundle.predict_codes(Z, raw_score=True), bundle.prepare(today_x), bundle.prepare(previous_x),
+                          family_of, log_odds[rows], base=said if same_model else None, codes=True)
     parts = family_parts(value)
-    model_part = np.zeros(len(rows)) if same_model else value[frozenset()] - had.iloc[rows]["log_odds"].to_numpy(dtype=float)
+    model_part = np.zeros(len(rows)) if same_model else value[frozenset()] - said
     cause = largest_change(parts, model_part)
     direction = np.sign(parts.sum(axis=1) + model_part)
     reasons = change_reasons(cause, direction, contributions[rows], previous_x, today_x, registry)
@@ -676,9 +678,10 @@ def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _
 
 def _monitoring(first: pd.DataFrame, flagged: np.ndarray, tier: np.ndarray, parts: list[dict], bundle: ModelBundle,
                 config: ChurnConfig, context: PopulationContext, previous: Previous | None, before: pd.DataFrame | None,
-                same_model: bool) -> dict[str, Any]:
+                then: pd.DataFrame | None, same_model: bool) -> dict[str, Any]:
     """The run's drift table, expected performance, feed volumes against the previous run and flag moves
-    (``before``: the previous run's customers; ``same_model``: whether it used this model, so the same bins)."""
+    (``before``: the previous run's customers, ``then`` its rows of tonight's; ``same_model``: whether it used this
+    model, so the same bins)."""
     from churnml.monitoring import drift_table, expected_performance, volume_changes
 
     reference = bundle.meta.get("reference")
@@ -723,9 +726,9 @@ def _monitoring(first: pd.DataFrame, flagged: np.ndarray, tier: np.ndarray, part
     else:
         out["feeds"] = []
         out["recent_rows_recent_runs"] = [per_customer]
-    if before is not None:
-        was = before["flagged"].reindex(first.index).fillna(False).to_numpy(dtype=bool)
-        tier_then = before["risk_tier"].reindex(first.index).astype(object)
+    if before is not None and then is not None:
+        was = then["flagged"].fillna(False).to_numpy(dtype=bool)
+        tier_then = then["risk_tier"].astype(object)
         out["transitions"] = {
             "newly_flagged": int((flagged & ~was).sum()),
             "no_longer_flagged": int((~flagged & was).sum()) + int(before["flagged"].sum() - was.sum()),
@@ -786,12 +789,13 @@ def score(
         order[rank - 1] = np.arange(len(rank))
         n = len(order)
         before = previous.customers().set_index("customer_id") if previous is not None else None
+        then = before.reindex(first.index) if before is not None else None  # one lookup: each customer's row last run
         hold = config.flagging.control_hold_days if config.flagging.control_hold_days is not None else config.labels.horizon_days
-        was_held = (before["held_until"].reindex(first.index).fillna(-1).to_numpy(dtype=np.int64)
-                    if before is not None and "held_until" in before else None)
+        was_held = (then["held_until"].fillna(-1).to_numpy(dtype=np.int64)
+                    if then is not None and "held_until" in then else None)
         held, held_until = control_group(first.index, t, flagged, config.flagging.control_fraction, config.flagging.control_key,
                                          was_held, hold)
-        prev_p = before["churn_probability"].reindex(first.index).to_numpy(dtype=float) if before is not None else np.full(n, np.nan)
+        prev_p = then["churn_probability"].to_numpy(dtype=float) if then is not None else np.full(n, np.nan)
         columns: dict[str, Any] = {
             "customer_id": pd.array(first.index, dtype="str").take(order),
             "as_of_date": str(t.date()),
@@ -818,7 +822,8 @@ def score(
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
         del columns
         same_model = previous is not None and previous.run.get("model_version") == bundle.version
-        monitoring = _monitoring(first, flagged, tier, monitors, bundle, config, context, previous, before, same_model)
+        monitoring = _monitoring(first, flagged, tier, monitors, bundle, config, context, previous, before, then, same_model)
+        del then
         # Texts as categories: a byte per customer, not a Python string (the driver holds this at 10M customers too).
         history = pd.DataFrame({"customer_id": pd.array(first.index, dtype="str"), "churn_probability": p,
                                 "log_odds": first["log_odds"].to_numpy(), "flagged": flagged,
@@ -834,7 +839,7 @@ def score(
 
     with log.stage("explain_flagged"):
         chosen = first[flagged]
-        past = _previous_vectors(previous, before, chosen.index) if previous is not None and len(chosen) else None
+        past = _previous_vectors(previous, before, chosen.index) if previous is not None and before is not None and len(chosen) else None
         items = [(keys[j], rows.drop(columns="part"), None if past is None else past.reindex(past.index.intersection(rows.index)))
                  for j, rows in chosen.groupby("part", sort=True)]
         del chosen, first, past

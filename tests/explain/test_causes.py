@@ -300,3 +300,27 @@ def test_change_values_split_the_move_between_two_vectors_by_family_exactly():
     assert (parts[1] == 0).all()  # nothing changed
     assert parts[2, 0] < 0 and parts[2, 2] != 0  # the price fell back; tenure (other) moved too
     assert sum(asked) < 1 + 7 * len(now)  # the unchanged rows and families were not predicted
+
+
+def test_change_values_take_the_previous_output_where_the_caller_has_it():
+    """With the same model, the previous run's own output is the value with no family at today's values: it is not
+    predicted again, and the parts add up to the change against it."""
+    from churnml.explain.causes import change_values
+
+    before = _frame([HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}])
+    now = _frame([{**HEALTHY, "support_unresolved_90d": 3}, {**HEALTHY, "tenure_days": 900.0}])
+    asked = []
+
+    def counting(X: pd.DataFrame) -> np.ndarray:
+        asked.append(len(X))
+        return _greedy_model(X)
+
+    family_of = {c: REGISTRY[c].family for c in COLUMNS}
+    full = change_values(counting, now, before, family_of)
+    calls = len(asked)
+    asked.clear()
+    given = change_values(counting, now, before, family_of, base=_greedy_model(before))
+    assert len(asked) == calls - 1  # the empty coalition came from the caller
+    for subset, values in full.items():
+        np.testing.assert_allclose(given[subset], values, atol=1e-12)
+    np.testing.assert_allclose(family_parts(given).sum(axis=1), _greedy_model(now) - _greedy_model(before), atol=1e-12)

@@ -192,3 +192,21 @@ def test_bundle_folders_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o755  # readable by the scheduler's user, not 0700
     assert stat.S_IMODE((path / "model.txt").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("levels", [("a", "b"), ("b", "a", "c")])
+def test_a_matrix_of_category_codes_predicts_as_the_prepared_frame(tmp_path, levels):
+    """predict_codes reads each category as the bundle's code and hands LightGBM the position it was trained on,
+    also where the bundle lists the levels in another order than the booster or one it never saw."""
+    bundle, X = _bundle()
+    bundle = ModelBundle(bundle.booster, bundle.calibrator,
+                         [bundle.features[0], FeatureInfo("plan", Family.PRICE, "category", levels)], bundle.meta)
+    frame = pd.DataFrame({"waits": [1.0, 9.0, np.nan, 4.0], "plan": ["a", "b", "b", None]})
+    prepared = bundle.prepare(frame)
+    M = np.column_stack([prepared["waits"].to_numpy(float), prepared["plan"].cat.codes.to_numpy(float)])
+    M[M[:, 1] < 0, 1] = np.nan
+    np.testing.assert_allclose(bundle.predict_codes(M), bundle.predict_raw(prepared), rtol=0, atol=0)
+    np.testing.assert_allclose(bundle.predict_codes(M, raw_score=True), bundle.predict_log_odds(prepared), rtol=0, atol=0)
+    c = M.copy()  # the caller's matrix is left as it was
+    bundle.predict_codes(M)
+    np.testing.assert_array_equal(M, c)

@@ -90,6 +90,7 @@ def family_values(
     references: Mapping[str, Any],
     departs: np.ndarray,
     own: np.ndarray | None = None,
+    codes: bool = False,
 ) -> dict[frozenset[Family], np.ndarray]:
     """The risk of every row with exactly the families in each subset at the customer's values, the rest at the
     reference: 2^3 = 8 values per row. ``predict`` maps a prepared feature frame (``X``, columns in model order) to
@@ -101,7 +102,7 @@ def family_values(
     value is its own probability and only the other rows are predicted."""
     pains = [c for c in X.columns if c in references]
     healthy = _at_reference(X, pains, references, departs)
-    return change_values(predict, X, healthy, {c: registry[c].family for c in pains}, own)
+    return change_values(predict, X, healthy, {c: registry[c].family for c in pains}, own, codes=codes)
 
 
 def change_values(
@@ -110,12 +111,17 @@ def change_values(
     before: pd.DataFrame,
     family_of: Mapping[str, Family],
     own: np.ndarray | None = None,
+    base: np.ndarray | None = None,
+    codes: bool = False,
 ) -> dict[frozenset[Family], np.ndarray]:
     """The model's output for every row with exactly the families in each subset at today's values (``now``) and
     the others at the previous run's (``before``, same rows and columns, both prepared): 2^3 values per row, the
     input of :func:`family_parts` for why a score moved. Every column counts in its family (``family_of``; other
     when absent), context too, so the parts add up to ``predict(now) - predict(before)``. Only rows where a moved
-    family's values differ are predicted; ``own`` is ``predict(now)`` where the caller has it."""
+    family's values differ are predicted; ``own`` is ``predict(now)`` and ``base`` ``predict(before)`` where the
+    caller has them (the previous run's own output, when the model is the same). With ``codes``, ``predict`` is
+    handed the mixed vectors as a matrix, categories as codes of ``now``'s levels (:meth:`ModelBundle.predict_codes`)
+    instead of frames."""
     columns = list(now.columns)
     member = {f: [j for j, c in enumerate(columns) if family_of.get(c, Family.OTHER) is f] for f in FAMILIES}
     levels = {c: now[c].cat.categories for c in columns if isinstance(now[c].dtype, pd.CategoricalDtype)}
@@ -140,17 +146,21 @@ def change_values(
                 out[c] = pd.Categorical.from_codes(codes, categories=levels[c])
         return out
 
-    own = np.asarray(predict(now), dtype=float) if own is None else np.asarray(own, dtype=float)
+    own = np.asarray(predict(A if codes else now), dtype=float) if own is None else np.asarray(own, dtype=float)
     value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
+    if base is not None:
+        value[frozenset()] = np.asarray(base, dtype=float)
     for size in range(len(FAMILIES)):
         for subset in combinations(FAMILIES, size):
+            if frozenset(subset) in value:
+                continue
             away = np.array([j for f in FAMILIES if f not in subset for j in member[f]], dtype=np.int64)
             moved = np.flatnonzero(differs[:, away].any(axis=1)) if len(away) else np.zeros(0, dtype=np.int64)
             out = own.copy()
             if len(moved):
                 Z = A[moved]
                 Z[:, away] = B[np.ix_(moved, away)]
-                out[moved] = np.asarray(predict(frame_of(Z)), dtype=float)
+                out[moved] = np.asarray(predict(Z if codes else frame_of(Z)), dtype=float)
             value[frozenset(subset)] = out
     return value
 
@@ -301,7 +311,8 @@ def attribute(
     contributions = bundle.contributions(X)[:, :-1]
     references = player_references(registry, names, bundle.meta.get("typical_values"))
     departs = harmful_departures(features[names], registry, references)
-    value = family_values(lambda Z: bundle.calibrator.transform(bundle.predict_raw(Z)), X, registry, references, departs, probability)
+    value = family_values(lambda Z: bundle.calibrator.transform(bundle.predict_codes(Z)), X, registry, references, departs, probability,
+                          codes=True)
     phi, base = family_parts(value, config.cause.method), value[frozenset()]
     causes = attribute_causes(phi, base, contributions, departs, names, registry, config.cause)
     candidates = reason_candidates(contributions, departs, names, references, causes["primary_cause"].to_numpy())

@@ -186,6 +186,24 @@ class ModelBundle:
             return np.zeros(0, dtype=float)
         return np.asarray(self.booster.predict(X, raw_score=True, num_iteration=self.booster.best_iteration or None))
 
+    def predict_codes(self, M: np.ndarray, raw_score: bool = False) -> np.ndarray:
+        """:meth:`predict_raw` (or the log-odds, ``raw_score``) of a matrix in model column order whose categorical
+        columns hold codes of this bundle's levels (NaN: missing): no frame is built, for the many predictions of
+        mixed vectors (:func:`churnml.explain.causes.change_values`)."""
+        if len(M) == 0:
+            return np.zeros(0, dtype=float)
+        M = np.array(M, dtype=float)  # a copy: the booster's codes go in place
+        booster_levels = iter(self.booster.pandas_categorical or [])
+        for j, f in enumerate(self.features):
+            if f.dtype != "category":
+                continue
+            # LightGBM reads a category as its position among the levels it was trained on (pandas_categorical)
+            position = {level: i for i, level in enumerate(next(booster_levels, None) or ())}
+            remap = np.array([position.get(level, np.nan) for level in (f.categories or ())] + [np.nan], dtype=float)
+            codes = M[:, j]
+            M[:, j] = remap[np.where(np.isnan(codes), len(remap) - 1, codes).astype(np.int64)]
+        return np.asarray(self.booster.predict(M, raw_score=raw_score, num_iteration=self.booster.best_iteration or None))
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probabilities for a feature frame."""
         return self.calibrator.transform(self.predict_raw(self.prepare(frame)))

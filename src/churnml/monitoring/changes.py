@@ -107,13 +107,12 @@ def change_reasons(
     for j in np.unique(best[found]):  # a loop over features, each vectorised over its rows
         rows = np.flatnonzero(found & (best == j))
         spec = registry.get(names[j])
-        pairs = pd.DataFrame({"now": after.iloc[rows, j].astype(object).to_numpy(), "was": before.iloc[rows, j].astype(object).to_numpy()})
-        group = pairs.groupby(["now", "was"], dropna=False, sort=False).ngroup().to_numpy()
-        distinct = pairs.drop_duplicates()  # in first-seen order, as ngroup numbers them
+        # Each distinct value is worded once, today's and the previous apart: far fewer than the distinct pairs.
+        now, now_values = pd.factorize(after.iloc[rows, j].astype(object).to_numpy(), use_na_sentinel=False)
+        was, was_values = pd.factorize(before.iloc[rows, j].astype(object).to_numpy(), use_na_sentinel=False)
         shown = _value_format(spec)
-        texts = np.array([
-            f"{render_reason(spec, a) if spec else names[j].replace('_', ' ') + ' ' + _value_text(a)} (was {_value_text(b, shown)})"
-            for a, b in zip(distinct["now"], distinct["was"], strict=True)  # each distinct pair once
-        ], dtype=object)
-        out[rows] = texts[group]
+        now_texts = np.array([render_reason(spec, a) if spec else names[j].replace("_", " ") + " " + _value_text(a) for a in now_values],
+                             dtype=object)
+        was_texts = np.array([f" (was {_value_text(b, shown)})" for b in was_values], dtype=object)
+        out[rows] = now_texts[now] + was_texts[was]
     return out
