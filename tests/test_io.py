@@ -385,6 +385,5 @@ def test_a_failed_history_write_fails_the_block():
     def broken(k: int, features: pd.DataFrame) -> None:
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="No space"):
-        with io.written_behind(broken) as behind:
-            behind(0, pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(OSError, match="No space"), io.written_behind(broken) as behind:
+        behind(0, pd.DataFrame({"x": [1.0]}))

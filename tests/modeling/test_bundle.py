@@ -198,7 +198,7 @@ def test_bundle_folders_follow_the_umask(tmp_path):
 def test_a_matrix_of_category_codes_predicts_as_the_prepared_frame(tmp_path, levels):
     """predict_codes reads each category as the bundle's code and hands LightGBM the position it was trained on,
     also where the bundle lists the levels in another order than the booster or one it never saw."""
-    bundle, X = _bundle()
+    bundle, _ = _bundle()
     bundle = ModelBundle(bundle.booster, bundle.calibrator,
                          [bundle.features[0], FeatureInfo("plan", Family.PRICE, "category", levels)], bundle.meta)
     frame = pd.DataFrame({"waits": [1.0, 9.0, np.nan, 4.0], "plan": ["a", "b", "b", None]})
