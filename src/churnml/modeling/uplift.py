@@ -1,0 +1,160 @@
+"""Whom a remedy saves: the effect of each recorded action on the churn probability, learned from past actions.
+
+A T-learner on LightGBM: one churn model of the customers left alone after a snapshot, one per recorded action of
+the customers who got it within ``window_days``; a customer's uplift for an action is the first model's probability
+minus the action's (> 0: the action lowers the risk). Customers the nightly job held out as control and flagged
+customers the CRM did not reach are among those left alone, so every action's model is compared with untreated
+customers of the same features. Rows whose customer got a remedy in the ``washout_days`` before the snapshot are
+left out: a remedy still working would count as being left alone.
+
+The CRM's choice of whom to treat depends on what it saw of the risk: where that is more than the features show,
+the learned effect is biased toward zero (treated customers were riskier than their features say). The ranking it
+gives, not its level, is what flagging by uplift uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+NONE = ""  # no action within the window
+
+
+def treatment_of(snapshots: pd.DataFrame, actions: pd.DataFrame, window_days: int, washout_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per snapshot row (``snapshot_date``, ``customer_id``): the first action recorded in the ``window_days`` from
+    the snapshot date ("" for none), and whether the row may be learned from (no action in the ``washout_days``
+    before). ``actions`` is ``retention_actions`` (``customer_id``, ``timestamp``, ``action``)."""
+    n = len(snapshots)
+    action = np.full(n, NONE, dtype=object)
+    keep = np.ones(n, dtype=bool)
+    if n == 0 or actions is None or actions.empty:
+        return action, keep
+    rows = pd.DataFrame({"row": np.arange(n), "customer_id": snapshots["customer_id"].astype(str).to_numpy(),
+                         "day": pd.to_datetime(snapshots["snapshot_date"]).to_numpy()})
+    acts = pd.DataFrame({"customer_id": actions["customer_id"].astype(str).to_numpy(),
+                         "at": pd.to_datetime(actions["timestamp"]).to_numpy(), "action": actions["action"].astype(str).to_numpy()})
+    pairs = rows.merge(acts, on="customer_id", how="inner")
+    lag = (pairs["at"] - pairs["day"]).to_numpy()
+    window, washout = np.timedelta64(window_days, "D"), np.timedelta64(washout_days, "D")
+    inside = pairs[(lag >= np.timedelta64(0, "D")) & (lag < window)].sort_values(["row", "at"], kind="stable")
+    first = inside.drop_duplicates("row")
+    action[first["row"].to_numpy()] = first["action"].to_numpy()
+    before = pairs[(lag < np.timedelta64(0, "D")) & (lag >= -washout)]
+    keep[before["row"].unique()] = False
+    return action, keep
+
+
+class UpliftModel:
+    """Per action, how much it lowers a customer's churn probability (T-learner on LightGBM).
+
+    Hyperparameters in ``__init__``; :meth:`fit` learns ``control_`` (churn of the untreated), ``models_`` (one per
+    action with at least ``min_treated`` treated rows) and ``actions_``."""
+
+    def __init__(self, n_estimators: int = 200, learning_rate: float = 0.05, num_leaves: int = 15, min_child_samples: int = 50,
+                 shift_estimators: int = 100, shift_leaves: int = 7, shift_min_child_samples: int = 100,
+                 min_treated: int = 200, seed: int = 0, num_threads: int = 0):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.shift_estimators = shift_estimators
+        self.shift_leaves = shift_leaves
+        self.shift_min_child_samples = shift_min_child_samples
+        self.min_treated = min_treated
+        self.seed = seed
+        self.num_threads = num_threads
+
+    def _params(self) -> dict[str, Any]:
+        return {"objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples, "seed": self.seed, "deterministic": True,
+                "num_threads": self.num_threads, "verbosity": -1}
+
+    def _booster(self, X: pd.DataFrame, y: np.ndarray) -> lgb.Booster:
+        return lgb.train(self._params(), lgb.Dataset(X, np.asarray(y, dtype=float)), num_boost_round=self.n_estimators)
+
+    def _shift(self, X: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> lgb.Booster:
+        params = {**self._params(), "num_leaves": self.shift_leaves, "min_child_samples": self.shift_min_child_samples}
+        return lgb.train(params, lgb.Dataset(X, np.asarray(y, dtype=float), init_score=start), num_boost_round=self.shift_estimators)
+
+    def fit(self, X: pd.DataFrame, action: np.ndarray, y: np.ndarray, base: np.ndarray | None = None) -> UpliftModel:
+        """``X``: prepared features; ``action``: each row's action ("" none); ``y``: churned within the horizon;
+        ``base``: the churn model's log-odds of the rows, where the uplift is to start from it (both arms then learn
+        only their shift from it: the churn model ranks risk better than a model of the few left alone among the
+        riskiest). ``ValueError`` when no action has ``min_treated`` rows or no row was left alone."""
+        action = np.asarray(action, dtype=object)
+        y = np.asarray(y, dtype=float)
+        alone = action == NONE
+        counts = pd.Series(action[~alone]).value_counts()
+        self.actions_ = sorted(str(a) for a, n in counts.items() if n >= self.min_treated)
+        if not self.actions_ or alone.sum() < self.min_treated:
+            raise ValueError(f"too few treated or untreated rows to learn an effect: {counts.to_dict()} treated, "
+                             f"{int(alone.sum())} left alone; at least {self.min_treated} of each are needed")
+        self.uses_base_ = base is not None
+        if base is None:
+            self.control_ = self._booster(X[alone], y[alone])
+            start = self.control_.predict(X, raw_score=True)
+        else:
+            start = np.asarray(base, dtype=float)
+            self.control_ = self._shift(X[alone], y[alone], start[alone])
+        # Each action's model starts from the same log-odds and learns only the shift the action makes: two separate
+        # models would each err by more than the effect they are subtracted to find.
+        self.models_ = {a: self._shift(X[action == a], y[action == a], start[action == a]) for a in self.actions_}
+        self.treated_ = {a: int(counts[a]) for a in self.actions_}
+        return self
+
+    def predict(self, X: pd.DataFrame, base: np.ndarray | None = None) -> pd.DataFrame:
+        """Each action's uplift per row (probability of churn left alone minus with the action), columns by action;
+        ``base``: the churn model's log-odds, needed when it was fitted with one."""
+        if len(X) == 0:
+            return pd.DataFrame({a: np.zeros(0) for a in self.actions_})
+        if self.uses_base_ and base is None:
+            raise ValueError("this uplift model starts from the churn model's log-odds: pass them as base")
+        if self.uses_base_:
+            start = np.asarray(base, dtype=float)
+            alone = _sigmoid(start + self.control_.predict(X, raw_score=True))
+        else:
+            start = self.control_.predict(X, raw_score=True)
+            alone = _sigmoid(start)
+        return pd.DataFrame({a: alone - _sigmoid(start + self.models_[a].predict(X, raw_score=True)) for a in self.actions_},
+                            index=X.index)
+
+    def best(self, X: pd.DataFrame, base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The action with the largest uplift per row, and that uplift."""
+        u = self.predict(X, base)
+        values = u.to_numpy()
+        pick = np.argmax(values, axis=1) if len(u) else np.zeros(0, dtype=np.int64)
+        return np.asarray(self.actions_, dtype=object)[pick], values[np.arange(len(u)), pick]
+
+    # ------------------------------------------------------------------------------------------ persistence
+
+    def to_text(self) -> str:
+        """JSON of the hyperparameters and every model's native LightGBM text (no pickle)."""
+        return json.dumps({"kind": "churnml-uplift-t-learner", "params": self.get_params(), "actions": self.actions_, "uses_base": self.uses_base_,
+                           "treated": self.treated_, "control": self.control_.model_to_string(),
+                           "models": {a: m.model_to_string() for a, m in self.models_.items()}})
+
+    @classmethod
+    def from_text(cls, text: str) -> UpliftModel:
+        data = json.loads(text)
+        if data.get("kind") != "churnml-uplift-t-learner":
+            raise ValueError("not a churnml uplift model")
+        model = cls(**data["params"])
+        model.actions_ = list(data["actions"])
+        model.uses_base_ = bool(data["uses_base"])
+        model.treated_ = dict(data["treated"])
+        model.control_ = lgb.Booster(model_str=data["control"])
+        model.models_ = {a: lgb.Booster(model_str=s) for a, s in data["models"].items()}
+        return model
+
+    def get_params(self) -> Mapping[str, Any]:
+        return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_child_samples", "shift_estimators",
+                                               "shift_leaves", "shift_min_child_samples", "min_treated", "seed", "num_threads")}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))

@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.modeling.uplift import UpliftModel, treatment_of
+
+
+def test_the_treatment_of_a_snapshot_is_the_first_action_in_its_window_and_a_recent_remedy_leaves_it_out():
+    snaps = pd.DataFrame({"snapshot_date": pd.to_datetime(["2025-01-01"] * 4 + ["2025-02-01"]),
+                          "customer_id": ["a", "b", "c", "d", "a"]})
+    actions = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c", "d"],
+        "timestamp": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-01-31", "2024-12-20", "2024-12-31T23:59:00"], format="ISO8601"),
+        "action": ["senior_manager_call", "retention_offer", "retention_offer", "retention_offer", "retention_offer"],
+    })
+    action, keep = treatment_of(snaps, actions, window_days=30, washout_days=90)
+    # a: the first of two in the window; b: 30 days after is outside; c, d: treated before, so not left alone;
+    # a a month later: its remedies of January are in the washout.
+    assert action.tolist() == ["senior_manager_call", "", "", "", ""]
+    assert keep.tolist() == [True, True, False, False, False]
+
+
+def test_an_empty_action_table_treats_nobody():
+    snaps = pd.DataFrame({"snapshot_date": pd.to_datetime(["2025-01-01"]), "customer_id": ["a"]})
+    action, keep = treatment_of(snaps, pd.DataFrame(columns=["customer_id", "timestamp", "action"]), 30, 90)
+    assert action.tolist() == [""] and keep.tolist() == [True]
+
+
+def _world(n=40_000, seed=0):
+    """Churn rises with x; the offer cuts it by half where the price pain p is high, not at all where it is low;
+    the call does nothing. Treatment is random."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x": rng.normal(size=n), "p": rng.random(n)})
+    base = 1 / (1 + np.exp(-(-2.0 + X["x"])))
+    action = rng.choice(["", "retention_offer", "senior_manager_call"], n, p=[0.6, 0.2, 0.2])
+    effect = np.where((action == "retention_offer") & (X["p"] > 0.5), 0.5, 0.0)
+    y = rng.random(n) < base * (1 - effect)
+    return X, action, y.astype(int), base
+
+
+@pytest.mark.slow
+def test_uplift_finds_whom_the_offer_helps_and_that_the_call_helps_nobody():
+    X, action, y, base = _world()
+    model = UpliftModel(n_estimators=100, num_threads=1).fit(X, action, y)
+    assert model.actions_ == ["retention_offer", "senior_manager_call"]
+    u = model.predict(X)
+    helped = X["p"] > 0.5
+    assert u.loc[helped, "retention_offer"].mean() > 0.05
+    assert abs(u.loc[~helped, "retention_offer"].mean()) < 0.02 and abs(u["senior_manager_call"].mean()) < 0.02
+    # the quarter ranked first by the offer's uplift holds most of what the offer truly saves
+    truth = np.where(helped, 0.5 * base, 0.0)
+    top = (u["retention_offer"].rank(ascending=False) <= len(X) // 4).to_numpy()
+    assert truth[top].sum() / truth.sum() > 0.6
+    best, lift = model.best(X)
+    assert (best[helped.to_numpy()] == "retention_offer").mean() > 0.9 and np.allclose(lift, u.max(axis=1))
+
+
+def test_the_uplift_model_travels_as_text_and_predicts_the_same():
+    X, action, y, _ = _world(n=6_000, seed=1)
+    model = UpliftModel(n_estimators=20, shift_estimators=10, num_threads=1).fit(X, action, y)
+    text = model.to_text()
+    assert "pickle" not in text.lower()
+    again = UpliftModel.from_text(text)
+    pd.testing.assert_frame_equal(again.predict(X), model.predict(X))
+    assert again.get_params() == model.get_params()
+
+
+def test_too_few_treated_rows_is_a_clear_error():
+    X, action, y, _ = _world(n=2_000)
+    with pytest.raises(ValueError, match="too few treated"):
+        UpliftModel(min_treated=5_000).fit(X, action, y)
+
+
+def test_from_the_churn_models_log_odds_both_arms_learn_only_their_shift():
+    X, action, y, base = _world(n=20_000, seed=2)
+    start = np.log(base / (1 - base)).to_numpy()
+    model = UpliftModel(num_threads=1).fit(X, action, y, base=start)
+    u = model.predict(X, base=start)
+    helped = (X["p"] > 0.5).to_numpy()
+    assert u.loc[helped, "retention_offer"].mean() > 0.05 > abs(u.loc[~helped, "retention_offer"].mean())
+    with pytest.raises(ValueError, match="log-odds"):
+        model.predict(X)
+    again = UpliftModel.from_text(model.to_text())
+    pd.testing.assert_frame_equal(again.predict(X, base=start), u)
