@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from churnml.config import WinbackConfig, parse_config
-from churnml.decisions import control_group, rank_by_risk, referral_candidates, winback_actions
+from churnml.decisions import control_group, rank_by_risk, referral_candidates, select_by, winback_actions
 
 
 def _case():
@@ -102,3 +102,15 @@ def test_a_control_customer_stays_held_out_while_their_outcome_is_measured():
     assert np.array_equal(later, _held(ids, apr, flagged, 0.05, "k") | (until_feb > apr.value // 86_400_000_000_000))
     not_flagged = np.zeros(len(ids), dtype=bool)
     assert not control_group(ids, feb, not_flagged, 0.05, "k", until, 60)[0].any()  # only the flagged are control
+
+
+@pytest.mark.parametrize(("flagged", "score", "chosen"), [
+    ([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4], [0, 0, 1, 1]),  # as many as by risk, the highest scores
+    ([1, 1, 0, 0], [0.3, 0.3, 0.3, 0.1], [1, 1, 0, 0]),  # equal scores keep their order
+    ([1, 1, 1, 0], [0.2, -0.1, 0.0, 0.5], [1, 0, 0, 1]),  # nothing saved or a loss: not flagged, places stay empty
+    ([1, 0, 0], [np.nan, 0.1, np.nan], [0, 1, 0]),  # unknown counts as nothing
+    ([0, 0], [0.5, 0.6], [0, 0]),  # no capacity, nobody
+])
+def test_select_by_fills_the_same_capacity_by_another_score(flagged, score, chosen):
+    got = select_by(np.array(flagged, dtype=bool), np.array(score, dtype=float))
+    assert got.tolist() == [bool(c) for c in chosen]

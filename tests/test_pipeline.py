@@ -239,3 +239,47 @@ def test_a_previous_run_of_other_features_gives_probabilities_but_no_change_spli
     second, _ = _scored(dataset, T, bundle, cfg, previous=past)
     s = second.scores
     assert s["previous_probability"].notna().mean() > 0.9 and (s["change_cause"] == "").all()
+
+
+@pytest.mark.slow
+def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_action_saves_most(tmp_path):
+    """train learns each recorded action's effect into the bundle; score with flagging.strategy uplift flags at most
+    as many as by risk, the largest expected uplifts, each with the action that saves them most; the bundle keeps
+    the model through files; by risk the column stays empty."""
+    from churnml import io
+    from churnml.synth import world_config
+
+    dataset = Dataset.from_frames(generate(3000, seed=3, config=world_config("treatments")).tables)
+    cfg = parse_config({"model": {"max_rounds": 40, "num_threads": 1}, "tracking": {"enabled": False}})
+    t = pd.Timestamp("2025-06-01")
+    bundle = churnml.train(dataset, t, cfg).bundle
+    learned = bundle.meta["uplift"]["actions"]
+    assert learned == ["retention_offer", "senior_manager_call"] and bundle.meta["uplift"]["costs"]["retention_offer"] == 40.0
+    by_risk = churnml.pipeline.score(dataset, t, bundle, cfg).scores
+    assert by_risk["expected_uplift"].isna().all()
+
+    io.write_bundle(bundle, tmp_path)
+    again = io.read_bundle(tmp_path / "latest")
+    uplift_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "uplift"})})
+    s = churnml.pipeline.score(dataset, t, again, uplift_cfg).scores
+    pd.testing.assert_frame_equal(s, churnml.pipeline.score(dataset, t, bundle, uplift_cfg).scores)
+    flagged = s[s["flagged"]]
+    assert 0.5 * by_risk["flagged"].sum() < len(flagged) <= by_risk["flagged"].sum()
+    assert (flagged["expected_uplift"] > 0).all() and flagged["recommended_action"].isin(learned).all()
+    assert flagged["expected_uplift"].min() >= s.loc[~s["flagged"], "expected_uplift"].max()
+    assert s["expected_uplift"].notna().all()
+
+    value_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "value"})})
+    v = churnml.pipeline.score(dataset, t, bundle, value_cfg).scores
+    assert 0 < v["flagged"].sum() <= by_risk["flagged"].sum()
+
+
+@pytest.mark.slow
+def test_flagging_by_uplift_without_recorded_actions_says_what_is_missing(small_model):
+    from churnml.errors import ModelError
+
+    dataset, bundle, cfg = small_model
+    assert bundle.meta["uplift"] == {"not_trained": "no retention_actions recorded"}
+    uplift_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "uplift"})})
+    with pytest.raises(ModelError, match="no uplift model .*no retention_actions recorded.*strategy: risk"):
+        churnml.pipeline.score(dataset, T, bundle, uplift_cfg)

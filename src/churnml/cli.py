@@ -9,6 +9,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -350,6 +351,7 @@ def train(
         _report_engine(eng)
     result, families, fingerprint = training.result, training.families, training.fingerprint
     _print_winback_training(training, cfg)
+    _print_uplift_training(training.result.bundle, cfg)
     bundle_dir = io.write_bundle(result.bundle, model_dir, key=_signing_key(cfg, config), update_latest=False)
     io.save_figures(evaluation_figures(result, families, cfg.flagging.top_fraction or 0.10, training.labels), bundle_dir / "evaluation")
     io.atomic_write_text(bundle_dir / "evaluation" / "metrics.json", metrics_json(result.metrics))
@@ -389,6 +391,17 @@ def _print_winback_training(training, cfg: ChurnConfig) -> None:
         f"{model.meta['training_rows']:,} earlier churners came back; a won-back customer stays {model.expected_months:.1f} "
         f"months (Kaplan-Meier over {model.meta['stays']['runs']:,} returns, up to {cfg.winback.horizon_months:g})."
     )
+
+
+def _print_uplift_training(bundle, cfg: ChurnConfig) -> None:
+    """Which recorded actions' effects were learned (for flagging.strategy uplift and value), or why none was."""
+    info = bundle.meta.get("uplift") or {}
+    if "actions" in info:
+        treated = ", ".join(f"{a} ({n:,} treated)" for a, n in info["treated"].items())
+        out.print(f"Uplift: learned what {treated} save, against the customers left alone (flagging.strategy: uplift or value).")
+    elif cfg.flagging.strategy != "risk":
+        err.print(f"[yellow]warning:[/yellow] no uplift model ({escape(str(info.get('not_trained', 'not learned')))}): "
+                  f"scoring with flagging.strategy {cfg.flagging.strategy} will refuse this bundle")
 
 
 def _check_staleness(loaded, t: pd.Timestamp, data: Path, limit: int | None) -> None:
@@ -730,7 +743,7 @@ def score(
         if keep_history and cfg.monitoring.history_dir is not None:
             run.keep_history_in(history_root)
         previous = io.previous_run(out_file, t, history_root) if keep_history else None
-        sink = io.FeatureSink(str(run.history)) if keep_history else None
+        sink: Callable[[int, pd.DataFrame], None] | None = io.FeatureSink(str(run.history)) if keep_history else None
         if sink is not None and eng.name == "local":  # Dask workers write their own parts, each in its process
             sink = stack.enter_context(io.written_behind(sink))
         result = pipeline.score(dataset, t, bundle, cfg, engine=eng, progress=True, sink=sink, previous=previous)

@@ -187,6 +187,12 @@ class FlaggingConfig(_Model):
         description="Days a customer drawn into the control group stays held out (flagged again within them, still control): the "
         "horizon in which `outcomes` measures them; unset: labels.horizon_days.",
     )
+    strategy: Literal["risk", "uplift", "value"] = Field(
+        "risk",
+        description="Who is flagged, as many as the rule above flags by risk: `risk` the likeliest to leave; `uplift` those the "
+        "best recorded action saves most (needs a model trained with retention_actions); `value` the largest uplift x monthly "
+        "margin x expected months - the action's cost (`uplift` section). With uplift or value the flagged get that action.",
+    )
     control_key: str = Field(
         "churnml-control", min_length=1,
         description="Key of the hash that draws the control group from the customer id and the run date: the same customer and date "
@@ -340,6 +346,16 @@ class WinbackConfig(_Model):
         return self
 
 
+class UpliftConfig(_Model):
+    """Learning whom each remedy saves from the recorded `retention_actions`, and what saving a customer is worth."""
+
+    learn: bool = Field(True, description="`train` learns each recorded action's effect when `retention_actions` holds enough treated "
+                        "customers (a T-learner on LightGBM kept in the bundle); `flagging.strategy` uplift and value need it.")
+    min_treated: int = Field(200, ge=1, le=10**9, description="Training rows an action needs (and rows left alone) to learn its effect.")
+    margin_share: float = Field(0.4, gt=0, le=1, description="Monthly margin as a share of the monthly price (`flagging.strategy: value`).")
+    expected_months: float = Field(12.0, gt=0, le=600, description="Months a saved customer is expected to stay (`flagging.strategy: value`).")
+
+
 class MonitoringConfig(_Model):
     """What each nightly run keeps for the runs after it, and when a run is judged to have drifted.
 
@@ -412,6 +428,7 @@ class ChurnConfig(_Model):
     validation: ValidationConfig = ValidationConfig()
     winback: WinbackConfig = WinbackConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    uplift: UpliftConfig = UpliftConfig()
     static_attribute_families: dict[str, Family] = Field(
         default_factory=dict,
         description="Cause family of `customers` columns; unlisted attributes are `other`, context that says how "

@@ -46,6 +46,17 @@ def flag(rank: np.ndarray, p: np.ndarray, config: ChurnConfig) -> np.ndarray:
     return p >= f.probability_threshold
 
 
+def select_by(flagged: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """As many customers as ``flagged`` holds, chosen by ``score`` instead (highest first; equal scores keep their
+    input order), and only where it is positive: a remedy that saves nobody, or costs more than it saves, is not
+    worth a place on the list."""
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
+    k = int(np.asarray(flagged, dtype=bool).sum())
+    out = np.zeros(len(score), dtype=bool)
+    out[np.lexsort((np.arange(len(score)), -score))[:k]] = True
+    return out & (score > 0)
+
+
 def control_group(customer_ids: pd.Series | pd.Index, as_of: pd.Timestamp, flagged: np.ndarray, fraction: float, key: str,
                   held_until: np.ndarray | None = None, hold_days: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The flagged customers held out from treatment tonight, and until when each customer stays held out.

@@ -39,7 +39,16 @@ import pandas as pd
 from churnml import features as _features
 from churnml.config import ChurnConfig, Family
 from churnml.dataset import Dataset, as_timestamp, customer_bucket, positions_in
-from churnml.decisions import control_group, flag, rank_by_risk, recommend_actions, referral_candidates, risk_tiers, winback_actions
+from churnml.decisions import (
+    control_group,
+    flag,
+    rank_by_risk,
+    recommend_actions,
+    referral_candidates,
+    risk_tiers,
+    select_by,
+    winback_actions,
+)
 from churnml.engine import Engine, EngineError, LocalEngine
 from churnml.errors import InputError
 from churnml.features import CONTEXT_TABLES, ContextPart, PopulationContext, context_part, feature_label, feature_registry, merge_context
@@ -330,6 +339,7 @@ class Training:
     fingerprint: dict[str, Any]
     winback: WinbackModel | None = None
     winback_skipped: str | None = None  # why no return model was learned (too little history)
+    uplift_skipped: str | None = None  # why no uplift model was learned (no or too few recorded actions)
     example: pd.DataFrame | None = None  # a few training feature rows: the registered model's input example
     labels: dict[str, str] = field(default_factory=dict)  # each feature's plain name, for plots
 
@@ -439,6 +449,33 @@ def _train_winback(source: _Source, engine: Engine, t: pd.Timestamp, bundle: Mod
     return fit_winback(rows.drop(columns="_part"), X, stays, bundle, config)
 
 
+def _actions_task(k: int, source: _Source) -> pd.DataFrame:
+    return source.load(k).retention_actions
+
+
+def _learn_uplift(training: Training, snapshots: pd.DataFrame, source: _Source, engine: Engine, t: pd.Timestamp,
+                  config: ChurnConfig) -> None:
+    """Learn whom each recorded action saves into the bundle, or say in it why not."""
+    from churnml.modeling.uplift import attach_uplift, learn_uplift
+
+    bundle = training.result.bundle
+    actions = pd.concat(engine.map(_actions_task, source.keys, source, label="actions"), ignore_index=True)
+    if actions.empty:
+        why = "no retention_actions recorded"
+    else:
+        try:
+            model, costs = learn_uplift(snapshots, actions, bundle, config.monitoring.treatment_window_days,
+                                        config.monitoring.treatment_washout_days, config.uplift.min_treated,
+                                        seed=config.model.seed, num_threads=config.model.num_threads)
+        except ValueError as exc:
+            why = str(exc)
+        else:
+            attach_uplift(bundle, model, costs)
+            return
+    bundle.meta["uplift"] = {"not_trained": why}
+    training.uplift_skipped = why
+
+
 def train(
     data: Data,
     as_of: str | pd.Timestamp,
@@ -480,6 +517,8 @@ def train(
     training = Training(result, families, len(snapshots), int(snapshots["snapshot_date"].nunique()), fingerprint)
     training.example = snapshots[[f.name for f in result.bundle.features]].head(5).reset_index(drop=True)
     training.labels = {name: feature_label(spec, name) for name, spec in registry.items()}
+    if config.uplift.learn:
+        _learn_uplift(training, snapshots, parts, engine, t, config)
     try:
         training.winback = _train_winback(parts, engine, t, result.bundle, config)
     except ValueError as exc:
@@ -553,10 +592,11 @@ def _recent_rows(known: Dataset, t: pd.Timestamp, days: int = _RECENT_DAYS) -> d
 
 
 def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBundle, config: ChurnConfig, context: PopulationContext,
-                      sink: Callable[[int, pd.DataFrame], None] | None = None):
+                      sink: Callable[[int, pd.DataFrame], None] | None = None, lift: Any = None):
     """Pass 1, every active customer of a part: calibrated probability and log-odds, latest survey score, lifecycle
     stage, the model-fit counts, the drift counts and the logs' recent rows. A few numbers per customer go back;
-    the feature vectors go to ``sink`` (the run's history), if given."""
+    the feature vectors go to ``sink`` (the run's history), if given. With ``lift`` (the bundle's uplift model and
+    the actions' costs), each customer's best action, its uplift and its value too."""
     known = source.load(k)
     features = _features.build_features(known, t, config, context)
     X = bundle.prepare(features)
@@ -572,6 +612,14 @@ def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBun
         },
         index=features.index,
     )
+    if lift is not None:
+        model, costs = lift
+        action, uplift = model.best(X, frame["log_odds"].to_numpy())
+        price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(frame))
+        frame["uplift_action"] = action
+        frame["uplift"] = uplift
+        cost = pd.Series(action, dtype=object).map(costs).fillna(0.0).to_numpy(dtype=float)
+        frame["value"] = uplift * np.nan_to_num(price) * config.uplift.margin_share * config.uplift.expected_months - cost
     reference = bundle.meta.get("reference")
     monitor = {"bins": bin_counts(X, reference, p) if reference else {}, "recent": _recent_rows(known, t)}
     if sink is not None:
@@ -665,6 +713,8 @@ def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _
     out["recommended_action"] = recommend_actions(
         causes, flagged["stage"].to_numpy(), flagged["p"].to_numpy(), price, config.playbook, config.cause
     )
+    if "uplift_action" in flagged:  # flagged by uplift or value: the action the recorded outcomes say saves them most
+        out["recommended_action"] = flagged["uplift_action"].to_numpy()
     families = [registry[n].family.value if n in registry else "other" for n in bundle.feature_names]
     now_parts = family_sums(why.contributions, families)
     for j, f in enumerate(_FAMILY_PARTS):
@@ -767,8 +817,13 @@ def score(
         source = _source(data, t, config, engine)
         context = _contexts(source, engine, [t], config)[t]
 
+    lift = None
+    if config.flagging.strategy != "risk":
+        from churnml.modeling.uplift import uplift_model
+
+        lift = uplift_model(bundle)
     with log.stage("features_and_scores"):
-        passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, sink, label="scoring")
+        passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, sink, lift, label="scoring")
         fit: dict[str, dict[str, list[int]]] = {}
         for _, part_fit, _ in passes:
             _add_fit(fit, part_fit)
@@ -781,6 +836,10 @@ def score(
     with log.stage("rank_and_flag"):
         rank = rank_by_risk(p)
         flagged = flag(rank, p, config)
+        uplift = np.full(len(p), np.nan)
+        if lift is not None:  # as many as by risk, chosen by what the best action saves (or is worth)
+            flagged = select_by(flagged, first["uplift" if config.flagging.strategy == "uplift" else "value"].to_numpy())
+            uplift = first["uplift"].to_numpy()
         tier = risk_tiers(p, config.flagging.tiers.high, config.flagging.tiers.medium)
         # The frame is built in rank order with the file's columns, so nothing copies it whole again before writing
         # (a sort and a column selection each did: at 10M customers the driver's peak). Text columns are taken as
@@ -818,6 +877,7 @@ def score(
             "change_cause": "",
             "change_reason": "",
             "control_group": held[order],
+            "expected_uplift": uplift[order],
         }
         scores = pd.DataFrame({col: columns[col] for col in OUTPUTS["scores"].columns}, index=pd.RangeIndex(n))
         del columns

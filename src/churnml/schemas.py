@@ -233,10 +233,12 @@ OUTPUTS: dict[str, OutputSpec] = {
         # Since the previous run (empty on the first): its probability, the change, and for the flagged the cause
         # family that moved the risk most and why.
         # The control group: flagged customers held out to measure what the remedies save (shown their action all the same).
+        # Flagging by uplift or value: how much the recommended action lowers the churn probability (empty by risk).
         extra=("price_share", "service_share", "other_share", "referral_candidate",
-               "previous_probability", "risk_change", "change_cause", "change_reason", "control_group"),
+               "previous_probability", "risk_change", "change_cause", "change_reason", "control_group", "expected_uplift"),
         numbers={"churn_probability": "%.4f", "risk_rank": "%d", "cause_share": "%.4f", "price_share": "%.4f",
-                 "service_share": "%.4f", "other_share": "%.4f", "previous_probability": "%.4f", "risk_change": "%.4f"},
+                 "service_share": "%.4f", "other_share": "%.4f", "previous_probability": "%.4f", "risk_change": "%.4f",
+                 "expected_uplift": "%.4f"},
         flags=("flagged", "referral_candidate", "control_group"),
     ),
     "winback": OutputSpec(

@@ -58,9 +58,9 @@ def test_uplift_finds_whom_the_offer_helps_and_that_the_call_helps_nobody():
 def test_the_uplift_model_travels_as_text_and_predicts_the_same():
     X, action, y, _ = _world(n=6_000, seed=1)
     model = UpliftModel(n_estimators=20, shift_estimators=10, num_threads=1).fit(X, action, y)
-    text = model.to_text()
-    assert "pickle" not in text.lower()
-    again = UpliftModel.from_text(text)
+    meta, texts = model.to_files()
+    assert sorted(texts) == ["uplift_control.txt", "uplift_retention_offer.txt", "uplift_senior_manager_call.txt"]
+    again = UpliftModel.from_files(meta, texts)
     pd.testing.assert_frame_equal(again.predict(X), model.predict(X))
     assert again.get_params() == model.get_params()
 
@@ -80,5 +80,5 @@ def test_from_the_churn_models_log_odds_both_arms_learn_only_their_shift():
     assert u.loc[helped, "retention_offer"].mean() > 0.05 > abs(u.loc[~helped, "retention_offer"].mean())
     with pytest.raises(ValueError, match="log-odds"):
         model.predict(X)
-    again = UpliftModel.from_text(model.to_text())
+    again = UpliftModel.from_files(*model.to_files())
     pd.testing.assert_frame_equal(again.predict(X, base=start), u)

@@ -19,6 +19,7 @@ import hmac
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +27,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from churnml.config import Family
+from churnml.config import Action, Family
 from churnml.errors import ModelError
 from churnml.modeling.calibration import Calibrator
 
 BUNDLE_FORMAT = 1
-ATTACHMENT_NAMES = ("return_model.txt",)  # the only further files a bundle folder may carry
+# The only further files a bundle folder may carry: the win-back return model; the uplift models (untreated, and one
+# per playbook action recorded in retention_actions).
+ATTACHMENT_NAMES = ("return_model.txt", "uplift_control.txt", *(f"uplift_{a.value}.txt" for a in Action))
 
 
 def sha256_text(text: str) -> str:
@@ -193,12 +196,12 @@ class ModelBundle:
         if len(M) == 0:
             return np.zeros(0, dtype=float)
         M = np.array(M, dtype=float)  # a copy: the booster's codes go in place
-        booster_levels = iter(self.booster.pandas_categorical or [])
+        booster_levels: Iterator[list[Any]] = iter(self.booster.pandas_categorical or [])
         for j, f in enumerate(self.features):
             if f.dtype != "category":
                 continue
             # LightGBM reads a category as its position among the levels it was trained on (pandas_categorical)
-            position = {level: i for i, level in enumerate(next(booster_levels, None) or ())}
+            position = {level: i for i, level in enumerate(next(booster_levels, []))}
             remap = np.array([position.get(level, np.nan) for level in (f.categories or ())] + [np.nan], dtype=float)
             codes = M[:, j]
             M[:, j] = remap[np.where(np.isnan(codes), len(remap) - 1, codes).astype(np.int64)]

@@ -14,7 +14,6 @@ gives, not its level, is what flagging by uplift uses.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,12 @@ import numpy as np
 import pandas as pd
 
 NONE = ""  # no action within the window
+CONTROL_FILE = "uplift_control.txt"
+
+
+def action_file(action: str) -> str:
+    """The bundle file of an action's model (actions are playbook codes: letters and underscores)."""
+    return f"uplift_{action}.txt"
 
 
 def treatment_of(snapshots: pd.DataFrame, actions: pd.DataFrame, window_days: int, washout_days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +123,7 @@ class UpliftModel:
             start = np.asarray(base, dtype=float)
             alone = _sigmoid(start + self.control_.predict(X, raw_score=True))
         else:
-            start = self.control_.predict(X, raw_score=True)
+            start = np.asarray(self.control_.predict(X, raw_score=True), dtype=float)
             alone = _sigmoid(start)
         return pd.DataFrame({a: alone - _sigmoid(start + self.models_[a].predict(X, raw_score=True)) for a in self.actions_},
                             index=X.index)
@@ -132,23 +137,26 @@ class UpliftModel:
 
     # ------------------------------------------------------------------------------------------ persistence
 
-    def to_text(self) -> str:
-        """JSON of the hyperparameters and every model's native LightGBM text (no pickle)."""
-        return json.dumps({"kind": "churnml-uplift-t-learner", "params": self.get_params(), "actions": self.actions_, "uses_base": self.uses_base_,
-                           "treated": self.treated_, "control": self.control_.model_to_string(),
-                           "models": {a: m.model_to_string() for a, m in self.models_.items()}})
+    def to_files(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """What a bundle keeps of the model: metadata for ``bundle.json`` and each booster's native LightGBM text by
+        file name (verified, probed and signed with the bundle; no pickle)."""
+        meta = {"params": dict(self.get_params()), "actions": list(self.actions_), "uses_base": self.uses_base_,
+                "treated": dict(self.treated_)}
+        texts = {CONTROL_FILE: self.control_.model_to_string(), **{action_file(a): m.model_to_string() for a, m in self.models_.items()}}
+        return meta, texts
 
     @classmethod
-    def from_text(cls, text: str) -> UpliftModel:
-        data = json.loads(text)
-        if data.get("kind") != "churnml-uplift-t-learner":
-            raise ValueError("not a churnml uplift model")
-        model = cls(**data["params"])
-        model.actions_ = list(data["actions"])
-        model.uses_base_ = bool(data["uses_base"])
-        model.treated_ = dict(data["treated"])
-        model.control_ = lgb.Booster(model_str=data["control"])
-        model.models_ = {a: lgb.Booster(model_str=s) for a, s in data["models"].items()}
+    def from_files(cls, meta: Mapping[str, Any], texts: Mapping[str, str]) -> UpliftModel:
+        """The model :meth:`to_files` wrote; ``ValueError`` when a file is missing or the metadata is malformed."""
+        model = cls(**dict(meta["params"]))
+        model.actions_ = [str(a) for a in meta["actions"]]
+        model.uses_base_ = bool(meta["uses_base"])
+        model.treated_ = {str(a): int(n) for a, n in dict(meta["treated"]).items()}
+        missing = [name for name in (CONTROL_FILE, *map(action_file, model.actions_)) if name not in texts]
+        if missing:
+            raise ValueError(f"the uplift model's {', '.join(missing)} is missing")
+        model.control_ = lgb.Booster(model_str=texts[CONTROL_FILE])
+        model.models_ = {a: lgb.Booster(model_str=texts[action_file(a)]) for a in model.actions_}
         return model
 
     def get_params(self) -> Mapping[str, Any]:
@@ -158,3 +166,50 @@ class UpliftModel:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+# ---------------------------------------------------------------------------------------------------- in the bundle
+
+
+def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, window_days: int, washout_days: int,
+                 min_treated: int, seed: int = 0, num_threads: int = 0) -> tuple[UpliftModel, dict[str, float]]:
+    """The uplift model of a churn model's training snapshots (``label`` the outcome) and the ``retention_actions``
+    known at its as-of, started from the churn model's log-odds; and each learned action's mean recorded cost (0
+    where none was recorded). ``ValueError`` when too few rows were treated or left alone."""
+    action, keep = treatment_of(snapshots, actions, window_days, washout_days)
+    X = bundle.prepare(snapshots[bundle.feature_names])
+    start = bundle.predict_log_odds(X)
+    model = UpliftModel(min_treated=min_treated, seed=seed, num_threads=num_threads).fit(
+        X[keep], action[keep], snapshots["label"].to_numpy()[keep], start[keep])
+    costs = pd.to_numeric(actions.get("cost", pd.Series(dtype=float)), errors="coerce") if len(actions) else pd.Series(dtype=float)
+    mean_cost = costs.groupby(actions["action"].astype(str).to_numpy()).mean() if len(actions) else pd.Series(dtype=float)
+    return model, {a: float(mean_cost.get(a, 0.0)) if pd.notna(mean_cost.get(a, np.nan)) else 0.0 for a in model.actions_}
+
+
+def attach_uplift(bundle: Any, model: UpliftModel, costs: Mapping[str, float]) -> None:
+    """Keep the uplift model in the churn model's bundle: each booster as a native text file beside ``model.txt``,
+    the rest (and the actions' mean recorded costs) in ``bundle.json``, verified and signed with the bundle."""
+    meta, texts = model.to_files()
+    bundle.attachments.update(texts)
+    bundle.meta["uplift"] = {**meta, "costs": {a: float(c) for a, c in costs.items()}}
+
+
+def uplift_model(bundle: Any, source: str = "bundle") -> tuple[UpliftModel, dict[str, float]]:
+    """The uplift model kept in ``bundle`` and the actions' costs; :class:`~churnml.errors.ModelError` when it has
+    none (trained without recorded actions) or it is unusable."""
+    from churnml.errors import ModelError
+
+    info = bundle.meta.get("uplift") or {}
+    if not isinstance(info, dict) or "actions" not in info:
+        why = info.get("not_trained", "it was trained before uplift existed") if isinstance(info, dict) else "malformed entry"
+        raise ModelError(f"{source}: model {bundle.version} has no uplift model ({why}); record retention_actions and retrain, "
+                         "or set flagging.strategy: risk")
+    try:
+        model = UpliftModel.from_files(info, bundle.attachments)
+        names = bundle.feature_names
+        for booster in (model.control_, *model.models_.values()):
+            if booster.feature_name() != names:
+                raise ValueError("an uplift model lists other features than the churn model")
+    except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+        raise ModelError(f"{source}: the uplift model of {bundle.version} is unusable ({exc}); retrain or restore the bundle") from None
+    return model, {str(a): float(c) for a, c in dict(info.get("costs") or {}).items()}
