@@ -82,3 +82,20 @@ def test_from_the_churn_models_log_odds_both_arms_learn_only_their_shift():
         model.predict(X)
     again = UpliftModel.from_files(*model.to_files())
     pd.testing.assert_frame_equal(again.predict(X, base=start), u)
+
+
+def test_win_back_remedies_are_not_learned_as_retention_actions():
+    from types import SimpleNamespace
+
+    from churnml.modeling.uplift import learn_uplift
+
+    X, action, y, _ = _world(n=4_000, seed=3)
+    day = pd.Timestamp("2025-01-01")
+    snaps = X.assign(customer_id=[f"c{i}" for i in range(len(X))], snapshot_date=day, label=y)
+    treated = np.flatnonzero(action != "")
+    actions = pd.DataFrame({"customer_id": snaps["customer_id"].to_numpy()[treated], "timestamp": day + pd.Timedelta(days=3),
+                            "action": np.where(action[treated] == "retention_offer", "retention_offer", "winback_offer"),
+                            "cost": 10.0})
+    bundle = SimpleNamespace(feature_names=["x", "p"], prepare=lambda frame: frame, predict_log_odds=lambda frame: np.zeros(len(frame)))
+    model, costs = learn_uplift(snaps, actions, bundle, 30, 90, min_treated=200, num_threads=1)
+    assert model.actions_ == ["retention_offer"] and costs == {"retention_offer": 10.0}

@@ -175,7 +175,11 @@ def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, wi
                  min_treated: int, seed: int = 0, num_threads: int = 0) -> tuple[UpliftModel, dict[str, float]]:
     """The uplift model of a churn model's training snapshots (``label`` the outcome) and the ``retention_actions``
     known at its as-of, started from the churn model's log-odds; and each learned action's mean recorded cost (0
-    where none was recorded). ``ValueError`` when too few rows were treated or left alone."""
+    where none was recorded). ``ValueError`` when too few rows were treated or left alone. Win-back remedies (for
+    customers who had left) are not among the actions."""
+    from churnml.remedies import Action
+
+    actions = actions[actions["action"].astype(str).isin([a.value for a in Action if a is not Action.NONE])]
     action, keep = treatment_of(snapshots, actions, window_days, washout_days)
     X = bundle.prepare(snapshots[bundle.feature_names])
     start = bundle.predict_log_odds(X)
