@@ -255,15 +255,18 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     bundle = churnml.train(dataset, t, cfg).bundle
     learned = bundle.meta["uplift"]["actions"]
     assert learned == ["retention_offer", "senior_manager_call"] and bundle.meta["uplift"]["costs"]["retention_offer"] == 40.0
-    by_risk = churnml.pipeline.score(dataset, t, bundle, cfg).scores
-    assert by_risk["expected_uplift"].isna().all()
+    risk_run = churnml.pipeline.score(dataset, t, bundle, cfg)
+    by_risk = risk_run.scores
+    assert by_risk["expected_uplift"].isna().all() and "expected_saved" not in risk_run.counts()
 
     io.write_bundle(bundle, tmp_path)
     again = io.read_bundle(tmp_path / "latest")
     uplift_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "uplift"})})
-    s = churnml.pipeline.score(dataset, t, again, uplift_cfg).scores
+    result = churnml.pipeline.score(dataset, t, again, uplift_cfg)
+    s = result.scores
     pd.testing.assert_frame_equal(s, churnml.pipeline.score(dataset, t, bundle, uplift_cfg).scores)
     flagged = s[s["flagged"]]
+    assert result.counts()["expected_saved"] == round(float(flagged["expected_uplift"].sum()), 2)
     assert 0.5 * by_risk["flagged"].sum() < len(flagged) <= by_risk["flagged"].sum()
     assert (flagged["expected_uplift"] > 0).all() and flagged["recommended_action"].isin(learned).all()
     assert flagged["expected_uplift"].min() >= s.loc[~s["flagged"], "expected_uplift"].max()

@@ -768,6 +768,7 @@ def score(
             "scores", t, bundle, model, cfg, loaded, out_file, run, len(result.scores), digest, started, registry,
             rejects_dir=str(rejects or data / "rejects") if loaded.total_rejected else None,
             counts=counts,
+            flagging_strategy=cfg.flagging.strategy,
             model_fit=fit,
             stages=result.log.stages,
             engine=eng.summary(),

@@ -557,6 +557,9 @@ class ScoreResult:
             "flagged_by_action": {k: int(v) for k, v in flagged["recommended_action"].value_counts().sort_index().items()},
             "referral_candidates": int(s["referral_candidate"].sum()),
             "control_group": int(s["control_group"].sum()) if "control_group" in s else 0,
+            # flagged by uplift or value: what the flagged are expected to be saved, summed (empty by risk)
+            **({"expected_saved": round(float(flagged["expected_uplift"].sum()), 2)}
+               if "expected_uplift" in s and s["expected_uplift"].notna().any() else {}),
         }
 
 
