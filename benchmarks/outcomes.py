@@ -62,6 +62,13 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
     cells = found.by_action.merge(true_effect, on=["action", "primary_cause"], how="left")
     big = cells[cells["treated"] >= min_treated].copy()
     big["covered"] = (big["uplift_low"] <= big["true_effect"]) & (big["true_effect"] <= big["uplift_high"])
+    # Bloom: the intention-to-treat uplift over the share reached, by the run's recommendation, against the true
+    # effect on the customers reached.
+    reached = treated.assign(action=treated["recommended_action"])
+    true_reached = reached.groupby(["action", "primary_cause"])["effect_60d"].agg(true_effect="mean", treated="size").reset_index()
+    bloom = found.on_treated.merge(true_reached, on=["action", "primary_cause"], how="left")
+    bloom = bloom[bloom["treated"] >= min_treated].copy()
+    bloom["covered"] = (bloom["uplift_low"] <= bloom["true_effect"]) & (bloom["true_effect"] <= bloom["uplift_high"])
     return {
         "seed": seed,
         "runs_matured": sorted(found.rows["run"].unique().tolist()),
@@ -70,6 +77,9 @@ def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[
         "cells": big[["action", "primary_cause", "treated", "control", "uplift", "uplift_low", "uplift_high", "true_effect",
                       "covered"]].to_dict(orient="records"),
         "coverage": float(big["covered"].mean()) if len(big) else None,
+        "on_treated": bloom[["action", "primary_cause", "treated", "assigned", "reached_share", "control", "uplift", "uplift_low",
+                             "uplift_high", "true_effect", "covered"]].to_dict(orient="records"),
+        "on_treated_coverage": float(bloom["covered"].mean()) if len(bloom) else None,
         "matched": found.matched.to_dict(orient="records"),
         "true_matched": {k: float(v) for k, v in treated.assign(kind=treated["action"].map(
             {"retention_offer": "price", "senior_manager_call": "service"}).eq(treated["primary_cause"]).map(
@@ -99,11 +109,20 @@ def main() -> None:
             print(f"| {r['seed']} | {c['action']} | {c['primary_cause']} | {c['treated']} | {c['control']} | {c['uplift']:+.3f} "
                   f"({c['uplift_low']:+.3f} to {c['uplift_high']:+.3f}) | {c['true_effect']:+.3f} | {'yes' if c['covered'] else 'no'} |")
     print()
+    print("| seed | recommended | cause | treated | assigned | reached | control | effect on the reached (95% interval) | true effect | covered |\n"
+          "|---|---|---|---:|---:|---:|---:|---|---:|---|")
+    for r in results:
+        for c in r["on_treated"]:
+            print(f"| {r['seed']} | {c['action']} | {c['primary_cause']} | {c['treated']} | {c['assigned']} | {c['reached_share']:.0%} | "
+                  f"{c['control']} | {c['uplift']:+.3f} ({c['uplift_low']:+.3f} to {c['uplift_high']:+.3f}) | {c['true_effect']:+.3f} | "
+                  f"{'yes' if c['covered'] else 'no'} |")
+    print()
     for r in results:
         m = {x["remedy"]: x for x in r["matched"]}
         print(f"seed {r['seed']}: runs {r['runs_matured'][0]}..{r['runs_matured'][-1]} ({len(r['runs_matured'])}), customers {r['customers']}; "
               f"coverage {r['coverage']}; matched {m.get('matched', {}).get('uplift', float('nan')):+.3f} vs mismatched "
-              f"{m.get('mismatched', {}).get('uplift', float('nan')):+.3f} (true {r['true_matched']}); overall "
+              f"{m.get('mismatched', {}).get('uplift', float('nan')):+.3f} (true {r['true_matched']}); on the reached: coverage "
+              f"{r['on_treated_coverage']}; overall "
               f"{r['overall']['uplift']:+.3f}, intention to treat {r['intention_to_treat']['uplift']:+.3f}; Qini "
               f"{r['qini']['qini']:.4f} (oracle {r['qini']['qini_oracle']:.4f}); {r['seconds']} s")
 

@@ -76,7 +76,8 @@ def test_referral_candidates_are_satisfied_low_risk_customers(pipeline):
     s = pd.read_csv(pipeline / "out" / "scores.csv", dtype=str, keep_default_na=False)
     assert s.columns[len(CONTRACT):].tolist() == ["price_share", "service_share", "other_share", "referral_candidate",
                                                   "previous_probability", "risk_change", "change_cause", "change_reason",
-                                                  "control_group"]
+                                                  "control_group", "expected_uplift"]
+    assert (s["expected_uplift"] == "").all()  # flagged by risk, the default
     assert set(s["referral_candidate"]) == {"true", "false"}
     chosen = s[s["referral_candidate"] == "true"]
     assert len(chosen) > 0

@@ -6,7 +6,7 @@ import pytest
 
 from churnml.config import ChurnConfig
 from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
-from churnml.monitoring.outcomes import Z95
+from churnml.monitoring.outcomes import Z95, on_treated_table
 
 T = "2025-03-01"
 CFG = ChurnConfig()  # horizon 60, grace 30
@@ -98,3 +98,34 @@ def test_qini_of_a_perfect_ranking_reaches_the_oracle():
     q = qini(rows)
     assert q["qini"] == pytest.approx(q["qini_oracle"]) and q["qini_normalised"] == pytest.approx(1.0)
     assert q["qini"] > qini(random_order)["qini"]
+
+
+def test_the_effect_on_the_reached_is_the_intention_to_treat_uplift_over_the_share_reached():
+    """Bloom's estimator: 40 control customers, 30% leave; of 80 assigned the CRM reached 40 (10% leave) and not the
+    other 40 (30% leave, as untreated). ITT 0.3 - 0.2 = 0.1 over a share of 0.5: 0.2, the reached's true effect,
+    whatever made the CRM reach them."""
+    ids, group, customers = _run(n_treated=40, n_control=40, n_untreated=40)
+    by = {g: [c for c, h in zip(ids, group) if h == g] for g in ("treated", "control", "untreated")}
+    leavers = set(by["treated"][:4]) | set(by["control"][:12]) | set(by["untreated"][:12])
+    actions = pd.DataFrame({"customer_id": by["treated"], "timestamp": pd.Timestamp("2025-03-05"), "action": "retention_offer", "cost": 40.0})
+    rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, leavers), actions, pd.Timestamp("2025-06-30"), CFG, 30)
+    cell = on_treated_table(rows, ["action", "primary_cause"]).iloc[0]
+    assert (cell["assigned"], cell["control"]) == (80, 40) and cell["reached_share"] == pytest.approx(0.5)
+    assert cell["itt_uplift"] == pytest.approx(0.1) and cell["uplift"] == pytest.approx(0.2)
+    se_itt = np.sqrt(0.3 * 0.7 / 40 + 0.2 * 0.8 / 80)
+    se = np.sqrt(se_itt**2 / 0.25 + 0.1**2 * (0.25 / 80) / 0.5**4)
+    assert (cell["uplift_low"], cell["uplift_high"]) == pytest.approx((0.2 - Z95 * se, 0.2 + Z95 * se))
+
+
+def test_a_customer_held_out_again_is_measured_once():
+    """A control customer is held for the horizon, so the next run flags them as control again: within the washout
+    they are left out of the later run, or the interval would count the same outcome twice."""
+    ids, _, customers = _run(n_treated=10, n_control=10, n_untreated=0)
+    later = {**{"as_of": "2025-04-01"}}
+    runs = [({"as_of": T}, customers), (later, customers)]
+    subs = _subscriptions(ids, set())
+    none = pd.DataFrame(columns=["customer_id", "timestamp", "action", "cost"]).astype({"timestamp": "datetime64[ns]"})
+    twice = outcome_rows(runs, subs, none, pd.Timestamp("2025-07-30"), CFG, 30, washout_days=0)
+    once = outcome_rows(runs, subs, none, pd.Timestamp("2025-07-30"), CFG, 30, washout_days=90)
+    assert (twice["group"] == "control").sum() == 20 and (once["group"] == "control").sum() == 10
+    assert once.loc[once["group"] == "control", "run"].unique().tolist() == [T]

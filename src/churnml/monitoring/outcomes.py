@@ -54,19 +54,31 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
     untreated), ``action`` (the recorded remedy; for the others the recommended one), ``recommended_action``,
     ``primary_cause``, ``lifecycle_stage``, ``churn_probability``, ``left`` (the training label: churned within the
     horizon, confirmed after the grace period) and ``cost``. A run matures when T + horizon + grace <= ``newest``.
-    Customers with a remedy recorded in the ``washout_days`` before T are left out on both sides (decided by what
-    happened before the run, so the comparison stays fair)."""
+    Customers with a remedy recorded in the ``washout_days`` before T, or held out as control by a run in them, are
+    left out on both sides (decided by what happened before the run, so the comparison stays fair): a remedy still
+    working would blur the comparison, and a customer held out again would count the same outcome twice, so the
+    interval would claim more customers than were measured."""
     frames = []
-    for run, customers in runs:
+    held: list[tuple[pd.Timestamp, pd.Series]] = []  # each earlier run's control customers
+    for run, customers in sorted(runs, key=lambda r: as_timestamp(r[0]["as_of"])):
         t = as_timestamp(run["as_of"])
         horizon = int(run.get("horizon_days") or config.labels.horizon_days)
         grace = int(run.get("grace_days") or config.labels.grace_days)
-        if t + pd.Timedelta(days=horizon + grace) > newest or "control_group" not in customers:
-            continue  # not matured, or a run from before control groups
+        if "control_group" not in customers:
+            continue  # a run from before control groups
         flagged = customers[customers["flagged"].to_numpy(dtype=bool)]
+        control_now = flagged.loc[flagged["control_group"].to_numpy(dtype=bool), "customer_id"]
         if washout_days:
-            recent = actions[(actions["timestamp"] >= t - pd.Timedelta(days=washout_days)) & (actions["timestamp"] < t)]
-            flagged = flagged[~flagged["customer_id"].isin(recent["customer_id"])]
+            since = t - pd.Timedelta(days=washout_days)
+            recent = actions[(actions["timestamp"] >= since) & (actions["timestamp"] < t)]
+            was_held = [ids for when, ids in held if since <= when < t]
+            out = flagged["customer_id"].isin(recent["customer_id"])
+            if was_held:
+                out |= flagged["customer_id"].isin(pd.concat(was_held))
+            flagged = flagged[~out.to_numpy()]
+        held.append((t, control_now))
+        if t + pd.Timedelta(days=horizon + grace) > newest:
+            continue  # not matured
         labels = build_labels(subscriptions, t, config.labels.model_copy(update={"horizon_days": horizon, "grace_days": grace}))
         y = labels.reindex(flagged["customer_id"]).to_numpy(dtype=float)
         done = treated_rows(flagged, actions, t, window_days).set_index("customer_id")
@@ -152,6 +164,29 @@ def assigned_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return uplift_table(assigned, keys)
 
 
+def on_treated_table(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The effect on the customers the CRM did treat, by the run's recommendation: the intention-to-treat uplift
+    (:func:`assigned_table`) divided by the share of the assigned that were treated (Bloom's estimator). The control
+    group is never treated, so whichever customers the CRM chose to reach, and however it chose them, this is the
+    average effect on them: no comparison of the reached with the unreached, who differ. The interval is the
+    intention-to-treat one scaled by the same share, widened for the share's own sampling error (delta method)."""
+    itt = assigned_table(rows, keys)
+    assigned = rows[~rows["group"].eq("control")].assign(action=rows["recommended_action"])
+    share = (assigned.assign(reached=assigned["group"].eq("treated").astype(float))
+             .groupby(list(keys), observed=True)["reached"].agg(reached_share="mean", assigned="size").reset_index())
+    out = itt.merge(share, on=list(keys), how="left")
+    c = out["reached_share"].to_numpy(dtype=float)
+    n = out["assigned"].to_numpy(dtype=float)
+    u = out["uplift"].to_numpy(dtype=float)
+    se_itt = (out["uplift_high"].to_numpy(dtype=float) - u) / Z95
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect = np.where(c > 0, u / c, np.nan)
+        se = np.sqrt(se_itt**2 / c**2 + u**2 * (c * (1 - c) / n) / c**4)
+    return pd.DataFrame({**{k: out[k] for k in keys}, "assigned": n.astype(int), "reached_share": c, "itt_uplift": u,
+                         "uplift": effect, "uplift_low": effect - Z95 * se, "uplift_high": effect + Z95 * se,
+                         "control": out["control"].astype(int)})
+
+
 def matched_remedies(rows: pd.DataFrame) -> pd.DataFrame:
     """Uplift of remedies that address the customer's cause (an offer for price, a call for service) against
     those that address another family."""
@@ -208,7 +243,8 @@ class Outcomes:
     """What the remedies did: ``rows`` (:func:`outcome_rows`), ``cells`` (uplift per action x cause x stage),
     ``by_action`` (per action x cause), ``matched`` (matched against mismatched remedies), ``runs`` (per run and
     group: customers and churn rate), ``qini`` (of the risk ranking, beside the best possible), ``overall``,
-    and intention to treat: ``assigned`` (per recommended action x cause) and ``assigned_overall``."""
+    and intention to treat: ``assigned`` (per recommended action x cause) and ``assigned_overall``; ``on_treated``
+    (per recommended action x cause, :func:`on_treated_table`)."""
 
     rows: pd.DataFrame
     cells: pd.DataFrame
@@ -219,6 +255,7 @@ class Outcomes:
     overall: dict[str, float]
     assigned: pd.DataFrame
     assigned_overall: dict[str, float]
+    on_treated: pd.DataFrame  # per recommended action x cause: the effect on those reached (on_treated_table)
 
 
 def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
@@ -228,4 +265,4 @@ def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
     assigned = rows.assign(group=np.where(rows["group"].eq("control"), "control", "treated"))
     return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
                     per_run, qini(rows), overall_uplift(rows), assigned_table(rows, ["action", "primary_cause"]),
-                    overall_uplift(assigned))
+                    overall_uplift(assigned), on_treated_table(rows, ["action", "primary_cause"]))
