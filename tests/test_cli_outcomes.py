@@ -35,6 +35,9 @@ def test_outcomes_compare_the_treated_with_the_control_group_of_matured_runs(tmp
     # matured by 2025-07-01 (T + 60 + 30 days): the runs up to 2025-03-01, not 2025-05-01
     assert summary["runs_matured"] == ["2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01"]
     assert {"control", "treated"} <= set(summary["customers"])
+    reached = pd.DataFrame(summary["on_the_reached"])
+    assert len(reached) and reached["reached_share"].between(0, 1).all()
+    assert (reached["uplift"] * reached["reached_share"] - reached["itt_uplift"]).abs().max() < 1e-9
     cells = pd.read_csv(tmp_path / "out" / "outcomes.csv")
     assert {"action", "primary_cause", "lifecycle_stage", "uplift", "uplift_low", "uplift_high", "customers_saved"} <= set(cells.columns)
     assert cells["treated"].sum() == summary["customers"]["treated"]

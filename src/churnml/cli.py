@@ -1222,6 +1222,8 @@ def outcomes(
         "overall": overall, "matched": result.matched.to_dict(orient="records"),
         "by_action": result.by_action.to_dict(orient="records"), "runs": result.runs.to_dict(orient="records"),
         "intention_to_treat": {"overall": result.assigned_overall, "by_action": result.assigned.to_dict(orient="records")},
+        # by recommendation: the intention-to-treat uplift over the share reached, the effect on those reached
+        "on_the_reached": result.on_treated.to_dict(orient="records"),
         "qini": result.qini,
         "control_with_a_recorded_remedy": int(result.rows["control_recorded"].sum()),
     }
