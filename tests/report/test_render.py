@@ -49,3 +49,16 @@ def test_a_harmful_value_with_a_negative_bar_is_not_listed_as_lowering_the_risk(
         listed = {f["feature"] for f in page["up"]} | {f["feature"] for f in page["down"]}
         assert not listed & {f["feature"] for f in page["offset"]}
     assert seen_offsets > 0  # the case exists in this run: the rule is exercised, not vacuous
+
+
+@pytest.mark.parametrize(("flagging", "strategy", "words"), [
+    ({"top_fraction": 0.1}, "risk", "the top 10% of customers by risk"),
+    ({"top_fraction": None, "probability_threshold": 0.3}, "risk", "every customer with probability ≥ 30%"),
+    ({"top_fraction": 0.1}, "uplift", "as many as the top 10% of customers by risk holds, chosen by expected uplift"),
+    ({"top_fraction": 0.1}, "value", "as many as the top 10% of customers by risk holds, chosen by expected value"),
+])
+def test_the_report_says_how_the_run_chose_whom_to_flag(flagging, strategy, words):
+    from churnml.config import FlaggingConfig
+    from churnml.report.gather import flag_policy
+
+    assert flag_policy(FlaggingConfig(**flagging), strategy) == words

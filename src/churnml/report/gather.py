@@ -205,12 +205,7 @@ def gather_report_inputs(
 
     p = scores["churn_probability"].to_numpy(dtype=float)
     tiers = {"high": config.flagging.tiers.high, "medium": config.flagging.tiers.medium}
-    f = config.flagging
-    policy = (
-        f"the top {f.top_fraction:.0%} of customers by risk"
-        if f.top_fraction is not None
-        else f"every customer with probability ≥ {f.probability_threshold:.0%}"
-    )
+    policy = flag_policy(config.flagging, str(manifest.get("flagging_strategy", "risk")))
     population = {
         "active_customers": len(scores),
         "flagged": len(flagged),
@@ -303,6 +298,18 @@ def gather_report_inputs(
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def flag_policy(flagging: Any, strategy: str = "risk") -> str:
+    """Who the run flagged, in words: the risk rule, and with ``strategy`` uplift or value how it chose as many."""
+    policy = (
+        f"the top {flagging.top_fraction:.0%} of customers by risk"
+        if flagging.top_fraction is not None
+        else f"every customer with probability ≥ {flagging.probability_threshold:.0%}"
+    )
+    if strategy == "risk":
+        return policy
+    return f"as many as {policy} holds, chosen by {'expected uplift' if strategy == 'uplift' else 'expected value'}"
 
 
 def _sample(ids: pd.Index, n: int, rng: np.random.Generator) -> pd.Index:
