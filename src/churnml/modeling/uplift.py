@@ -1,8 +1,10 @@
 """Whom a remedy saves: the effect of each recorded action on the churn probability, learned from past actions.
 
 A T-learner on LightGBM: one churn model of the customers left alone after a snapshot, one per recorded action of
-the customers who got it within ``window_days``; a customer's uplift for an action is the first model's probability
-minus the action's (> 0: the action lowers the risk). Customers the nightly job held out as control and flagged
+the customers who got it within ``window_days``, each learned as a shift from a shared start (the churn model's
+log-odds, or the first model's): two separate models would each err by more than the effect they are subtracted to
+find. A customer's uplift for an action is the probability left alone minus with the action (> 0: the action
+lowers the risk). Customers the nightly job held out as control and flagged
 customers the CRM did not reach are among those left alone, so every action's model is compared with untreated
 customers of the same features. Rows whose customer got a remedy in the ``washout_days`` before the snapshot are
 left out: a remedy still working would count as being left alone.
