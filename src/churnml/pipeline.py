@@ -975,10 +975,9 @@ def outcomes(subscriptions: pd.DataFrame, actions: pd.DataFrame, runs: list[tupl
     """Churn of the treated against the control group of every run whose horizon and grace have passed by
     ``as_of``, from the runs' histories and the ``retention_actions`` the CRM recorded (both known at ``as_of``):
     :class:`churnml.monitoring.Outcomes`."""
-    from churnml.monitoring import outcome_rows, summarise_outcomes
+    from churnml.monitoring import outcomes_of
 
-    return summarise_outcomes(outcome_rows(runs, subscriptions, actions, as_of, config, config.monitoring.treatment_window_days,
-                                           config.monitoring.treatment_washout_days))
+    return outcomes_of(runs, subscriptions, actions, as_of, config)
 
 
 # ---------------------------------------------------------------------------------------------------- explain

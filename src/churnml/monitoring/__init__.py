@@ -4,7 +4,7 @@ written by :mod:`churnml.io`."""
 
 from churnml.monitoring.changes import change_reasons, family_sums, largest_change
 from churnml.monitoring.drift import bin_counts, drift_table, psi, reference_summary, usual_moves, volume_changes
-from churnml.monitoring.outcomes import Outcomes, matched_remedies, outcome_rows, qini, summarise_outcomes, uplift_table
+from churnml.monitoring.outcomes import Outcomes, matched_remedies, outcome_rows, outcomes_of, qini, summarise_outcomes, uplift_table
 from churnml.monitoring.performance import expected_performance
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "largest_change",
     "matched_remedies",
     "outcome_rows",
+    "outcomes_of",
     "psi",
     "qini",
     "reference_summary",

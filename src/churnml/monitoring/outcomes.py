@@ -266,3 +266,11 @@ def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
     return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
                     per_run, qini(rows), overall_uplift(rows), assigned_table(rows, ["action", "primary_cause"]),
                     overall_uplift(assigned), on_treated_table(rows, ["action", "primary_cause"]))
+
+
+def outcomes_of(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscriptions: pd.DataFrame, actions: pd.DataFrame,
+                newest: pd.Timestamp, config: ChurnConfig) -> Outcomes:
+    """:class:`Outcomes` of the runs matured by ``newest``, with the treatment window and washout of
+    ``config.monitoring``: what the ``outcomes`` command and the report both show."""
+    return summarise_outcomes(outcome_rows(runs, subscriptions, actions, newest, config, config.monitoring.treatment_window_days,
+                                           config.monitoring.treatment_washout_days))

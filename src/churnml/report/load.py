@@ -15,7 +15,7 @@ from churnml.config import ChurnConfig, parse_config
 from churnml.dataset import Dataset
 from churnml.errors import InputError, NotFoundError
 from churnml.modeling.backtest import outcomes_known_until, realised_performance
-from churnml.monitoring import outcome_rows, summarise_outcomes
+from churnml.monitoring import outcomes_of
 from churnml.monitoring.outcomes import HISTORY_COLUMNS
 from churnml.report.gather import ReportInputs, StoredRuns, gather_report_inputs
 from churnml.report.render import EVALUATION_ORDER, render_report
@@ -68,9 +68,8 @@ def stored_runs(scores_path: Path, as_of: str, model_version: str, dataset: Data
         kept = [(r.run, r.customers([c for c in HISTORY_COLUMNS if c in r.columns()])) for r in runs]  # one read a run
         backtest = realised_performance(dataset.subscriptions, kept, newest, config)
         if len(dataset.retention_actions):
-            rows = outcome_rows(kept, dataset.subscriptions, dataset.retention_actions, newest, config,
-                                config.monitoring.treatment_window_days, config.monitoring.treatment_washout_days)
-            found = summarise_outcomes(rows) if rows["group"].isin(["treated", "control"]).any() else None
+            found = outcomes_of(kept, dataset.subscriptions, dataset.retention_actions, newest, config)
+            found = found if found.rows["group"].isin(["treated", "control"]).any() else None
     has_vectors = tonight is not None and any((tonight.folder / "features").glob("part-*.parquet"))
     return StoredRuns(
         runs=[r.run for r in runs],
