@@ -752,10 +752,9 @@ def score(
         if result.scores.empty:
             raise InputError([f"{data}: no customer is active at {t.date()}; check --as-of against the subscriptions"])
         fit = _check_model_fit(result.fit_shares(), cfg.scoring.max_unseen_level_share, bundle.version)
-        counts = result.counts()
+        record = result.record(t, bundle.version, cfg)
+        counts = record["counts"]
         if keep_history and result.history is not None:
-            record = {"as_of": str(t.date()), "model_version": bundle.version, "horizon_days": cfg.labels.horizon_days,
-                      "grace_days": cfg.labels.grace_days, "counts": counts, **result.monitoring}
             # Arrow writes the history (outside the GIL) while pandas writes the CSV.
             keep = stack.enter_context(io.written_behind(lambda _part, customers: io.write_history(run.history, customers, record)))
             keep(0, result.history)

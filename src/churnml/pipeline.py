@@ -545,6 +545,12 @@ class ScoreResult:
         """``fit`` as shares of the present values, per check and feature."""
         return {check: {name: (n / m if m else 0.0) for name, (n, m) in per.items()} for check, per in self.fit.items()}
 
+    def record(self, as_of: str | pd.Timestamp, model_version: str, config: ChurnConfig) -> dict[str, Any]:
+        """The run's record as later runs read it (``run.json`` of its history, :class:`KeptRun`): date, model,
+        horizon and grace, counts, and the monitoring."""
+        return {"as_of": str(as_timestamp(as_of).date()), "model_version": model_version, "horizon_days": config.labels.horizon_days,
+                "grace_days": config.labels.grace_days, "counts": self.counts(), **self.monitoring}
+
     def counts(self) -> dict[str, Any]:
         s = self.scores
         flagged = s[s["flagged"]]
@@ -953,10 +959,8 @@ def score_and_keep(data: Data, as_of: str | pd.Timestamp, bundle: ModelBundle, c
     """:func:`score` in this process, and the run as the next one reads it (:class:`KeptRun`)."""
     parts: list[pd.DataFrame] = []
     result = score(data, as_of, bundle, config, sink=lambda _k, features: parts.append(features), previous=previous)
-    record = {"as_of": str(as_timestamp(as_of).date()), "model_version": bundle.version,
-              "horizon_days": config.labels.horizon_days, "grace_days": config.labels.grace_days, **result.monitoring}
     assert result.history is not None  # score always keeps one
-    return result, KeptRun(record, result.history, pd.concat(parts) if parts else pd.DataFrame())
+    return result, KeptRun(result.record(as_of, bundle.version, config), result.history, pd.concat(parts) if parts else pd.DataFrame())
 
 
 # --------------------------------------------------------------------------------------------------- backtest
