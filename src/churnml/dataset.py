@@ -56,6 +56,11 @@ def as_timestamp(as_of: str | pd.Timestamp) -> pd.Timestamp:
 NS_PER_DAY = 86_400 * 10**9
 
 
+def epoch_day(as_of: str | pd.Timestamp) -> int:
+    """The as-of date as whole days since 1970-01-01 (how control-group holds are kept: a small integer a day)."""
+    return int(as_timestamp(as_of).value // NS_PER_DAY)
+
+
 def month_end(months: pd.Series) -> pd.Series:
     """The instant a usage month is over: the first day of the next month (at the same time of day)."""
     stamps = months.to_numpy(dtype="datetime64[ns]")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import CauseConfig, ChurnConfig, PlaybookConfig, WinbackConfig
+from churnml.dataset import epoch_day
 from churnml.remedies import REMEDIES, Situation, WinbackAction, held_out, remedy
 
 
@@ -66,7 +67,7 @@ def control_group(customer_ids: pd.Series | pd.Index, as_of: pd.Timestamp, flagg
     since the epoch, after ``as_of``): a control customer stays untreated for the ``hold_days`` in which their
     outcome is measured, even when a later run flags them again, so no remedy of a later run blurs the comparison."""
     flagged = np.asarray(flagged, dtype=bool)
-    today = int(pd.Timestamp(as_of).normalize().value // 86_400_000_000_000)
+    today = epoch_day(as_of)
     until = np.full(len(flagged), -1, np.int64) if held_until is None else np.asarray(held_until, dtype=np.int64).copy()
     still = until > today
     drawn = np.zeros(len(flagged), dtype=bool)

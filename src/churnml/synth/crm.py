@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnml.dataset import epoch_day
 from churnml.remedies import held_out
 from churnml.synth.config import Treatments
 
@@ -62,7 +63,7 @@ class Crm:
         k = int(np.ceil(c.flag_fraction * len(active)))
         flagged = np.zeros(len(active), bool)
         flagged[np.argsort(-seen_risk, kind="stable")[:k]] = True
-        today = int(day.value // 86_400_000_000_000)
+        today = epoch_day(day)
         # Every active customer the draw holds out is left alone, flagged by this CRM or not: whoever the nightly job
         # flagged, a customer in its control group is then never treated here.
         drawn = held_out(self.ids.take(active), day, c.control_fraction, c.control_key)
