@@ -59,25 +59,26 @@ class Remedy:
     meaning: str  # what the team does
     why: str  # why it was chosen, in the explanation of one customer
     rule: Callable[[Situation], np.ndarray] | None = None  # where it is chosen ahead of the playbook
+    family: str = "other"  # the cause family it addresses: a remedy matches a customer whose primary cause this is
 
 
 REMEDIES: tuple[Remedy, ...] = (
     Remedy(Action.RETENTION_OFFER, "Retention offer", "a targeted retention or loyalty offer (price is the main cause)",
-           "price is the main cause: a targeted retention or loyalty offer"),
+           "price is the main cause: a targeted retention or loyalty offer", family="price"),
     Remedy(Action.PLAN_REVIEW, "Plan review", "move the customer to a plan that fits their usage (paying for unused allowance or overage)",
-           "price risk comes mostly from a plan that does not fit their usage: move them to a plan that fits"),
+           "price risk comes mostly from a plan that does not fit their usage: move them to a plan that fits", family="price"),
     Remedy(Action.SENIOR_MANAGER_CALL, "Senior manager call", "an outbound call or personal letter from a senior manager about the specific problem",
-           "service is the main cause: an outbound call from a senior manager about the specific problem"),
+           "service is the main cause: an outbound call from a senior manager about the specific problem", family="service"),
     Remedy(Action.ONBOARDING_CARE, "Onboarding care", "welcome and clear contact details for a fragile new customer, not discounts",
            "a new customer is fragile: onboarding care and clear contacts, not discounts"),
     Remedy(Action.DEDICATED_CONTACT, "Dedicated contact", "a named contact person for a won-back customer, who is especially sensitive",
            "a won-back customer is especially sensitive: assign a dedicated contact person"),
     Remedy(Action.INCIDENT_UPDATE, "Incident update", "proactive status updates about the shared incident, not individual offers",
-           "service risk comes mostly from a shared incident: proactive status updates, not individual offers"),
+           "service risk comes mostly from a shared incident: proactive status updates, not individual offers", family="service"),
     Remedy(WinbackAction.OFFER, "Win-back offer", "a renewed offer to a customer who left over price, a month or two after they left",
-           "they left over price and a return is worth more than it costs: a renewed offer"),
+           "they left over price and a return is worth more than it costs: a renewed offer", family="price"),
     Remedy(WinbackAction.SERVICE_CALL, "Win-back service call", "a senior manager's call or letter that addresses the service problem they left over",
-           "they left over service and a return is worth more than it costs: a call about the problem"),
+           "they left over service and a return is worth more than it costs: a call about the problem", family="service"),
     Remedy(Action.NONE, "No action", "no action is recommended",
            "no action: expected value of acting is below its cost, or the customer is not flagged"),
 )

@@ -23,12 +23,11 @@ import pandas as pd
 from churnml.config import ChurnConfig
 from churnml.dataset import as_timestamp
 from churnml.labels import build_labels
+from churnml.remedies import REMEDIES, Action
 
 Z95 = 1.959963984540054
 # The family each remedy addresses: a price remedy matches a price cause, a service remedy a service cause.
-REMEDY_FAMILY = {"retention_offer": "price", "plan_review": "price", "winback_offer": "price",
-                 "senior_manager_call": "service", "incident_update": "service", "winback_service_call": "service",
-                 "onboarding_care": "other", "dedicated_contact": "other"}
+REMEDY_FAMILY = {str(r.action): r.family for r in REMEDIES if r.action != Action.NONE}
 CELL_KEYS = ("action", "primary_cause", "lifecycle_stage")
 CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_compared", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low",
                 "uplift_high", "customers_saved", "cost", "cost_per_customer_saved"]
