@@ -95,11 +95,9 @@ def _numbers(result) -> dict[str, Any]:
 def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], Any, Any]:
     """One seed's world without shocks (every run) and its shock variants (the run before and the shock run);
     also the dataset and model bundle of the world without shocks, for the noise floor."""
-    from churnml.config import ChurnConfig
+    from _setup import churn_model, quiet_config
+
     from churnml.dataset import Dataset
-    from churnml.features import feature_registry
-    from churnml.labels import training_snapshots
-    from churnml.modeling.train import train_model
     from churnml.monitoring import psi
     from churnml.pipeline import KeptRun, score_and_keep
     from churnml.synth import generate
@@ -107,13 +105,10 @@ def run_seed(seed: int, customers: int, threads: int) -> tuple[dict[str, Any], A
 
     started = time.perf_counter()
     plain = Dataset.from_frames(generate(customers, seed=seed).tables)
-    base = ChurnConfig()
-    cfg = base.model_copy(update={"tracking": base.tracking.model_copy(update={"enabled": False}),
-                                  "model": base.model.model_copy(update={"num_threads": threads})})
+    cfg = quiet_config(threads)
     t0 = pd.Timestamp(TRAIN_AT)
     known = plain.known_at(t0)
-    registry = feature_registry(cfg, dict(known.customers.drop(columns="customer_id").dtypes))
-    bundle = train_model(training_snapshots(known, t0, cfg), cfg, {n: s.family for n, s in registry.items()}, as_of=t0).bundle
+    bundle, registry, _ = churn_model(known, t0, cfg)
     trained = time.perf_counter() - started
 
     def scored(dataset, t: str, previous: KeptRun | None) -> tuple[dict[str, Any], KeptRun]:

@@ -28,24 +28,19 @@ AS_OF = "2026-01-01"
 
 
 def run_seed(seed: int, customers: int, threads: int, min_treated: int) -> dict[str, Any]:
-    from churnml.config import ChurnConfig
+    from _setup import churn_model, quiet_config
+
     from churnml.dataset import Dataset
-    from churnml.features import feature_registry
-    from churnml.labels import training_snapshots
-    from churnml.modeling.train import train_model
     from churnml.pipeline import outcomes, score_and_keep
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()
     data = generate(customers, seed=seed, config=world_config("treatments"))
     dataset = Dataset.from_frames(data.tables)
-    base = ChurnConfig()
-    cfg = base.model_copy(update={"tracking": base.tracking.model_copy(update={"enabled": False}),
-                                  "model": base.model.model_copy(update={"num_threads": threads})})
+    cfg = quiet_config(threads)
     t0 = pd.Timestamp(TRAIN_AT)
     known = dataset.known_at(t0)
-    registry = feature_registry(cfg, dict(known.customers.drop(columns="customer_id").dtypes))
-    bundle = train_model(training_snapshots(known, t0, cfg), cfg, {n: s.family for n, s in registry.items()}, as_of=t0).bundle
+    bundle, _, _ = churn_model(known, t0, cfg)
 
     runs, past = [], None
     for t in RUNS:

@@ -64,11 +64,9 @@ def qini(score: np.ndarray, effect: np.ndarray) -> float:
 
 
 def run_seed(seed: int, customers: int, as_of: str, threads: int, from_churn_model: bool) -> dict[str, Any]:
-    from churnml.config import ChurnConfig
+    from _setup import churn_model, quiet_config
+
     from churnml.dataset import Dataset
-    from churnml.features import feature_registry
-    from churnml.labels import training_snapshots
-    from churnml.modeling.train import train_model
     from churnml.modeling.uplift import UpliftModel, treatment_of
     from churnml.pipeline import score
     from churnml.synth import generate, world_config
@@ -77,14 +75,10 @@ def run_seed(seed: int, customers: int, as_of: str, threads: int, from_churn_mod
     world = world_config("treatments")
     data = generate(customers, seed=seed, config=world)
     dataset = Dataset.from_frames(data.tables)
-    base = ChurnConfig()
-    cfg = base.model_copy(update={"tracking": base.tracking.model_copy(update={"enabled": False}),
-                                  "model": base.model.model_copy(update={"num_threads": threads})})
+    cfg = quiet_config(threads)
     t = pd.Timestamp(as_of)
     known = dataset.known_at(t)
-    registry = feature_registry(cfg, dict(known.customers.drop(columns="customer_id").dtypes))
-    snapshots = training_snapshots(known, t, cfg)
-    bundle = train_model(snapshots, cfg, {n: s.family for n, s in registry.items()}, as_of=t).bundle
+    bundle, _, snapshots = churn_model(known, t, cfg)
     action, keep = treatment_of(snapshots, known.retention_actions, cfg.monitoring.treatment_window_days,
                                 cfg.monitoring.treatment_washout_days)
     X = bundle.prepare(snapshots[bundle.feature_names])
