@@ -278,6 +278,14 @@ def test_a_categorical_attribute_is_healed_to_its_first_healthy_level():
     assert seen[0] == ["monthly", "one_year", None] and all(s == ["two_year"] for s in seen[1:]) and len(seen) > 1
 
 
+def _counting(asked: list[int]):
+    """The greedy model, noting how many rows each call predicts."""
+    def counting(X: pd.DataFrame) -> np.ndarray:
+        asked.append(len(X))
+        return _greedy_model(X)
+    return counting
+
+
 def test_change_values_split_the_move_between_two_vectors_by_family_exactly():
     """Shapley parts of the families between yesterday's vector and today's add up to the change of the model's
     output; a row whose family did not change is not predicted again for it."""
@@ -286,12 +294,8 @@ def test_change_values_split_the_move_between_two_vectors_by_family_exactly():
     before = _frame([HEALTHY, HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}])
     now = _frame([{**HEALTHY, "support_unresolved_90d": 3}, HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.1,
                                                                      "tenure_days": 900.0}])
-    asked = []
-
-    def counting(X: pd.DataFrame) -> np.ndarray:
-        asked.append(len(X))
-        return _greedy_model(X)
-
+    asked: list[int] = []
+    counting = _counting(asked)
     family_of = {c: REGISTRY[c].family for c in COLUMNS}
     value = change_values(counting, now, before, family_of)
     parts = family_parts(value)
@@ -309,12 +313,8 @@ def test_change_values_take_the_previous_output_where_the_caller_has_it():
 
     before = _frame([HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}])
     now = _frame([{**HEALTHY, "support_unresolved_90d": 3}, {**HEALTHY, "tenure_days": 900.0}])
-    asked = []
-
-    def counting(X: pd.DataFrame) -> np.ndarray:
-        asked.append(len(X))
-        return _greedy_model(X)
-
+    asked: list[int] = []
+    counting = _counting(asked)
     family_of = {c: REGISTRY[c].family for c in COLUMNS}
     full = change_values(counting, now, before, family_of)
     calls = len(asked)
