@@ -63,35 +63,35 @@ def qini(score: np.ndarray, effect: np.ndarray) -> float:
     return float((gained - randomly).mean())
 
 
-def run_seed(seed: int, customers: int, as_of: str, threads: int, from_churn_model: bool) -> dict[str, Any]:
+def run_seed(seed: int, customers: int, as_of: str, threads: int, world_name: str) -> dict[str, Any]:
     from _setup import churn_model, quiet_config
 
     from churnml.dataset import Dataset
-    from churnml.modeling.uplift import UpliftModel, treatment_of
-    from churnml.pipeline import score
+    from churnml.explain.causes import family_headroom
+    from churnml.modeling.uplift import learn_uplift
+    from churnml.pipeline import build_features, score
     from churnml.synth import generate, world_config
 
     started = time.perf_counter()
-    world = world_config("treatments")
+    world = world_config(world_name)
     data = generate(customers, seed=seed, config=world)
     dataset = Dataset.from_frames(data.tables)
     cfg = quiet_config(threads)
     t = pd.Timestamp(as_of)
     known = dataset.known_at(t)
-    bundle, _, snapshots = churn_model(known, t, cfg)
-    action, keep = treatment_of(snapshots, known.retention_actions, cfg.monitoring.treatment_window_days,
-                                cfg.monitoring.treatment_washout_days)
-    X = bundle.prepare(snapshots[bundle.feature_names])
-    y = snapshots["label"].to_numpy()
-    start = bundle.predict_log_odds(X) if from_churn_model else None
-    uplift = UpliftModel(num_threads=threads).fit(X[keep], action[keep], y[keep], None if start is None else start[keep])
+    bundle, registry, snapshots = churn_model(known, t, cfg)
+    learned = {}
+    for learner in ("cause", "t_learner"):
+        headroom = family_headroom(bundle, bundle.prepare(snapshots[bundle.feature_names]), snapshots, registry) if learner == "cause" else None
+        learned[learner], _ = learn_uplift(snapshots, known.retention_actions, bundle, cfg.monitoring.treatment_window_days,
+                                           cfg.monitoring.treatment_washout_days, cfg.uplift.min_treated, num_threads=threads, headroom=headroom)
 
     scored = score(dataset, t, bundle, cfg).scores.set_index("customer_id")
-    from churnml.pipeline import build_features
-
     features = build_features(dataset, t, cfg).reindex(scored.index)
     now = bundle.prepare(features)
-    best_action, best_uplift = uplift.best(now, bundle.predict_log_odds(now) if from_churn_model else None)
+    base_now = bundle.predict_log_odds(now)
+    headroom_now = family_headroom(bundle, now, features, registry, base_now)
+    best = {name: m.best(now, base_now, headroom_now) for name, m in learned.items()}
     truth = data.oracle[data.oracle["as_of_date"] == t]
     effect = true_effects(truth, world.treatments, world.max_hazard).reindex(scored.index)
     assert effect.notna().all().all(), "every scored customer is in the oracle"
@@ -106,27 +106,29 @@ def run_seed(seed: int, customers: int, as_of: str, threads: int, from_churn_mod
 
     p = scored["churn_probability"].to_numpy()
     by_risk = scored["flagged"].to_numpy()
-    by_uplift = np.zeros(n, bool)
-    by_uplift[np.argsort(-best_uplift, kind="stable")[:k]] = True
-    by_oracle = np.zeros(n, bool)
-    by_oracle[np.argsort(-oracle_best, kind="stable")[:k]] = True
+
+    def top(score_: np.ndarray) -> np.ndarray:
+        chosen = np.zeros(n, bool)
+        chosen[np.argsort(-score_, kind="stable")[:k]] = True
+        return chosen
+
     true_risk = truth.set_index(truth["customer_id"].astype(str))["oracle_probability"].reindex(scored.index).to_numpy()
-    by_true_risk = np.zeros(n, bool)
-    by_true_risk[np.argsort(-true_risk, kind="stable")[:k]] = True
     saved = {
         "risk": float(take(cause_action)[by_risk].sum()),
-        "true risk, best remedy": float(oracle_best[by_true_risk].sum()),
+        "true risk, best remedy": float(oracle_best[top(true_risk)].sum()),
         "risk, best remedy": float(oracle_best[by_risk].sum()),
-        "uplift": float(take(best_action)[by_uplift].sum()),
-        "oracle": float(oracle_best[by_oracle].sum()),
+        **{f"uplift ({name})": float(take(a)[top(u)].sum()) for name, (a, u) in best.items()},
+        "oracle": float(oracle_best[top(oracle_best)].sum()),
     }
     return {
         "seed": seed, "as_of": as_of, "active": n, "capacity": k, "saved": saved,
-        "uplift_vs_risk": saved["uplift"] / saved["risk"] - 1,
-        "overlap_uplift_risk": float((by_uplift & by_risk).sum() / k),
-        "qini": {"risk": qini(p, take(cause_action)), "uplift": qini(best_uplift, take(best_action)), "oracle": qini(oracle_best, oracle_best)},
-        "treated_rows": uplift.treated_, "learned_actions": uplift.actions_,
-        "chosen_actions": pd.Series(best_action[by_uplift]).value_counts().to_dict(),
+        "vs_risk": {name: saved[f"uplift ({name})"] / saved["risk"] - 1 for name in best},
+        "overlap_with_risk": {name: float((top(u) & by_risk).sum() / k) for name, (_, u) in best.items()},
+        "qini": {"risk": qini(p, take(cause_action)), **{name: qini(u, take(a)) for name, (a, u) in best.items()},
+                 "oracle": qini(oracle_best, oracle_best)},
+        "treated_rows": learned["cause"].treated_, "learned_actions": learned["cause"].actions_,
+        "cause_model": {"theta": learned["cause"].theta_, "theta_se": learned["cause"].theta_se_, "bias": learned["cause"].bias_},
+        "chosen_actions": {name: pd.Series(a[top(u)]).value_counts().to_dict() for name, (a, u) in best.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -138,21 +140,23 @@ def main() -> None:
     parser.add_argument("--as-of", default="2025-10-01")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", default="bench-uplift")
-    parser.add_argument("--from-control-model", action="store_true", help="Learn the untreated churn apart instead of starting from the churn model.")
+    parser.add_argument("--world", default="treatments")
     args = parser.parse_args()
-    results = [run_seed(int(s), args.customers, args.as_of, args.threads, not args.from_control_model) for s in args.seeds.split(",")]
+    results = [run_seed(int(s), args.customers, args.as_of, args.threads, args.world) for s in args.seeds.split(",")]
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "uplift.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print("| seed | active | capacity | saved: risk | risk, best remedy | true risk, best remedy | uplift | oracle | uplift vs risk | Qini risk / uplift / oracle |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| seed | active | capacity | saved: risk | risk, best remedy | true risk, best remedy | uplift (cause) | uplift (T-learner) | oracle "
+          "| cause vs risk | T-learner vs risk | Qini risk / cause / T-learner / oracle |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
-        s, q = r["saved"], r["qini"]
-        print(f"| {r['seed']} | {r['active']} | {r['capacity']} | {s['risk']:.1f} | {s['risk, best remedy']:.1f} | {s['true risk, best remedy']:.1f} | {s['uplift']:.1f} | "
-              f"{s['oracle']:.1f} | {r['uplift_vs_risk']:+.1%} | {q['risk']:.4f} / {q['uplift']:.4f} / {q['oracle']:.4f} |")
+        s, q, v = r["saved"], r["qini"], r["vs_risk"]
+        print(f"| {r['seed']} | {r['active']} | {r['capacity']} | {s['risk']:.1f} | {s['risk, best remedy']:.1f} | {s['true risk, best remedy']:.1f} | "
+              f"{s['uplift (cause)']:.1f} | {s['uplift (t_learner)']:.1f} | {s['oracle']:.1f} | {v['cause']:+.1%} | {v['t_learner']:+.1%} | "
+              f"{q['risk']:.4f} / {q['cause']:.4f} / {q['t_learner']:.4f} / {q['oracle']:.4f} |")
     for r in results:
-        print(f"seed {r['seed']}: treated rows {r['treated_rows']}, flagged by uplift take {r['chosen_actions']}, "
-              f"overlap with risk {r['overlap_uplift_risk']:.0%}, {r['seconds']} s")
+        print(f"seed {r['seed']}: treated rows {r['treated_rows']}, cause model {r['cause_model']}, flagged take {r['chosen_actions']}, "
+              f"overlap with risk {r['overlap_with_risk']}, {r['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -242,7 +242,8 @@ def test_a_previous_run_of_other_features_gives_probabilities_but_no_change_spli
 
 
 @pytest.mark.slow
-def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_action_saves_most(tmp_path):
+@pytest.mark.parametrize("learner", ["cause", "t_learner"])
+def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_action_saves_most(tmp_path, learner):
     """train learns each recorded action's effect into the bundle; score with flagging.strategy uplift flags at most
     as many as by risk, the largest expected uplifts, each with the action that saves them most; the bundle keeps
     the model through files; by risk the column stays empty."""
@@ -250,10 +251,11 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     from churnml.synth import world_config
 
     dataset = Dataset.from_frames(generate(3000, seed=3, config=world_config("treatments")).tables)
-    cfg = parse_config({"model": {"max_rounds": 40, "num_threads": 1}, "tracking": {"enabled": False}})
+    cfg = parse_config({"model": {"max_rounds": 40, "num_threads": 1}, "tracking": {"enabled": False}, "uplift": {"learner": learner}})
     t = pd.Timestamp("2025-06-01")
     bundle = churnml.train(dataset, t, cfg).bundle
     learned = bundle.meta["uplift"]["actions"]
+    assert bundle.meta["uplift"]["learner"] == learner
     assert learned == ["retention_offer", "senior_manager_call"] and bundle.meta["uplift"]["costs"]["retention_offer"] == 40.0
     risk_run = churnml.pipeline.score(dataset, t, bundle, cfg)
     by_risk = risk_run.scores
@@ -272,7 +274,9 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     assert flagged["expected_uplift"].min() >= s.loc[~s["flagged"], "expected_uplift"].max()
     assert s["expected_uplift"].notna().all()
 
-    value_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "value"})})
+    # a saved customer worth 50 years of margin: some are worth their remedy's cost, the rest are not flagged
+    value_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "value"}),
+                                       "uplift": cfg.uplift.model_copy(update={"expected_months": 600})})
     v = churnml.pipeline.score(dataset, t, bundle, value_cfg).scores
     assert 0 < v["flagged"].sum() <= by_risk["flagged"].sum()
 

@@ -454,8 +454,9 @@ def _actions_task(k: int, source: _Source) -> pd.DataFrame:
 
 
 def _learn_uplift(training: Training, snapshots: pd.DataFrame, source: _Source, engine: Engine, t: pd.Timestamp,
-                  config: ChurnConfig) -> None:
+                  config: ChurnConfig, registry: Mapping[str, Any]) -> None:
     """Learn whom each recorded action saves into the bundle, or say in it why not."""
+    from churnml.explain.causes import family_headroom
     from churnml.modeling.uplift import attach_uplift, learn_uplift
 
     bundle = training.result.bundle
@@ -463,10 +464,13 @@ def _learn_uplift(training: Training, snapshots: pd.DataFrame, source: _Source, 
     if actions.empty:
         why = "no retention_actions recorded"
     else:
+        headroom = None
+        if config.uplift.learner == "cause":
+            headroom = family_headroom(bundle, bundle.prepare(snapshots[bundle.feature_names]), snapshots, registry)
         try:
             model, costs = learn_uplift(snapshots, actions, bundle, config.monitoring.treatment_window_days,
                                         config.monitoring.treatment_washout_days, config.uplift.min_treated,
-                                        seed=config.model.seed, num_threads=config.model.num_threads)
+                                        seed=config.model.seed, num_threads=config.model.num_threads, headroom=headroom)
         except ValueError as exc:
             why = str(exc)
         else:
@@ -518,7 +522,7 @@ def train(
     training.example = snapshots[[f.name for f in result.bundle.features]].head(5).reset_index(drop=True)
     training.labels = {name: feature_label(spec, name) for name, spec in registry.items()}
     if config.uplift.learn:
-        _learn_uplift(training, snapshots, parts, engine, t, config)
+        _learn_uplift(training, snapshots, parts, engine, t, config, registry)
     try:
         training.winback = _train_winback(parts, engine, t, result.bundle, config)
     except ValueError as exc:
@@ -622,8 +626,12 @@ def _probability_task(k: int, source: _Source, t: pd.Timestamp, bundle: ModelBun
         index=features.index,
     )
     if lift is not None:
+        from churnml.explain.causes import family_headroom
+
         model, costs = lift
-        action, uplift = model.best(X, frame["log_odds"].to_numpy())
+        log_odds = frame["log_odds"].to_numpy()
+        headroom = family_headroom(bundle, X, features, _registry(context, config), log_odds) if model.needs_headroom else None
+        action, uplift = model.best(X, log_odds, headroom)
         price = features["monthly_price"].to_numpy(dtype=float) if "monthly_price" in features else np.zeros(len(frame))
         frame["uplift_action"] = action
         frame["uplift"] = uplift

@@ -324,3 +324,32 @@ def test_change_values_take_the_previous_output_where_the_caller_has_it():
     for subset, values in full.items():
         np.testing.assert_allclose(given[subset], values, atol=1e-12)
     np.testing.assert_allclose(family_parts(given).sum(axis=1), _greedy_model(now) - _greedy_model(before), atol=1e-12)
+
+
+def test_family_headroom_is_what_healing_each_family_takes_off_the_log_odds():
+    """Price and service columns: the model's log-odds minus the same with that family's harmful values healed
+    (exactly, from the two subsets only), 0 for a row with no pain in the family, never below 0."""
+    from types import SimpleNamespace
+
+    from churnml.explain.causes import _at_reference, family_headroom
+
+    def log_odds(M) -> np.ndarray:
+        p = _greedy_model(pd.DataFrame(np.asarray(M, dtype=float), columns=COLUMNS))
+        return np.log(p) - np.log1p(-p)
+
+    asked = []
+    bundle = SimpleNamespace(feature_names=COLUMNS, meta={},
+                             predict_codes=lambda M, raw_score=False: asked.append(len(M)) or log_odds(M))
+    rows = [HEALTHY, {**HEALTHY, "price_vs_new_customers_ratio": 1.3}, {**HEALTHY, "support_unresolved_90d": 2},
+            {**HEALTHY, "price_vs_new_customers_ratio": 1.2, "support_unresolved_90d": 1}]
+    frame = _frame(rows)
+    got = family_headroom(bundle, frame, frame, REGISTRY)
+    departs = harmful_departures(frame, REGISTRY, REFS)
+    own = log_odds(frame)
+    for j, family in enumerate((Family.PRICE, Family.SERVICE)):
+        healed = _at_reference(frame, [c for c in COLUMNS if c in REFS and REGISTRY[c].family is family], REFS, departs)
+        assert np.allclose(got[:, j], np.maximum(own - log_odds(healed), 0.0))
+    assert got[0].tolist() == [0.0, 0.0] and got[1, 1] == 0.0 and got[2, 0] == 0.0
+    assert (got[1:, :].max(axis=1) > 0).all()
+    assert len(asked) == 3  # the rows' own log-odds and the two healed subsets, not all eight
+    assert family_headroom(bundle, frame.iloc[:0], frame.iloc[:0], REGISTRY).shape == (0, 2)

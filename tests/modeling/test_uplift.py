@@ -99,3 +99,102 @@ def test_win_back_remedies_are_not_learned_as_retention_actions():
     bundle = SimpleNamespace(feature_names=["x", "p"], prepare=lambda frame: frame, predict_log_odds=lambda frame: np.zeros(len(frame)))
     model, costs = learn_uplift(snaps, actions, bundle, 30, 90, min_treated=200, num_threads=1)
     assert model.actions_ == ["retention_offer"] and costs == {"retention_offer": 10.0}
+
+
+# ------------------------------------------------------------------------------------------ the cause learner
+
+FAMILIES = {"retention_offer": "price", "senior_manager_call": "service", "onboarding_care": "other"}
+
+
+def _cause_world(n=60_000, seed=0, theta=0.6, bias=0.3):
+    """Churn log-odds ``base``; an offer takes ``theta`` of the price headroom off, on customers the CRM chose among
+    the riskier than their features say (``bias``); a call does nothing; onboarding care shifts everyone by 0.2."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(-2.0, 1.0, n)
+    headroom = rng.uniform(0.0, 1.5, (n, 2))
+    action = rng.choice(["", "retention_offer", "senior_manager_call", "onboarding_care"], n, p=[0.55, 0.15, 0.15, 0.15])
+    z = base.copy()
+    offer, call, care = (action == "retention_offer"), (action == "senior_manager_call"), (action == "onboarding_care")
+    z[offer] += bias - theta * headroom[offer, 0]
+    z[call] += bias
+    z[care] -= 0.2
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return headroom, action, y, base
+
+
+def test_the_cause_learner_recovers_each_actions_share_of_its_familys_headroom():
+    from churnml.modeling.uplift import CauseUpliftModel
+
+    headroom, action, y, base = _cause_world()
+    model = CauseUpliftModel().fit(headroom, action, y, base, FAMILIES)
+    assert model.actions_ == ["onboarding_care", "retention_offer", "senior_manager_call"]
+    assert abs(model.theta_["retention_offer"] - 0.6) < 3 * model.theta_se_["retention_offer"] < 0.3
+    assert abs(model.bias_["retention_offer"] - 0.3) < 0.15  # whom the CRM chose is not taken for the effect
+    assert model.theta_["senior_manager_call"] < 2 * model.theta_se_["senior_manager_call"]  # a call that does nothing
+    assert abs(model.theta_["onboarding_care"] - 0.2) < 0.1 and model.bias_["onboarding_care"] == 0.0
+    u = model.predict(None, base, headroom)
+    # the offer's uplift grows with the price headroom; the call's is about nothing
+    high = headroom[:, 0] > 1.0
+    assert u.loc[high, "retention_offer"].mean() > 2 * u.loc[~high, "retention_offer"].mean() > 0
+    assert u["senior_manager_call"].mean() < 0.25 * u["retention_offer"].mean()
+    best, lift = model.best(None, base, headroom)
+    assert (best[high] == "retention_offer").all() and np.allclose(lift, u.max(axis=1))
+
+
+def test_an_action_the_rows_show_to_harm_gets_no_uplift():
+    from churnml.modeling.uplift import CauseUpliftModel
+
+    headroom, action, y, base = _cause_world(theta=-0.5, seed=1)
+    model = CauseUpliftModel().fit(headroom, action, y, base, FAMILIES)
+    assert model.theta_["retention_offer"] == 0.0
+    assert (model.predict(None, base, headroom)["retention_offer"] == 0).all()
+
+
+def test_the_cause_learner_travels_in_the_bundle_metadata_and_refuses_bad_numbers():
+    from churnml.modeling.uplift import CauseUpliftModel
+
+    headroom, action, y, base = _cause_world(n=8_000, seed=2)
+    model = CauseUpliftModel().fit(headroom, action, y, base, FAMILIES)
+    meta, texts = model.to_files()
+    assert texts == {} and meta["learner"] == "cause"
+    again = CauseUpliftModel.from_files(meta, texts)
+    pd.testing.assert_frame_equal(again.predict(None, base, headroom), model.predict(None, base, headroom))
+    with pytest.raises(ValueError, match="headroom"):
+        model.predict(None, base)
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="retention_offer"):
+            CauseUpliftModel.from_files({**meta, "theta": {**meta["theta"], "retention_offer": bad}}, {})
+
+
+def test_the_cause_learner_needs_enough_treated_and_untreated_rows():
+    from churnml.modeling.uplift import CauseUpliftModel
+
+    headroom, action, y, base = _cause_world(n=2_000)
+    with pytest.raises(ValueError, match="too few treated"):
+        CauseUpliftModel(min_treated=5_000).fit(headroom, action, y, base, FAMILIES)
+
+
+def test_two_remedies_that_work_alike_are_pooled_and_two_that_differ_are_not():
+    """Empirical Bayes: the shares' spread within their noise is pooled (the remedy a customer gets no longer turns
+    on chance); a spread far beyond the noise is kept."""
+    from churnml.modeling.uplift import CauseUpliftModel
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    base, headroom = rng.normal(-2.0, 1.0, n), rng.uniform(0.0, 1.5, (n, 2))
+    action = rng.choice(["", "retention_offer", "senior_manager_call"], n, p=[0.6, 0.2, 0.2])
+
+    def fitted(theta_offer: float, theta_call: float) -> CauseUpliftModel:
+        z = base - np.where(action == "retention_offer", theta_offer * headroom[:, 0], 0.0) \
+                 - np.where(action == "senior_manager_call", theta_call * headroom[:, 1], 0.0)
+        y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+        return CauseUpliftModel().fit(headroom, action, y, base, FAMILIES)
+
+    alike = fitted(0.4, 0.4)
+    raw = alike.raw_theta_
+    assert abs(alike.theta_["retention_offer"] - alike.theta_["senior_manager_call"]) <= abs(raw["retention_offer"] - raw["senior_manager_call"])
+    assert abs(alike.theta_["retention_offer"] - alike.theta_["senior_manager_call"]) < 0.05
+    apart = fitted(0.9, 0.0)
+    assert apart.theta_["retention_offer"] > 0.6 and apart.theta_["senior_manager_call"] < 0.2
+    again = CauseUpliftModel.from_files(*apart.to_files())
+    assert again.raw_theta_ == apart.raw_theta_ and again.theta_ == apart.theta_

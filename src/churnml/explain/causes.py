@@ -20,7 +20,7 @@ is, and that part stays when the pain is healed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -91,18 +91,19 @@ def family_values(
     departs: np.ndarray,
     own: np.ndarray | None = None,
     codes: bool = False,
+    subsets: Iterable[frozenset[Family]] | None = None,
 ) -> dict[frozenset[Family], np.ndarray]:
     """The risk of every row with exactly the families in each subset at the customer's values, the rest at the
-    reference: 2^3 = 8 values per row. ``predict`` maps a prepared feature frame (``X``, columns in model order) to
-    probabilities; ``departs`` is :func:`harmful_departures` of the same rows and columns; ``own`` the rows' own
-    probabilities, ``predict(X)``, where the caller has them.
+    reference: 2^3 = 8 values per row (only ``subsets`` and all three, where given). ``predict`` maps a prepared
+    feature frame (``X``, columns in model order) to probabilities; ``departs`` is :func:`harmful_departures` of
+    the same rows and columns; ``own`` the rows' own probabilities, ``predict(X)``, where the caller has them.
 
     It is :func:`change_values` between the customer's values and the same values with every harmful departure
     moved to health: a row with no harmful departure among the families moved is unchanged by the move, so its
     value is its own probability and only the other rows are predicted."""
     pains = [c for c in X.columns if c in references]
     healthy = _at_reference(X, pains, references, departs)
-    return change_values(predict, X, healthy, {c: registry[c].family for c in pains}, own, codes=codes)
+    return change_values(predict, X, healthy, {c: registry[c].family for c in pains}, own, codes=codes, subsets=subsets)
 
 
 def change_values(
@@ -113,6 +114,7 @@ def change_values(
     own: np.ndarray | None = None,
     base: np.ndarray | None = None,
     codes: bool = False,
+    subsets: Iterable[frozenset[Family]] | None = None,
 ) -> dict[frozenset[Family], np.ndarray]:
     """The model's output for every row with exactly the families in each subset at today's values (``now``) and
     the others at the previous run's (``before``, same rows and columns, both prepared): 2^3 values per row, the
@@ -121,7 +123,7 @@ def change_values(
     family's values differ are predicted; ``own`` is ``predict(now)`` and ``base`` ``predict(before)`` where the
     caller has them (the previous run's own output, when the model is the same). With ``codes``, ``predict`` is
     handed the mixed vectors as a matrix, categories as codes of ``now``'s levels (:meth:`ModelBundle.predict_codes`)
-    instead of frames."""
+    instead of frames. With ``subsets``, only those (and all three families) are computed."""
     columns = list(now.columns)
     member = {f: [j for j, c in enumerate(columns) if family_of.get(c, Family.OTHER) is f] for f in FAMILIES}
     levels = {c: now[c].cat.categories for c in columns if isinstance(now[c].dtype, pd.CategoricalDtype)}
@@ -150,9 +152,10 @@ def change_values(
     value: dict[frozenset[Family], np.ndarray] = {frozenset(FAMILIES): own}
     if base is not None:
         value[frozenset()] = np.asarray(base, dtype=float)
+    wanted = None if subsets is None else set(subsets)
     for size in range(len(FAMILIES)):
         for subset in combinations(FAMILIES, size):
-            if frozenset(subset) in value:
+            if frozenset(subset) in value or (wanted is not None and frozenset(subset) not in wanted):
                 continue
             away = np.array([j for f in FAMILIES if f not in subset for j in member[f]], dtype=np.int64)
             moved = np.flatnonzero(differs[:, away].any(axis=1)) if len(away) else np.zeros(0, dtype=np.int64)
@@ -163,6 +166,24 @@ def change_values(
                 out[moved] = np.asarray(predict(Z if codes else frame_of(Z)), dtype=float)
             value[frozenset(subset)] = out
     return value
+
+
+def family_headroom(
+    bundle: ModelBundle, X: pd.DataFrame, features: pd.DataFrame, registry: Mapping[str, FeatureSpec],
+    own_log_odds: np.ndarray | None = None,
+) -> np.ndarray:
+    """What healing a family would take off each row's log-odds: columns price and service, floored at 0. ``X`` is
+    ``bundle.prepare(features)``; ``own_log_odds`` the rows' own log-odds where the caller has them. A remedy that
+    addresses a family can at most take this away (:class:`churnml.modeling.uplift.CauseUpliftModel` learns which
+    share of it each action does)."""
+    names = bundle.feature_names
+    references = player_references(registry, names, bundle.meta.get("typical_values"))
+    departs = harmful_departures(features[names], registry, references)
+    everyone = frozenset(FAMILIES)
+    healed = [everyone - {Family.PRICE}, everyone - {Family.SERVICE}]
+    value = family_values(lambda Z: bundle.predict_codes(Z, raw_score=True), X, registry, references, departs, own_log_odds,
+                          codes=True, subsets=healed)
+    return np.maximum(np.column_stack([value[everyone] - value[h] for h in healed]), 0.0) if len(X) else np.zeros((0, 2))
 
 
 def family_parts(value: Mapping[frozenset[Family], np.ndarray], method: str = "shapley") -> np.ndarray:
