@@ -1,12 +1,13 @@
 """Flagging by whom a remedy saves against flagging by risk, counted with the simulator's true effects.
 
-    python benchmarks/uplift.py --seeds 1,2 --customers 20000
+    python benchmarks/uplift.py --seeds 1,2 --customers 20000 [--world contact_backfires]
 
 Per seed: the ``treatments`` world (a simulated CRM treats the riskiest customers it sees each month, leaves the
-nightly job's control group alone, 80% compliance, a quarter of remedies addressed to the wrong cause). At --as-of
-(default 2025-10-01): churnml's churn model and the uplift model (:class:`churnml.modeling.uplift.UpliftModel`,
-learned from the same training snapshots and the recorded ``retention_actions``), both from data known then. Every
-customer active that day is ranked four ways at the same capacity (flagging.top_fraction of them):
+nightly job's control group alone, 80% compliance, a quarter of remedies addressed to the wrong cause), or another
+treatment world (--world). At --as-of (default 2025-10-01): churnml's churn model and both uplift learners
+(:class:`churnml.modeling.uplift.CauseUpliftModel`, :class:`~churnml.modeling.uplift.UpliftModel`, learned from the
+same training snapshots and the recorded ``retention_actions``), all from data known then. Every customer active
+that day is ranked these ways at the same capacity (flagging.top_fraction of them):
 
 - ``risk``: churnml's calibrated probability, each customer given the remedy of churnml's primary cause (price: an
   offer, service: a call; other: an offer), as the nightly job would;
@@ -14,11 +15,12 @@ customer active that day is ranked four ways at the same capacity (flagging.top_
   any risk-based flagging);
 - ``true risk, best remedy``: the simulator's own 60-day probability, each given the remedy that truly helps
   most (how far any flagging by risk can go);
-- ``uplift``: the learned uplift of the best action, that action given;
+- ``uplift (cause)``, ``uplift (t_learner)``: each learner's uplift of the best action, that action given;
 - ``oracle``: the true effect of the best remedy.
 
 Saved customers: the sum of the true 60-day effects (the simulator's hazards that month, both months; the
-remedy cuts its family's hazard by ``remedy_effect``; ``backfire_share`` of the contacted react badly). Qini: the
+remedy cuts its family's hazard by ``remedy_effect``; ``backfire_share`` of the contacted react badly; where the
+oracle says ``contact_backfires``, any contact raises every hazard by ``misfit_backfire_effect``). Qini: the
 area between each ranking's cumulative true effect and a random order's, over all active customers, beside the
 oracle's. Prints Markdown; JSON to WORKDIR/uplift.json.
 """
@@ -51,7 +53,11 @@ def true_effects(oracle: pd.DataFrame, treatments: Any, max_hazard: float) -> pd
         s = hs * (1 - treatments.remedy_effect) if family == "service" else hs
         good = stay(ho, p, s) - base
         bad = stay(ho * (1 + treatments.backfire_effect), p, s) - base
-        out[action] = (1 - treatments.backfire_share) * good + treatments.backfire_share * bad
+        effect = (1 - treatments.backfire_share) * good + treatments.backfire_share * bad
+        if "contact_backfires" in oracle:  # on a plan that does not fit, any contact raises every hazard instead
+            up = 1 + treatments.misfit_backfire_effect
+            effect = np.where(oracle["contact_backfires"].to_numpy(), stay(ho * up, hp * up, hs * up) - base, effect)
+        out[action] = effect
     return pd.DataFrame(out, index=oracle["customer_id"].astype(str).to_numpy())
 
 
@@ -129,6 +135,9 @@ def run_seed(seed: int, customers: int, as_of: str, threads: int, world_name: st
         "treated_rows": learned["cause"].treated_, "learned_actions": learned["cause"].actions_,
         "cause_model": {"theta": learned["cause"].theta_, "theta_se": learned["cause"].theta_se_, "bias": learned["cause"].bias_},
         "chosen_actions": {name: pd.Series(a[top(u)]).value_counts().to_dict() for name, (a, u) in best.items()},
+        "contact_backfires": {"active": float(truth["contact_backfires"].mean()) if "contact_backfires" in truth else 0.0,
+                              "risk_flagged": float(truth.set_index(truth["customer_id"].astype(str))["contact_backfires"]
+                                                    .reindex(scored.index).to_numpy()[by_risk].mean()) if "contact_backfires" in truth else 0.0},
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -155,6 +164,7 @@ def main() -> None:
               f"{s['uplift (cause)']:.1f} | {s['uplift (t_learner)']:.1f} | {s['oracle']:.1f} | {v['cause']:+.1%} | {v['t_learner']:+.1%} | "
               f"{q['risk']:.4f} / {q['cause']:.4f} / {q['t_learner']:.4f} / {q['oracle']:.4f} |")
     for r in results:
+        print(f"seed {r['seed']}: contact backfires on {r['contact_backfires']}")
         print(f"seed {r['seed']}: treated rows {r['treated_rows']}, cause model {r['cause_model']}, flagged take {r['chosen_actions']}, "
               f"overlap with risk {r['overlap_with_risk']}, {r['seconds']} s")
 

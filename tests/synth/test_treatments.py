@@ -52,3 +52,22 @@ def test_matched_remedies_help_mismatched_barely_and_some_backfire(world):
     left = rows["churn"].notna() & (rows["churn"] >= rows["as_of_date"]) & (rows["churn"] < rows["as_of_date"] + pd.Timedelta(days=60))
     rate = rows.assign(left=left).groupby(["control_group", "treated"])["left"].mean()
     assert rate[(False, True)] < rate[(True, False)]
+
+
+def test_contact_backfires_on_a_plan_that_does_not_fit_and_nowhere_else():
+    """The contact_backfires world: a contacted customer on a misfitting plan is worse off by the world's share of
+    all their hazard (no remedy's cut), whatever remedy they got; the others as in the treatment world; the oracle
+    says each month who a contact would backfire on."""
+    cfg = world_config("contact_backfires")
+    data = generate(4000, seed=5, months=12, config=cfg)
+    t = data.treatments[data.treatments["treated"]]
+    oracle = data.oracle.set_index(["customer_id", "as_of_date"])["contact_backfires"]
+    misfit = oracle.reindex(pd.MultiIndex.from_frame(t[["customer_id", "as_of_date"]])).to_numpy()
+    assert 0.1 < misfit.mean() < 0.6 and 0.1 < data.oracle["contact_backfires"].mean() < misfit.mean()
+    assert t["backfire"].to_numpy()[misfit].all()
+    up = 1 + cfg.treatments.misfit_backfire_effect
+    hit = t[misfit & (t["hazard_untreated"] * up < cfg.max_hazard)]
+    assert len(hit) > 0 and (hit["hazard_if_treated"] / hit["hazard_untreated"]).round(9).eq(round(up, 9)).all()
+    assert (t.loc[misfit, "effect_60d"] <= 0).all() and (t.loc[misfit, "effect_60d"] < 0).mean() > 0.9 and (t.loc[~misfit & ~t["backfire"], "effect_60d"] >= 0).all()
+    plain = generate(4000, seed=5, months=12, config=world_config("treatments"))
+    assert not plain.oracle["contact_backfires"].any() and "contact_backfires" not in generate(300, seed=1, months=3).oracle

@@ -41,10 +41,11 @@ class Crm:
     held_until: np.ndarray = field(init=False)  # day (since the epoch) a control customer stays held out until
     family: np.ndarray = field(init=False)  # the family it addresses
     backfire: np.ndarray = field(init=False)
+    misfit: np.ndarray = field(init=False)  # contacted on a plan that does not fit: the contact backfires on all hazard
     actions: list[dict[str, np.ndarray]] = field(default_factory=list)
     truth: list[pd.DataFrame] = field(default_factory=list)
     # Last month's flagged rows, waiting for their second month's hazards: customers, chosen remedy, backfire.
-    _pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _pending: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -52,10 +53,12 @@ class Crm:
         self.held_until = np.full(n, -1, np.int64)
         self.family = np.zeros(n, np.int8)
         self.backfire = np.zeros(n, bool)
+        self.misfit = np.zeros(n, bool)
 
     def month(self, m: int, day: pd.Timestamp, active: np.ndarray, h_other: np.ndarray, h_price: np.ndarray,
-              h_service: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This month's hazards of ``active`` after the CRM's run on ``day`` (month index ``m``)."""
+              h_service: np.ndarray, mismatch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This month's hazards of ``active`` after the CRM's run on ``day`` (month index ``m``); ``mismatch`` is their
+        smoothed plan mismatch (where a contact can backfire on a plan that does not fit)."""
         c, rng = self.cfg, self.rng
         parts = np.stack([h_other, h_price, h_service])
         untreated = np.minimum(parts.sum(axis=0), self.max_hazard)
@@ -76,21 +79,19 @@ class Crm:
         read = np.where(h_price >= h_service, PRICE, SERVICE)  # the CRM's remedies address price or service
         chosen = np.where(rng.random(len(active)) < c.cause_error, PRICE + SERVICE - read, read)
         backfire = rng.random(len(active)) < c.backfire_share
+        misfit = self.misfits(mismatch, len(active))
 
-        if_treated = self._remedied(parts, chosen, backfire)
+        if_treated = self._remedied(parts, chosen, backfire, misfit)
         self._second_month(active, parts)
         who = active[treated]
         self.until[who] = m + c.effect_months
         self.family[who] = chosen[treated]
         self.backfire[who] = backfire[treated]
+        self.misfit[who] = misfit[treated]
 
         working = self.until[active] > m
-        fam = np.where(working, self.family[active], 0)
-        bad = working & self.backfire[active]
-        after = parts.copy()
-        rows = np.flatnonzero(working)
-        after[fam[rows], rows] *= 1.0 - c.remedy_effect
-        after[0] *= np.where(bad, 1.0 + c.backfire_effect, 1.0)
+        after = self._apply(parts, np.where(working, self.family[active], 0), working & self.backfire[active],
+                            working & self.misfit[active], working)
 
         at = np.flatnonzero(flagged)
         self.truth.append(pd.DataFrame({
@@ -98,12 +99,12 @@ class Crm:
             "treated": treated[at], "action": np.where(treated[at], np.array([ACTIONS[PRICE], ACTIONS[SERVICE]])[chosen[at] - 1], ""),
             "remedy_family": np.array(["", "price", "service"])[chosen[at]],
             "true_cause": np.array(["other", "price", "service"])[cause[at]], "matched": chosen[at] == cause[at],
-            "backfire": backfire[at] & treated[at],
+            "backfire": (backfire[at] | misfit[at]) & treated[at],
             "hazard_untreated": untreated[at], "hazard_if_treated": if_treated[at],
             # the same hazards in the month after (filled then; this month's again for a customer gone by then)
             "next_hazard_untreated": untreated[at], "next_hazard_if_treated": if_treated[at],
         }))
-        self._pending = (active[at], chosen[at], backfire[at])
+        self._pending = (active[at], chosen[at], backfire[at], misfit[at])
         if len(who):
             cost = np.where(chosen[treated] == PRICE, c.offer_cost, c.call_cost)
             self.actions.append({
@@ -115,21 +116,35 @@ class Crm:
             })
         return after[0], after[1], after[2]
 
-    def _remedied(self, parts: np.ndarray, fam: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        """The total hazard with the remedy addressing ``fam`` working (and the backfire of ``bad``)."""
+    def misfits(self, mismatch: np.ndarray | None, n: int) -> np.ndarray:
+        """Which of ``n`` customers a contact backfires on for their plan (none where the effect is off)."""
+        if mismatch is None or self.cfg.misfit_backfire_effect == 0:
+            return np.zeros(n, bool)
+        return np.nan_to_num(np.asarray(mismatch, dtype=float), nan=0.0) >= self.cfg.misfit_level
+
+    def _apply(self, parts: np.ndarray, fam: np.ndarray, bad: np.ndarray, misfit: np.ndarray, working: np.ndarray) -> np.ndarray:
+        """The hazard parts with the remedies of ``working`` rows (family ``fam``), the backfire of ``bad`` and the
+        plan backfire of ``misfit`` (all parts up, no cut)."""
         c = self.cfg
         out = parts.copy()
-        rows = np.arange(parts.shape[1])
-        out[fam, rows] *= 1.0 - c.remedy_effect
-        out[0] *= np.where(bad, 1.0 + c.backfire_effect, 1.0)
-        return np.minimum(out.sum(axis=0), self.max_hazard)
+        rows = np.flatnonzero(working & ~misfit)
+        out[fam[rows], rows] *= 1.0 - c.remedy_effect
+        out[0] *= np.where(bad & ~misfit, 1.0 + c.backfire_effect, 1.0)
+        out *= np.where(misfit, 1.0 + c.misfit_backfire_effect, 1.0)
+        return out
+
+    def _remedied(self, parts: np.ndarray, fam: np.ndarray, bad: np.ndarray, misfit: np.ndarray | None = None) -> np.ndarray:
+        """The total hazard with the remedy addressing ``fam`` working (and the backfire of ``bad`` and ``misfit``)."""
+        n = parts.shape[1]
+        misfit = np.zeros(n, bool) if misfit is None else misfit
+        return np.minimum(self._apply(parts, fam, bad, misfit, np.ones(n, bool)).sum(axis=0), self.max_hazard)
 
     def _second_month(self, active: np.ndarray, parts: np.ndarray) -> None:
         """Fill last month's flagged rows with this month's hazards, untreated and with their remedy: the 60-day
         effect spans two months, and a customer flagged on a bad month is usually less at risk the next."""
         if self._pending is None or not self.truth:
             return
-        who, fam, bad = self._pending
+        who, fam, bad, misfit = self._pending
         pos = np.searchsorted(active, who)
         alive = (pos < len(active)) & (active[np.minimum(pos, len(active) - 1)] == who)
         mine = parts[:, pos[alive]]
@@ -137,7 +152,7 @@ class Crm:
         untreated = frame["next_hazard_untreated"].to_numpy(copy=True)
         treated = frame["next_hazard_if_treated"].to_numpy(copy=True)
         untreated[alive] = np.minimum(mine.sum(axis=0), self.max_hazard)
-        treated[alive] = self._remedied(mine, fam[alive], bad[alive])
+        treated[alive] = self._remedied(mine, fam[alive], bad[alive], misfit[alive])
         frame["next_hazard_untreated"], frame["next_hazard_if_treated"] = untreated, treated
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -55,7 +55,8 @@ class SyntheticData:
     periods that ended before ``start`` (customers won back earlier) are history, not truth. ``oracle`` scores
     every customer active on the first day of each month with the simulator's own 60-day probability, the monthly
     hazard parts it used (``hazard_other``, ``hazard_price``, ``hazard_service``) and the cause they imply
-    (``oracle_cause``, the largest part): the truth about cause that was knowable at that date.
+    (``oracle_cause``, the largest part): the truth about cause that was knowable at that date; in a treatment
+    world also whether a contact that month would backfire for the customer's plan (``contact_backfires``).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -144,10 +145,11 @@ def generate(
         active = np.flatnonzero(st.active)
         h_other, h_price, h_service = _hazard(rng, cfg, pop, st, active, t0, m, month_starts[m].month - 1, catalogue)
         if crm is not None:
-            h_other, h_price, h_service = crm.month(m, month_starts[m], active, h_other, h_price, h_service)
+            h_other, h_price, h_service = crm.month(m, month_starts[m], active, h_other, h_price, h_service, st.mismatch[active])
         hazard = np.minimum(h_other + h_price + h_service, cfg.max_hazard)
         p60 = 1.0 - (1.0 - hazard) ** 2
-        oracle_parts.append((active, p60, h_other, h_price, h_service))
+        oracle_parts.append((active, p60, h_other, h_price, h_service)
+                            + ((crm.misfits(st.mismatch[active], len(active)),) if crm is not None else ()))
 
         churn = rng.random(len(active)) < hazard
         churners = active[churn]
@@ -752,9 +754,11 @@ def _truth_frame(ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.nda
 def _oracle_frame(
     ids: pd.api.extensions.ExtensionArray, parts: list[tuple[np.ndarray, ...]], month_starts: pd.DatetimeIndex
 ) -> pd.DataFrame:
-    cust, prob, h_other, h_price, h_service = (np.concatenate(c) for c in zip(*parts))
+    cust, prob, h_other, h_price, h_service, *crm = (np.concatenate(c) for c in zip(*parts))
     as_of = np.repeat(month_starts.values.astype("datetime64[ns]"), [len(p[0]) for p in parts])
     cause = np.argmax(np.stack([h_other, h_price, h_service]), axis=0)  # same rule as the planted cause
+    # in a treatment world: whether a contact that month would backfire for the customer's plan
+    extra = {"contact_backfires": crm[0]} if crm else {}
     return pd.DataFrame(
         {
             "customer_id": ids.take(cust),
@@ -764,6 +768,7 @@ def _oracle_frame(
             "hazard_price": h_price.astype(np.float64),
             "hazard_service": h_service.astype(np.float64),
             "oracle_cause": _strings(CAUSES, cause),
+            **extra,
         }
     )
 

@@ -96,6 +96,13 @@ WORLDS: dict[str, tuple[str, dict[str, Any]]] = {
         "5% of contacted customers react badly. `retention_actions` records what it did; the truth, every effect.",
         {"treatments": {"enabled": True}},
     ),
+    "contact_backfires": (
+        "The treatment world where contact backfires on customers whose plan does not fit their usage (smoothed plan "
+        "mismatch at least 0.25): any remedy raises all their hazard by 56% while it lasts instead of helping, as in "
+        "Ascarza, Iyengar & Schleicher's field experiment (2016: 10.0% of contacted overspenders left within three "
+        "months against 6.4% of those left alone). A world where whom a remedy saves is not simply who is at risk.",
+        {"treatments": {"enabled": True, "misfit_backfire_effect": 0.56, "misfit_level": 0.25}},
+    ),
 }
 
 
