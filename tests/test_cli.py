@@ -164,3 +164,28 @@ def test_generate_partitions_writes_regions_into_hash_buckets(tmp_path):
     again = run("generate", "--out", str(out), "--customers", "1200", "--partitions", "3")
     assert again.returncode == 2 and "exists" in again.stderr
     assert run("generate", "--out", str(tmp_path / "x"), "--customers", "2", "--partitions", "3").returncode == 2
+
+
+@pytest.mark.parametrize(("uplift", "strategy", "says", "warns"), [
+    ({"learner": "cause", "treated": {"retention_offer": 900, "senior_manager_call": 1200},
+      "theta": {"retention_offer": 0.0, "senior_manager_call": 0.21}}, "uplift",
+     ["Uplift (cause)", "retention_offer (900 treated, not shown to help)", "senior_manager_call (1,200 treated, 0.21 of"], None),
+    ({"learner": "cause", "treated": {"retention_offer": 900}, "theta": {"retention_offer": 0.0}}, "uplift",
+     ["not shown to help"], "will flag nobody"),
+    ({"learner": "cause", "treated": {"retention_offer": 900}, "theta": {"retention_offer": 0.0}}, "risk", ["not shown to help"], None),
+    ({"treated": {"retention_offer": 900}}, "uplift", ["Uplift (t_learner)", "retention_offer (900 treated)"], None),
+    ({"not_trained": "no retention_actions recorded"}, "value", [], "no uplift model (no retention_actions recorded)"),
+])
+def test_train_says_what_each_recorded_action_was_learned_to_do(capsys, uplift, strategy, says, warns):
+    from types import SimpleNamespace
+
+    from churnml.cli import _print_uplift_training
+    from churnml.config import parse_config
+
+    if "treated" in uplift:
+        uplift = {**uplift, "actions": list(uplift["treated"])}
+    _print_uplift_training(SimpleNamespace(meta={"uplift": uplift}), parse_config({"flagging": {"strategy": strategy}}))
+    out, err = capsys.readouterr()
+    text = " ".join((out + err).split())
+    assert all(s in text for s in says), text
+    assert (warns in " ".join(err.split())) if warns else "warning" not in err

@@ -129,3 +129,26 @@ def test_reading_some_customers_of_a_bucket_keeps_their_rows_lines_and_reasons(d
     for name, frame in whole.dataset.items():
         expected = frame[frame["customer_id"].isin(chosen)].reset_index(drop=True)
         pd.testing.assert_frame_equal(some.dataset.table(name).reset_index(drop=True), expected)
+
+
+@pytest.mark.slow
+def test_flagging_by_uplift_scores_the_same_in_process_by_bucket_and_on_a_cluster(tmp_path):
+    """The cause learner's headroom is computed per part: the scores file of `flagging.strategy: uplift` is the same
+    frame whichever engine ran it."""
+    import churnml
+    from churnml.config import parse_config
+    from churnml.synth import world_config
+
+    data = Dataset.from_frames(generate(3000, seed=3, config=world_config("treatments")).tables)
+    cfg = parse_config({"model": {"max_rounds": 40, "num_threads": 1}, "tracking": {"enabled": False},
+                        "flagging": {"strategy": "uplift"}})
+    t = pd.Timestamp("2025-06-01")
+    bundle = churnml.train(data, t, cfg).bundle
+    assert bundle.meta["uplift"]["learner"] == "cause"
+    whole = pipeline.score(data, t, bundle, cfg).scores
+    assert whole["expected_uplift"].notna().all() and whole["flagged"].any()
+    io.write_partitioned(data, tmp_path / "parts", 3)
+    parts = io.open_partitioned(tmp_path / "parts")
+    pd.testing.assert_frame_equal(pipeline.score(parts, t, bundle, cfg).scores, whole)
+    with engine("dask", "local:2") as cluster:
+        pd.testing.assert_frame_equal(pipeline.score(parts, t, bundle, cfg, engine=cluster).scores, whole)

@@ -397,8 +397,20 @@ def _print_uplift_training(bundle, cfg: ChurnConfig) -> None:
     """Which recorded actions' effects were learned (for flagging.strategy uplift and value), or why none was."""
     info = bundle.meta.get("uplift") or {}
     if "actions" in info:
-        treated = ", ".join(f"{a} ({n:,} treated)" for a, n in info["treated"].items())
-        out.print(f"Uplift: learned what {treated} save, against the customers left alone (flagging.strategy: uplift or value).")
+        shares = info.get("theta") or {}
+
+        def said(a: str, n: int) -> str:
+            if a not in shares:
+                return f"{a} ({n:,} treated)"
+            share = float(shares[a])
+            return f"{a} ({n:,} treated, {share:.2f} of its cause's log-odds)" if share > 0 else f"{a} ({n:,} treated, not shown to help)"
+
+        learned = ", ".join(said(a, n) for a, n in info["treated"].items())
+        out.print(f"Uplift ({info.get('learner', 't_learner')}): learned what {learned} save, against the customers left alone "
+                  "(flagging.strategy: uplift or value).")
+        if shares and not any(float(v) > 0 for v in shares.values()) and cfg.flagging.strategy != "risk":
+            err.print(f"[yellow]warning:[/yellow] no recorded action was shown to help: flagging.strategy {cfg.flagging.strategy} "
+                      "will flag nobody; keep flagging.strategy: risk or record more outcomes")
     elif cfg.flagging.strategy != "risk":
         err.print(f"[yellow]warning:[/yellow] no uplift model ({escape(str(info.get('not_trained', 'not learned')))}): "
                   f"scoring with flagging.strategy {cfg.flagging.strategy} will refuse this bundle")
