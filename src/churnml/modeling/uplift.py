@@ -107,12 +107,7 @@ class UpliftModel:
         riskiest). ``ValueError`` when no action has ``min_treated`` rows or no row was left alone."""
         action = np.asarray(action, dtype=object)
         y = np.asarray(y, dtype=float)
-        alone = action == NONE
-        counts = pd.Series(action[~alone]).value_counts()
-        self.actions_ = sorted(str(a) for a, n in counts.items() if n >= self.min_treated)
-        if not self.actions_ or alone.sum() < self.min_treated:
-            raise ValueError(f"too few treated or untreated rows to learn an effect: {counts.to_dict()} treated, "
-                             f"{int(alone.sum())} left alone; at least {self.min_treated} of each are needed")
+        alone, self.actions_, counts = _learnable(action, self.min_treated)
         self.uses_base_ = base is not None
         if base is None:
             self.control_ = self._booster(X[alone], y[alone])
@@ -218,12 +213,7 @@ class CauseUpliftModel:
         y = np.asarray(y, dtype=float)
         base = np.asarray(base, dtype=float)
         headroom = np.asarray(headroom, dtype=float).reshape(len(y), 2)
-        alone = action == NONE
-        counts = pd.Series(action[~alone]).value_counts()
-        self.actions_ = sorted(str(a) for a, n in counts.items() if n >= self.min_treated)
-        if not self.actions_ or alone.sum() < self.min_treated:
-            raise ValueError(f"too few treated or untreated rows to learn an effect: {counts.to_dict()} treated, "
-                             f"{int(alone.sum())} left alone; at least {self.min_treated} of each are needed")
+        alone, self.actions_, counts = _learnable(action, self.min_treated)
         (self.alone_bias_,), _ = self._fit(np.ones((int(alone.sum()), 1)), y[alone], base[alone])
         self.families_ = {a: str(families.get(a, "other")) for a in self.actions_}
         self.theta_, self.theta_se_, self.bias_ = {}, {}, {}
@@ -303,6 +293,18 @@ class CauseUpliftModel:
 
 
 _FAMILY_COLUMN = {"price": 0, "service": 1}
+
+
+def _learnable(action: np.ndarray, min_treated: int) -> tuple[np.ndarray, list[str], pd.Series]:
+    """The rows left alone, the actions with at least ``min_treated`` rows (sorted) and every action's row count;
+    ``ValueError`` when no action, or too few rows left alone, reach it."""
+    alone = action == NONE
+    counts = pd.Series(action[~alone]).value_counts()
+    actions = sorted(str(a) for a, n in counts.items() if n >= min_treated)
+    if not actions or alone.sum() < min_treated:
+        raise ValueError(f"too few treated or untreated rows to learn an effect: {counts.to_dict()} treated, "
+                         f"{int(alone.sum())} left alone; at least {min_treated} of each are needed")
+    return alone, actions, counts
 
 
 def _scaled(headroom: np.ndarray, family: str) -> np.ndarray:
