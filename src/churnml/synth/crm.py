@@ -5,8 +5,10 @@ holds out the control group the nightly job would hold out (:func:`churnml.remed
 and the date: the same customers whoever draws, each kept out for ``control_hold_days``), treats the rest with some compliance, and lets every remedy still
 working change this month's hazard. A remedy addresses one family: a retention offer cuts the price hazard, a senior
 manager's call the service hazard; the CRM reads the cause right unless it errs, so matched remedies help and
-mismatched ones barely do. What it did becomes rows of ``retention_actions``; what it did and what that was worth
-(the true effect on the 60-day risk) becomes the ``treatments`` truth.
+mismatched ones barely do. Where ``misfit_backfire_effect`` is set, contact backfires on a customer whose plan does
+not fit their usage: every hazard part grows instead of one being cut. What it did becomes rows of
+``retention_actions``; what it did and what that was worth (the true effect on the 60-day risk) becomes the
+``treatments`` truth.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Crm:
     misfit: np.ndarray = field(init=False)  # contacted on a plan that does not fit: the contact backfires on all hazard
     actions: list[dict[str, np.ndarray]] = field(default_factory=list)
     truth: list[pd.DataFrame] = field(default_factory=list)
-    # Last month's flagged rows, waiting for their second month's hazards: customers, chosen remedy, backfire.
+    # Last month's flagged rows, waiting for their second month's hazards: customers, chosen remedy, backfire, misfit.
     _pending: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
