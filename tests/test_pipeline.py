@@ -253,9 +253,13 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     dataset = Dataset.from_frames(generate(3000, seed=3, config=world_config("treatments")).tables)
     cfg = parse_config({"model": {"max_rounds": 40, "num_threads": 1}, "tracking": {"enabled": False}, "uplift": {"learner": learner}})
     t = pd.Timestamp("2025-06-01")
-    bundle = churnml.train(dataset, t, cfg).bundle
+    training = churnml.train(dataset, t, cfg)
+    bundle = training.bundle
     learned = bundle.meta["uplift"]["actions"]
     assert bundle.meta["uplift"]["learner"] == learner
+    logged = training.result.metrics["uplift"]  # what MLflow gets
+    assert logged["treated"] == bundle.meta["uplift"]["treated"]
+    assert ("share" in logged) == (learner == "cause") and logged.get("share", {}) == bundle.meta["uplift"].get("theta", {})
     assert learned == ["retention_offer", "senior_manager_call"] and bundle.meta["uplift"]["costs"]["retention_offer"] == 40.0
     risk_run = churnml.pipeline.score(dataset, t, bundle, cfg)
     by_risk = risk_run.scores

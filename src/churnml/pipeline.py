@@ -475,6 +475,7 @@ def _learn_uplift(training: Training, snapshots: pd.DataFrame, source: _Source, 
             why = str(exc)
         else:
             attach_uplift(bundle, model, costs)
+            training.result.metrics["uplift"] = model.metrics()  # logged with the run (uplift_share_<action>, ...)
             return
     bundle.meta["uplift"] = {"not_trained": why}
     training.uplift_skipped = why

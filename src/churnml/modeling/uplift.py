@@ -143,6 +143,10 @@ class UpliftModel:
 
     # ------------------------------------------------------------------------------------------ persistence
 
+    def metrics(self) -> dict[str, Any]:
+        """What the training run logs of the model (MLflow metrics): treated rows per action."""
+        return {"treated": dict(self.treated_)}
+
     def to_files(self) -> tuple[dict[str, Any], dict[str, str]]:
         """What a bundle keeps of the model: metadata for ``bundle.json`` and each booster's native LightGBM text by
         file name (verified, probed and signed with the bundle; no pickle)."""
@@ -262,6 +266,12 @@ class CauseUpliftModel:
     def best(self, X: pd.DataFrame | None, base: np.ndarray | None = None, headroom: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The action with the largest uplift per row, and that uplift."""
         return _best(self.predict(X, base, headroom), self.actions_)
+
+    def metrics(self) -> dict[str, Any]:
+        """What the training run logs of the model (MLflow metrics): treated rows, each action's share of its cause
+        as used, as estimated alone, and its standard error."""
+        return {"treated": dict(self.treated_), "share": dict(self.theta_), "share_raw": dict(self.raw_theta_),
+                "share_se": dict(self.theta_se_)}
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, str]]:
         """What a bundle keeps of the model: its few numbers, for ``bundle.json``; no model files."""
