@@ -178,12 +178,20 @@ def test_import_snapshot_out_may_not_hold_the_export_or_a_bundle(tmp_path, input
     assert not (bundle / "subscriptions.csv").exists()
 
 
-@pytest.mark.parametrize("case", ["scores_folder", "bundle", "data_folder", "foreign_file"])
-def test_report_out_never_replaces_a_folder_holding_more_than_a_report(trained, tmp_path, case):
-    root = tmp_path / "copy"
+@pytest.fixture(scope="module")
+def reported(trained, tmp_path_factory):
+    """The trained folder with a scores file (first/scores.csv) and its report (nightly/), made once."""
+    root = tmp_path_factory.mktemp("reported") / "root"
     shutil.copytree(trained, root, symlinks=True)
     assert _score(root, "first/scores.csv").returncode == 0
     assert run("report", "--scores", "first/scores.csv", "--out", "nightly", cwd=root).returncode == 0
+    return root
+
+
+@pytest.mark.parametrize("case", ["scores_folder", "bundle", "data_folder", "foreign_file"])
+def test_report_out_never_replaces_a_folder_holding_more_than_a_report(reported, tmp_path, case):
+    root = tmp_path / "copy"
+    shutil.copytree(reported, root, symlinks=True)
     scores, out = "first/scores.csv", "nightly"
     if case == "scores_folder":  # the scores the report reads, written into an earlier report's folder
         assert _score(root, "nightly/scores.csv").returncode == 0
@@ -200,6 +208,13 @@ def test_report_out_never_replaces_a_folder_holding_more_than_a_report(trained, 
     proc = run("report", "--scores", scores, "--out", out, cwd=root)
     assert proc.returncode == 2 and "--out" in proc.stderr and "replaces its --out folder whole" in proc.stderr, proc.stderr
     assert {p: p.read_bytes() for p in before} == before
-    # An earlier report alone is replaced, as before.
+
+
+def test_report_out_replaces_an_earlier_report_alone(reported, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(reported, root, symlinks=True)
+    (root / "nightly" / "index.html").write_text("yesterday's report")
+    assert run("report", "--scores", "first/scores.csv", "--out", "nightly", cwd=root).returncode == 0
+    assert (root / "nightly" / "index.html").read_text() != "yesterday's report"
     assert run("report", "--scores", "first/scores.csv", "--out", "again", cwd=root).returncode == 0
     assert run("report", "--scores", "first/scores.csv", "--out", "again", cwd=root).returncode == 0
