@@ -354,8 +354,8 @@ class UpliftConfig(_Model):
     learner: Literal["cause", "t_learner"] = Field(
         "cause", description="`cause`: each action takes a learned share of what healing its cause family would take off the churn "
         "model's log-odds (a few numbers per action, kept in bundle.json); `t_learner`: a LightGBM model per action and one of those "
-        "left alone, each a shift from the churn model (sees effects no cause family carries, but fits each arm's noise: "
-        "benchmarks/uplift.py).")
+        "left alone, each a shift from the churn model (sees effects no cause family carries, but reads whom the CRM chose as "
+        "an effect: benchmarks/uplift.py).")
     min_treated: int = Field(200, ge=1, le=10**9, description="Training rows an action needs (and rows left alone) to learn its effect.")
     margin_share: float = Field(0.4, gt=0, le=1, description="Monthly margin as a share of the monthly price (`flagging.strategy: value`).")
     expected_months: float = Field(12.0, gt=0, le=600, description="Months a saved customer is expected to stay (`flagging.strategy: value`).")
