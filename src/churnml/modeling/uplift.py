@@ -16,11 +16,12 @@ gives, not its level, is what flagging by uplift uses.
 :class:`CauseUpliftModel` (the default, ``uplift.learner: cause``) asks less of the data: a remedy addresses a cause
 family, so it can at most take away what healing that family would take off the customer's log-odds (the churn
 model's own counterfactual, :func:`churnml.explain.causes.family_headroom`); it learns one share of that per action,
-and one shift for the treated of each action (whom the CRM chose: riskier than their features say). Two or three
-numbers per action are estimated from thousands of treated rows, where the T-learner fits a tree model to each
-arm's noise: on the treatment world (20,000 customers, 6 seeds) the customers it flags are saved -2.5% to +4.3% as
-much as those flagged by risk, the T-learner's 14-26% less (``benchmarks/uplift.py``). What it cannot see is an effect that no
-cause family carries (a customer who reacts badly to any contact): the T-learner can, given the rows.
+and one shift for the treated of each action (whom the CRM chose: riskier than their features say), two or three
+numbers per action from thousands of treated rows, where the T-learner's trees also learn where the CRM's choice
+made the treated riskier and read it as the remedy failing. On the treatment world (20,000 customers, 6 seeds) the
+customers it flags are saved -2.5% to +4.3% as much as those flagged by risk, the T-learner's 14-26% less. What it
+cannot see is an effect that no cause family carries (contact that harms customers on a misfitting plan): there the
+T-learner saves most (``benchmarks/uplift.py --world contact_backfires``).
 """
 
 from __future__ import annotations
