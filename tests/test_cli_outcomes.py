@@ -35,6 +35,11 @@ def test_outcomes_compare_the_treated_with_the_control_group_of_matured_runs(tmp
     # matured by 2025-07-01 (T + 60 + 30 days): the runs up to 2025-03-01, not 2025-05-01
     assert summary["runs_matured"] == ["2024-12-01", "2025-01-01", "2025-02-01", "2025-03-01"]
     assert {"control", "treated"} <= set(summary["customers"])
+    # flagged by risk, each run still carried the uplift model's expected uplift (uplift.shadow): its ranking is measured
+    ranking = summary["uplift_ranking"]
+    assert ranking["customers"] == summary["customers"]["control"] + summary["customers"]["treated"]
+    assert all(isinstance(ranking[k], float) for k in ("qini_uplift", "qini_risk", "qini_oracle"))
+    assert "Ranked by expected uplift" in proc.stdout
     reached = pd.DataFrame(summary["on_the_reached"])
     assert len(reached) and reached["reached_share"].between(0, 1).all()
     assert (reached["uplift"] * reached["reached_share"] - reached["itt_uplift"]).abs().max() < 1e-9

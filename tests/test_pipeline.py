@@ -263,7 +263,14 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     assert learned == ["retention_offer", "senior_manager_call"] and bundle.meta["uplift"]["costs"]["retention_offer"] == 40.0
     risk_run = churnml.pipeline.score(dataset, t, bundle, cfg)
     by_risk = risk_run.scores
-    assert by_risk["expected_uplift"].isna().all() and "expected_saved" not in risk_run.counts()
+    # flagged by risk, the expected uplift is shown beside it (uplift.shadow) and changes nothing else
+    no_shadow = cfg.model_copy(update={"uplift": cfg.uplift.model_copy(update={"shadow": False})})
+    plain = churnml.pipeline.score(dataset, t, bundle, no_shadow)
+    assert plain.scores["expected_uplift"].isna().all() and by_risk["expected_uplift"].notna().all()
+    pd.testing.assert_frame_equal(by_risk.drop(columns="expected_uplift"), plain.scores.drop(columns="expected_uplift"))
+    assert "expected_saved" not in risk_run.counts() and risk_run.counts() == plain.counts()
+    assert np.allclose(risk_run.history.set_index("customer_id")["expected_uplift"].reindex(by_risk["customer_id"]),
+                       by_risk["expected_uplift"])
 
     io.write_bundle(bundle, tmp_path)
     again = io.read_bundle(tmp_path / "latest")

@@ -1236,6 +1236,8 @@ def outcomes(
         # by recommendation: the intention-to-treat uplift over the share reached, the effect on those reached
         "on_the_reached": result.on_treated.to_dict(orient="records"),
         "qini": result.qini,
+        # runs that carried an expected uplift (flagged by it, or shown beside risk: uplift.shadow): its ranking's Qini
+        "uplift_ranking": result.uplift_ranking,
         "control_with_a_recorded_remedy": int(result.rows["control_recorded"].sum()),
     }
     io.atomic_write_text(out_file.with_suffix(".json"), json.dumps(summary, indent=2, default=float) + "\n")
@@ -1244,11 +1246,17 @@ def outcomes(
     if cfg.tracking.enabled and treated.any():
         tracking.log_outcomes({"uplift": overall["uplift"], "customers_saved": overall["customers_saved"],
                                "qini": result.qini["qini"], "qini_oracle": result.qini["qini_oracle"],
+                               **({"qini_uplift": result.uplift_ranking["qini_uplift"]} if result.uplift_ranking.get("customers") else {}),
                                **{f"uplift_{r['remedy']}": r["uplift"] for r in result.matched.to_dict(orient="records")}},
                               cfg.tracking, Path.cwd())
     out.print(f"Outcomes of {len(summary['runs_matured'])} matured run(s) at {t.date()}: {summary['customers']}; "
               f"uplift {overall['uplift']:+.3f} ({overall['uplift_low']:+.3f} to {overall['uplift_high']:+.3f}), "
               f"{overall['customers_saved']:.0f} customers saved: {out_file} (summary {out_file.with_suffix('.json')}, plot {figure})")
+    ranking = result.uplift_ranking
+    if ranking.get("customers"):
+        out.print(f"Ranked by expected uplift, the {ranking['customers']:,} treated and control customers of runs that carried it give a "
+                  f"Qini of {ranking['qini_uplift']:+.4f} against {ranking['qini_risk']:+.4f} ranked by risk (best possible "
+                  f"{ranking['qini_oracle']:+.4f}): {'uplift' if ranking['qini_uplift'] > ranking['qini_risk'] else 'risk'} ranks better here.")
     if summary["control_with_a_recorded_remedy"]:
         err.print(f"[yellow]{summary['control_with_a_recorded_remedy']:,} control customers have a remedy recorded: the CRM "
                   "treated customers it was asked to hold out; they stay in the control group (the comparison is by assignment).[/yellow]")

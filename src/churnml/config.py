@@ -356,6 +356,9 @@ class UpliftConfig(_Model):
         "model's log-odds (a few numbers per action, kept in bundle.json); `t_learner`: a LightGBM model per action and one of those "
         "left alone, each a shift from the churn model (sees effects no cause family carries, but reads whom the CRM chose as "
         "an effect: benchmarks/uplift.py).")
+    shadow: bool = Field(True, description="With `flagging.strategy: risk` and a bundle that holds an uplift model, the scores still carry "
+                         "each customer's `expected_uplift` (shown, not used to flag), so `churnml outcomes` measures how ranking by it would "
+                         "have done before you switch; false saves computing it.")
     min_treated: int = Field(200, ge=1, le=10**9, description="Training rows an action needs (and rows left alone) to learn its effect.")
     margin_share: float = Field(0.4, gt=0, le=1, description="Monthly margin as a share of the monthly price (`flagging.strategy: value`).")
     expected_months: float = Field(12.0, gt=0, le=600, description="Months a saved customer is expected to stay (`flagging.strategy: value`).")

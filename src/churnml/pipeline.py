@@ -545,6 +545,7 @@ class ScoreResult:
     fit: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # ModelBundle.fit_counts over every active customer
     monitoring: dict[str, Any] = field(default_factory=dict)  # drift, expected performance, feeds, flag moves
     history: pd.DataFrame | None = None  # what the next run needs of every active customer
+    flagged_by_uplift: bool = False  # flagging.strategy uplift or value (else expected_uplift is only shown)
 
     def fit_shares(self) -> dict[str, dict[str, float]]:
         """``fit`` as shares of the present values, per check and feature."""
@@ -569,8 +570,7 @@ class ScoreResult:
             "referral_candidates": int(s["referral_candidate"].sum()),
             "control_group": int(s["control_group"].sum()) if "control_group" in s else 0,
             # flagged by uplift or value: what the flagged are expected to be saved, summed (empty by risk)
-            **({"expected_saved": round(float(flagged["expected_uplift"].sum()), 2)}
-               if "expected_uplift" in s and s["expected_uplift"].notna().any() else {}),
+            **({"expected_saved": round(float(flagged["expected_uplift"].sum()), 2)} if self.flagged_by_uplift else {}),
         }
 
 
@@ -731,7 +731,7 @@ def _explain_task(item: tuple[int, pd.DataFrame, pd.DataFrame | None], source: _
     out["recommended_action"] = recommend_actions(
         causes, flagged["stage"].to_numpy(), flagged["p"].to_numpy(), price, config.playbook, config.cause
     )
-    if "uplift_action" in flagged:  # flagged by uplift or value: the action the recorded outcomes say saves them most
+    if "uplift_action" in flagged and config.flagging.strategy != "risk":  # flagged by uplift or value: the action that saves them most
         out["recommended_action"] = flagged["uplift_action"].to_numpy()
     families = [registry[n].family.value if n in registry else "other" for n in bundle.feature_names]
     now_parts = family_sums(why.contributions, families)
@@ -836,10 +836,16 @@ def score(
         context = _contexts(source, engine, [t], config)[t]
 
     lift = None
-    if config.flagging.strategy != "risk":
+    by_uplift = config.flagging.strategy != "risk"
+    if by_uplift or (config.uplift.shadow and "actions" in (bundle.meta.get("uplift") or {})):
+        from churnml.errors import ModelError
         from churnml.modeling.uplift import uplift_model
 
-        lift = uplift_model(bundle)
+        try:
+            lift = uplift_model(bundle)
+        except ModelError:
+            if by_uplift:
+                raise  # flagging needs it; a shadow only shows it, and a risk run never fails for it
     with log.stage("features_and_scores"):
         passes = engine.map(_probability_task, source.keys, source, t, bundle, config, context, sink, lift, label="scoring")
         fit: dict[str, dict[str, list[int]]] = {}
@@ -855,9 +861,10 @@ def score(
         rank = rank_by_risk(p)
         flagged = flag(rank, p, config)
         uplift = np.full(len(p), np.nan)
-        if lift is not None:  # as many as by risk, chosen by what the best action saves (or is worth)
-            flagged = select_by(flagged, first["uplift" if config.flagging.strategy == "uplift" else "value"].to_numpy())
+        if lift is not None:
             uplift = first["uplift"].to_numpy()
+        if by_uplift:  # as many as by risk, chosen by what the best action saves (or is worth)
+            flagged = select_by(flagged, first["uplift" if config.flagging.strategy == "uplift" else "value"].to_numpy())
         tier = risk_tiers(p, config.flagging.tiers.high, config.flagging.tiers.medium)
         # The frame is built in rank order with the file's columns, so nothing copies it whole again before writing
         # (a sort and a column selection each did: at 10M customers the driver's peak). Text columns are taken as
@@ -912,7 +919,9 @@ def score(
                                 "lifecycle_stage": pd.Categorical(first["stage"].to_numpy()),
                                 "control_group": held,
                                 "held_until": held_until,  # days since the epoch a control customer stays held out
-                                "recommended_action": pd.Categorical(np.full(n, "none"), categories=_ACTIONS)})
+                                "recommended_action": pd.Categorical(np.full(n, "none"), categories=_ACTIONS),
+                                # how `outcomes` measures the uplift ranking, flagged by it or not (uplift.shadow)
+                                **({"expected_uplift": uplift} if lift is not None else {})})
         del tier
 
     with log.stage("explain_flagged"):
@@ -943,7 +952,7 @@ def score(
                     history[f"change_{f}"] = np.nan
                     history.loc[at, f"change_{f}"] = why[f"change:{f}"].to_numpy()
 
-    return ScoreResult(scores, log, explain_seconds, fit, monitoring, history)
+    return ScoreResult(scores, log, explain_seconds, fit, monitoring, history, flagged_by_uplift=by_uplift)
 
 
 @dataclass(frozen=True)

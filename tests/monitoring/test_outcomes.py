@@ -6,7 +6,7 @@ import pytest
 
 from churnml.config import ChurnConfig
 from churnml.monitoring import matched_remedies, outcome_rows, qini, uplift_table
-from churnml.monitoring.outcomes import Z95, on_treated_table
+from churnml.monitoring.outcomes import Z95, on_treated_table, uplift_ranking
 
 T = "2025-03-01"
 CFG = ChurnConfig()  # horizon 60, grace 30
@@ -129,3 +129,25 @@ def test_a_customer_held_out_again_is_measured_once():
     once = outcome_rows(runs, subs, none, pd.Timestamp("2025-07-30"), CFG, 30, washout_days=90)
     assert (twice["group"] == "control").sum() == 20 and (once["group"] == "control").sum() == 10
     assert once.loc[once["group"] == "control", "run"].unique().tolist() == [T]
+
+
+def test_the_expected_uplift_a_run_carried_is_ranked_against_the_control_group_beside_risk():
+    """Half the customers are helped by the remedy (treated stay, control leave), half are lost causes (everyone
+    leaves). The run's expected uplift put the helped first, its risk the lost causes: ranking by it gives the larger
+    Qini; a run without the column is left out."""
+    ids, group, customers = _run(n_treated=40, n_control=40, n_untreated=0)
+    helped = np.arange(len(ids)) % 2 == 0
+    treated = np.array([g == "treated" for g in group])
+    leavers = {c for c, h, t in zip(ids, helped, treated) if not (h and t)}
+    customers = customers.assign(expected_uplift=np.where(helped, 0.3, 0.01), churn_probability=np.where(helped, 0.4, 0.9))
+    actions = pd.DataFrame({"customer_id": [c for c, t in zip(ids, treated) if t], "timestamp": pd.Timestamp("2025-03-05"),
+                            "action": "retention_offer", "cost": 40.0})
+    rows = outcome_rows([({"as_of": T}, customers)], _subscriptions(ids, leavers), actions, pd.Timestamp("2025-06-30"), CFG, 30)
+    assert rows["expected_uplift"].notna().all()
+    ranking = uplift_ranking(rows)
+    assert ranking["customers"] == 80 and ranking["qini_uplift"] > ranking["qini_risk"]
+    assert ranking["qini_uplift"] == pytest.approx(qini(rows.assign(churn_probability=rows["expected_uplift"]))["qini"])
+    older = outcome_rows([({"as_of": T}, customers.drop(columns="expected_uplift"))], _subscriptions(ids, leavers), actions,
+                         pd.Timestamp("2025-06-30"), CFG, 30)
+    empty = uplift_ranking(older)
+    assert older["expected_uplift"].isna().all() and empty["customers"] == 0 and np.isnan(empty["qini_uplift"])

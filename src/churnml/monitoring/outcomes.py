@@ -14,7 +14,7 @@ its width.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_compared", "treated_churn_rate",
 RISK_STRATA = 5  # the treated are compared with control customers of the same risk quintile
 # What outcome_rows reads of a run's customers table (its history).
 HISTORY_COLUMNS = ["customer_id", "churn_probability", "flagged", "control_group", "recommended_action", "primary_cause",
-                   "lifecycle_stage"]
+                   "lifecycle_stage", "expected_uplift"]
 
 
 def treated_rows(flagged: pd.DataFrame, actions: pd.DataFrame, t: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -52,7 +52,8 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
     """One row per flagged customer of every matured run: ``run``, ``customer_id``, ``group`` (control, treated,
     untreated), ``action`` (the recorded remedy; for the others the recommended one), ``recommended_action``,
     ``primary_cause``, ``lifecycle_stage``, ``churn_probability``, ``left`` (the training label: churned within the
-    horizon, confirmed after the grace period) and ``cost``. A run matures when T + horizon + grace <= ``newest``.
+    horizon, confirmed after the grace period), ``cost`` and ``expected_uplift`` (NaN where the run had no uplift
+    model). A run matures when T + horizon + grace <= ``newest``.
     Customers with a remedy recorded in the ``washout_days`` before T, or held out as control by a run in them, are
     left out on both sides (decided by what happened before the run, so the comparison stays fair): a remedy still
     working would blur the comparison, and a customer held out again would count the same outcome twice, so the
@@ -93,12 +94,14 @@ def outcome_rows(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscripti
             "primary_cause": flagged["primary_cause"].astype(str).to_numpy(),
             "lifecycle_stage": flagged["lifecycle_stage"].astype(str).to_numpy(),
             "churn_probability": flagged["churn_probability"].to_numpy(dtype=float),
+            "expected_uplift": (flagged["expected_uplift"].to_numpy(dtype=float) if "expected_uplift" in flagged
+                                else np.full(len(flagged), np.nan)),
             "left": y,
             "cost": np.where(has, done["cost"].reindex(flagged["customer_id"]).to_numpy(dtype=float), 0.0),
             "control_recorded": control & pd.notna(recorded),
         }))
-    columns = ["run", "customer_id", "group", "action", "recommended_action", "primary_cause", "lifecycle_stage", "churn_probability", "left", "cost",
-               "control_recorded"]
+    columns = ["run", "customer_id", "group", "action", "recommended_action", "primary_cause", "lifecycle_stage", "churn_probability",
+               "expected_uplift", "left", "cost", "control_recorded"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return out[out["left"].notna()].reset_index(drop=True)
 
@@ -227,6 +230,16 @@ def qini(rows: pd.DataFrame, score: str = "churn_probability") -> dict[str, floa
     return {"qini": q, "qini_oracle": oracle, "qini_normalised": q / oracle if oracle else float("nan"), "customers": len(base)}
 
 
+def uplift_ranking(rows: pd.DataFrame) -> dict[str, float]:
+    """Qini coefficients, on the treated and control customers whose runs carried an ``expected_uplift``, of ranking
+    them by it and by risk, beside the best possible: how flagging by uplift would have done against flagging by
+    risk, measured against the control group (NaN where no run carried it)."""
+    rows = rows[rows["expected_uplift"].notna()] if "expected_uplift" in rows else rows.iloc[:0]
+    by_uplift, by_risk = qini(rows, "expected_uplift"), qini(rows, "churn_probability")
+    return {"qini_uplift": by_uplift["qini"], "qini_risk": by_risk["qini"], "qini_oracle": by_uplift["qini_oracle"],
+            "customers": by_uplift["customers"]}
+
+
 def overall_uplift(rows: pd.DataFrame) -> dict[str, float]:
     """Every treated customer against every control customer (within risk strata): uplift, interval, saved."""
     table = uplift_table(rows.assign(all="all"), ["all"])
@@ -243,7 +256,7 @@ class Outcomes:
     ``by_action`` (per action x cause), ``matched`` (matched against mismatched remedies), ``runs`` (per run and
     group: customers and churn rate), ``qini`` (of the risk ranking, beside the best possible), ``overall``,
     and intention to treat: ``assigned`` (per recommended action x cause) and ``assigned_overall``; ``on_treated``
-    (per recommended action x cause, :func:`on_treated_table`)."""
+    (per recommended action x cause, :func:`on_treated_table`); ``uplift_ranking`` (:func:`uplift_ranking`)."""
 
     rows: pd.DataFrame
     cells: pd.DataFrame
@@ -255,6 +268,7 @@ class Outcomes:
     assigned: pd.DataFrame
     assigned_overall: dict[str, float]
     on_treated: pd.DataFrame  # per recommended action x cause: the effect on those reached (on_treated_table)
+    uplift_ranking: dict[str, float] = field(default_factory=dict)  # the expected uplift's Qini beside risk's (uplift_ranking)
 
 
 def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
@@ -264,7 +278,7 @@ def summarise_outcomes(rows: pd.DataFrame) -> Outcomes:
     assigned = rows.assign(group=np.where(rows["group"].eq("control"), "control", "treated"))
     return Outcomes(rows, uplift_table(rows, CELL_KEYS), uplift_table(rows, ["action", "primary_cause"]), matched_remedies(rows),
                     per_run, qini(rows), overall_uplift(rows), assigned_table(rows, ["action", "primary_cause"]),
-                    overall_uplift(assigned), on_treated_table(rows, ["action", "primary_cause"]))
+                    overall_uplift(assigned), on_treated_table(rows, ["action", "primary_cause"]), uplift_ranking(rows))
 
 
 def outcomes_of(runs: Sequence[tuple[dict[str, Any], pd.DataFrame]], subscriptions: pd.DataFrame, actions: pd.DataFrame,
