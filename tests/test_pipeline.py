@@ -272,6 +272,14 @@ def test_flagging_by_uplift_fills_the_risk_capacity_with_those_the_learned_actio
     assert np.allclose(risk_run.history.set_index("customer_id")["expected_uplift"].reindex(by_risk["customer_id"]),
                        by_risk["expected_uplift"])
 
+    # an unusable uplift model fails no run flagged by risk (it is only shown), and refuses one flagged by uplift
+    from churnml.errors import ModelError
+
+    broken = dataclasses.replace(bundle, meta={**bundle.meta, "uplift": {**bundle.meta["uplift"], "learner": "unknown"}})
+    assert churnml.pipeline.score(dataset, t, broken, cfg).scores["expected_uplift"].isna().all()
+    with pytest.raises(ModelError, match="uplift model .* is unusable"):
+        churnml.pipeline.score(dataset, t, broken, cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "uplift"})}))
+
     io.write_bundle(bundle, tmp_path)
     again = io.read_bundle(tmp_path / "latest")
     uplift_cfg = cfg.model_copy(update={"flagging": cfg.flagging.model_copy(update={"strategy": "uplift"})})
