@@ -18,9 +18,9 @@ family, so it can at most take away what healing that family would take off the 
 model's own counterfactual, :func:`churnml.explain.causes.family_headroom`); it learns one share of that per action,
 and one shift for the treated of each action (whom the CRM chose: riskier than their features say), two or three
 numbers per action from thousands of treated rows, where the T-learner's trees also learn where the CRM's choice
-made the treated riskier and read it as the remedy failing. On the treatment world (20,000 customers, 6 seeds) the
-customers it flags are saved -2.5% to +4.3% as much as those flagged by risk, the T-learner's 14-26% less. What it
-cannot see is an effect that no cause family carries (contact that harms customers on a misfitting plan): there the
+made the treated riskier and read it as the remedy failing. On the treatment world (20,000 customers, 6 seeds)
+flagging by its uplift saves between 2.5% fewer and 4.3% more customers than flagging by risk, by the T-learner's
+14-26% fewer. What it cannot see is an effect that no cause family carries (contact that harms customers on a misfitting plan): there the
 T-learner saves most (``benchmarks/uplift.py --world contact_backfires``).
 """
 
