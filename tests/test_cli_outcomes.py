@@ -67,5 +67,6 @@ def test_outcomes_compare_the_treated_with_the_control_group_of_matured_runs(tmp
     treated = int(summary["overall"]["treated"])
     assert f"<div class=\"v\">{treated:,}</div>" in index  # the same treated customers as outcomes counted
     assert "The effect on the customers reached, by recommendation" in index
+    assert f"Ranked by the uplift model's expected uplift instead (the {ranking['customers']:,} treated and control" in index
     first = reached.iloc[0]
     assert f"{first['assigned']:,}" in index  # the same flagged, not held out, as the summary

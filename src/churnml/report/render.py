@@ -338,7 +338,7 @@ def _remedies(inputs: ReportInputs) -> dict[str, Any] | None:
     ]
     monitoring = inputs.config_monitoring or {}
     return {"cards": cards, "by_action": _records(x.by_action), "matched": _records(x.matched), "qini": x.qini,
-            "reached": _records(x.on_treated),
+            "reached": _records(x.on_treated), "uplift_ranking": x.uplift_ranking if x.uplift_ranking.get("customers") else None,
             "window": monitoring.get("treatment_window_days"), "washout": monitoring.get("treatment_washout_days")}
 
 
