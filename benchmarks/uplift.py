@@ -88,9 +88,12 @@ def run_seed(seed: int, customers: int, as_of: str, threads: int, world_name: st
     bundle, registry, snapshots = churn_model(known, t, cfg)
     learned = {}
     for learner in ("cause", "t_learner"):
-        headroom = family_headroom(bundle, bundle.prepare(snapshots[bundle.feature_names]), snapshots, registry) if learner == "cause" else None
+        def headroom(X: pd.DataFrame, log_odds: np.ndarray) -> np.ndarray:
+            return family_headroom(bundle, X, snapshots, registry, log_odds)
+
         learned[learner], _ = learn_uplift(snapshots, known.retention_actions, bundle, cfg.monitoring.treatment_window_days,
-                                           cfg.monitoring.treatment_washout_days, cfg.uplift.min_treated, num_threads=threads, headroom=headroom)
+                                           cfg.monitoring.treatment_washout_days, cfg.uplift.min_treated, num_threads=threads,
+                                           headroom=headroom if learner == "cause" else None)
 
     scored = score(dataset, t, bundle, cfg).scores.set_index("customer_id")
     features = build_features(dataset, t, cfg).reindex(scored.index)

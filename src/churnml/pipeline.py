@@ -464,13 +464,14 @@ def _learn_uplift(training: Training, snapshots: pd.DataFrame, source: _Source, 
     if actions.empty:
         why = "no retention_actions recorded"
     else:
-        headroom = None
-        if config.uplift.learner == "cause":
-            headroom = family_headroom(bundle, bundle.prepare(snapshots[bundle.feature_names]), snapshots, registry)
+        def headroom(X: pd.DataFrame, log_odds: np.ndarray) -> np.ndarray:
+            return family_headroom(bundle, X, snapshots, registry, log_odds)
+
         try:
             model, costs = learn_uplift(snapshots, actions, bundle, config.monitoring.treatment_window_days,
                                         config.monitoring.treatment_washout_days, config.uplift.min_treated,
-                                        seed=config.model.seed, num_threads=config.model.num_threads, headroom=headroom)
+                                        seed=config.model.seed, num_threads=config.model.num_threads,
+                                        headroom=headroom if config.uplift.learner == "cause" else None)
         except ValueError as exc:
             why = str(exc)
         else:

@@ -26,7 +26,7 @@ T-learner saves most (``benchmarks/uplift.py --world contact_backfires``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -339,11 +339,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, window_days: int, washout_days: int,
                  min_treated: int, seed: int = 0, num_threads: int = 0,
-                 headroom: np.ndarray | None = None) -> tuple[UpliftModel | CauseUpliftModel, dict[str, float]]:
+                 headroom: Callable[[pd.DataFrame, np.ndarray], np.ndarray] | None = None,
+                 ) -> tuple[UpliftModel | CauseUpliftModel, dict[str, float]]:
     """The uplift model of a churn model's training snapshots (``label`` the outcome) and the ``retention_actions``
     known at its as-of, started from the churn model's log-odds; and each learned action's mean recorded cost (0
-    where none was recorded). With ``headroom`` (:func:`churnml.explain.causes.family_headroom` of the snapshots) a
-    :class:`CauseUpliftModel`, else the T-learner. ``ValueError`` when too few rows were treated or left alone.
+    where none was recorded). With ``headroom`` (the snapshots' prepared features and log-odds to
+    :func:`churnml.explain.causes.family_headroom` of them) a :class:`CauseUpliftModel`, else the T-learner. ``ValueError`` when too few rows were treated or left alone.
     Win-back remedies (for customers who had left) are not among the actions."""
     from churnml.remedies import Action, remedy
 
@@ -357,7 +358,7 @@ def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, wi
         model = UpliftModel(min_treated=min_treated, seed=seed, num_threads=num_threads).fit(X[keep], action[keep], y[keep], start[keep])
     else:
         families = {a.value: getattr(remedy(a.value), "family", "other") for a in Action}
-        model = CauseUpliftModel(min_treated=min_treated).fit(np.asarray(headroom)[keep], action[keep], y[keep], start[keep], families)
+        model = CauseUpliftModel(min_treated=min_treated).fit(headroom(X, start)[keep], action[keep], y[keep], start[keep], families)
     costs = pd.to_numeric(actions.get("cost", pd.Series(dtype=float)), errors="coerce") if len(actions) else pd.Series(dtype=float)
     mean_cost = costs.groupby(actions["action"].astype(str).to_numpy()).mean() if len(actions) else pd.Series(dtype=float)
     return model, {a: float(mean_cost.get(a, 0.0)) if pd.notna(mean_cost.get(a, np.nan)) else 0.0 for a in model.actions_}
