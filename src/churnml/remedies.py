@@ -84,6 +84,10 @@ REMEDIES: tuple[Remedy, ...] = (
 )
 
 
+# The cause family each action addresses: a price remedy matches a price cause, a service remedy a service cause.
+REMEDY_FAMILY = {str(r.action): r.family for r in REMEDIES if r.action != Action.NONE}
+
+
 def remedy(action: str) -> Remedy | None:
     """The declaration of an action code, or None for a code nothing declares."""
     for r in REMEDIES:

@@ -346,7 +346,7 @@ def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, wi
     where none was recorded). With ``headroom`` (the snapshots' prepared features and log-odds to
     :func:`churnml.explain.causes.family_headroom` of them) a :class:`CauseUpliftModel`, else the T-learner. ``ValueError`` when too few rows were treated or left alone.
     Win-back remedies (for customers who had left) are not among the actions."""
-    from churnml.remedies import Action, remedy
+    from churnml.remedies import REMEDY_FAMILY, Action
 
     actions = actions[actions["action"].astype(str).isin([a.value for a in Action if a is not Action.NONE])]
     action, keep = treatment_of(snapshots, actions, window_days, washout_days)
@@ -357,8 +357,7 @@ def learn_uplift(snapshots: pd.DataFrame, actions: pd.DataFrame, bundle: Any, wi
     if headroom is None:
         model = UpliftModel(min_treated=min_treated, seed=seed, num_threads=num_threads).fit(X[keep], action[keep], y[keep], start[keep])
     else:
-        families = {a.value: getattr(remedy(a.value), "family", "other") for a in Action}
-        model = CauseUpliftModel(min_treated=min_treated).fit(headroom(X, start)[keep], action[keep], y[keep], start[keep], families)
+        model = CauseUpliftModel(min_treated=min_treated).fit(headroom(X, start)[keep], action[keep], y[keep], start[keep], REMEDY_FAMILY)
     costs = pd.to_numeric(actions.get("cost", pd.Series(dtype=float)), errors="coerce") if len(actions) else pd.Series(dtype=float)
     mean_cost = costs.groupby(actions["action"].astype(str).to_numpy()).mean() if len(actions) else pd.Series(dtype=float)
     return model, {a: float(mean_cost.get(a, 0.0)) if pd.notna(mean_cost.get(a, np.nan)) else 0.0 for a in model.actions_}

@@ -23,11 +23,9 @@ import pandas as pd
 from churnml.config import ChurnConfig
 from churnml.dataset import as_timestamp
 from churnml.labels import build_labels
-from churnml.remedies import REMEDIES, Action
+from churnml.remedies import REMEDY_FAMILY
 
 Z95 = 1.959963984540054
-# The family each remedy addresses: a price remedy matches a price cause, a service remedy a service cause.
-REMEDY_FAMILY = {str(r.action): r.family for r in REMEDIES if r.action != Action.NONE}
 CELL_KEYS = ("action", "primary_cause", "lifecycle_stage")
 CELL_COLUMNS = [*CELL_KEYS, "treated", "treated_compared", "treated_churn_rate", "control", "control_churn_rate", "uplift", "uplift_low",
                 "uplift_high", "customers_saved", "cost", "cost_per_customer_saved"]
